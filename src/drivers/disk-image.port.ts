@@ -1,0 +1,41 @@
+export interface DiskImageInfo {
+  readonly format: string;
+  readonly virtualSize: number;
+  readonly actualSize: number | null;
+  readonly backingFile: string | null;
+}
+
+export interface ConvertOptions {
+  readonly source: string;
+  readonly sourceFormat: string;
+  readonly target: string;
+  readonly targetFormat: string;
+  /** Called with 0..100 as qemu-img convert -p reports progress. */
+  readonly onProgress?: (percent: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly output: string;
+}
+
+/** The qemu-img port. */
+export interface DiskImageTool {
+  /** qemu-img info --output=json; `shared` adds -U, needed while a running domain holds the image. */
+  info(path: string, options?: { shared?: boolean }): Promise<DiskImageInfo>;
+  convert(options: ConvertOptions): Promise<void>;
+  check(path: string, format: string): Promise<CheckResult>;
+}
+
+export class DiskImageToolError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'DiskImageToolError';
+  }
+}
+
+export const DISK_IMAGE_TOOL = Symbol('DiskImageTool');

@@ -1,0 +1,82 @@
+/** libvirt's own domain states, as `virsh domstate` reports them. */
+export type LibvirtDomainState =
+  | 'running'
+  | 'idle'
+  | 'paused'
+  | 'in shutdown'
+  | 'shut off'
+  | 'crashed'
+  | 'pmsuspended'
+  | 'no state';
+
+export interface DomainSummary {
+  readonly uuid: string;
+  readonly name: string;
+}
+
+export interface DomainDisk {
+  /** Absolute path of the file backing the disk, as libvirt reports it. */
+  readonly path: string;
+  /** The driver type from the domain XML (qcow2, raw, ...), if given. */
+  readonly format: string | null;
+  /** Target device, e.g. vda. */
+  readonly target: string;
+}
+
+export interface DomainOwner {
+  readonly projectId: string;
+  readonly userId: string;
+  readonly source: 'nova' | 'snapledger';
+}
+
+export interface DomainDetails {
+  readonly uuid: string;
+  readonly name: string;
+  readonly state: LibvirtDomainState;
+  /** True when a managed-save image exists (shut off + managed save = Nova's suspended). */
+  readonly hasManagedSave: boolean;
+  readonly persistent: boolean;
+  readonly vcpus: number;
+  readonly memoryMiB: number;
+  /** The first disk of device='disk' whose source is a file; null when there is none. */
+  readonly firstFileDisk: DomainDisk | null;
+  /** From <nova:owner> or <snapledger:owner> in the domain metadata; null when neither is there. */
+  readonly owner: DomainOwner | null;
+}
+
+export class DomainNotFoundError extends Error {
+  constructor(readonly domain: string) {
+    super(`domain ${domain} not found`);
+    this.name = 'DomainNotFoundError';
+  }
+}
+
+/** A hypervisor failure that may go away by itself (libvirtd restarting, a lock held). */
+export class TransientHypervisorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransientHypervisorError';
+  }
+}
+
+/**
+ * The hypervisor port: what the service needs from libvirt. Every method is idempotent:
+ * it checks the domain's state first and does nothing when the goal already holds.
+ */
+export interface Hypervisor {
+  listDomains(): Promise<DomainSummary[]>;
+  /** Throws DomainNotFoundError when the domain does not exist. `domain` is a uuid or name from libvirt. */
+  describe(domain: string): Promise<DomainDetails>;
+  state(domain: string): Promise<{ state: LibvirtDomainState; hasManagedSave: boolean }>;
+  /** managedsave a running or paused domain; a domain already saved is left as it is. */
+  managedSave(domain: string): Promise<void>;
+  /**
+   * Starts a shut-off domain, restoring its managed-save image if there is one, and leaves
+   * it running or paused as asked. A domain already in that state is left as it is.
+   */
+  start(domain: string, options: { paused: boolean }): Promise<void>;
+  suspend(domain: string): Promise<void>;
+  resume(domain: string): Promise<void>;
+}
+
+export const HYPERVISOR = Symbol('Hypervisor');

@@ -1,0 +1,72 @@
+export type ImageType = 'snapshot' | 'backup';
+
+export type ImageReserved = {
+  readonly type: 'ImageReserved';
+  readonly data: {
+    readonly imageId: string;
+    readonly name: string;
+    readonly instanceId: string;
+    readonly projectId: string;
+    readonly userId: string;
+    readonly imageType: ImageType;
+    /** Glance properties: Nova's snapshot properties overlaid with the user's metadata. */
+    readonly properties: Readonly<Record<string, string>>;
+  };
+};
+
+/** qemu-img convert -p progress, throttled (at most one event a second). */
+export type ConversionProgressed = {
+  readonly type: 'ConversionProgressed';
+  readonly data: { readonly imageId: string; readonly percent: number };
+};
+
+export type ImageExtracted = {
+  readonly type: 'ImageExtracted';
+  readonly data: {
+    readonly imageId: string;
+    readonly diskFormat: string;
+    readonly virtualSize: number;
+    readonly startedAt: string;
+    readonly durationMs: number;
+  };
+};
+
+export type Uploaded = {
+  readonly type: 'Uploaded';
+  readonly data: {
+    readonly imageId: string;
+    readonly size: number;
+    readonly virtualSize: number;
+    readonly checksum: string;
+    readonly osHashAlgo: 'sha512';
+    readonly osHashValue: string;
+    readonly diskFormat: string;
+    readonly containerFormat: 'bare';
+    readonly startedAt: string;
+    readonly durationMs: number;
+  };
+};
+
+export type SnapshotStep = 'reserve' | 'begin' | 'plan' | 'save' | 'extract' | 'restore' | 'upload';
+
+export type SnapshotFailed = {
+  readonly type: 'SnapshotFailed';
+  readonly data: {
+    readonly imageId: string;
+    readonly step: SnapshotStep;
+    readonly reason: string;
+  };
+};
+
+export type ImageDeleted = {
+  readonly type: 'ImageDeleted';
+  readonly data: { readonly imageId: string; readonly reason: 'user' | 'rotation' };
+};
+
+export type ImageEvent =
+  | ImageReserved
+  | ConversionProgressed
+  | ImageExtracted
+  | Uploaded
+  | SnapshotFailed
+  | ImageDeleted;

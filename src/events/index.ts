@@ -1,0 +1,18 @@
+import type { ImageEvent } from './image.events';
+import type { InstanceEvent } from './instance.events';
+import type { SnapshotProcessEvent } from './snapshot.events';
+
+export * from './event-metadata';
+export * from './image.events';
+export * from './instance.events';
+export * from './snapshot.events';
+export * from './stream-names';
+export * from './recorded-event';
+
+/** Every event snapledger writes. `type` is a stable string, never a class name. */
+export type SnapledgerEvent = InstanceEvent | ImageEvent | SnapshotProcessEvent;
+export type SnapledgerEventType = SnapledgerEvent['type'];
+export type EventOfType<T extends SnapledgerEventType> = Extract<SnapledgerEvent, { type: T }>;
+
+/** The schema version that new events of each type are written with. */
+export const CURRENT_SCHEMA_VERSION = 1;

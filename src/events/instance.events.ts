@@ -1,0 +1,82 @@
+/** Nova's power_state names (nova/compute/power_state.py), as strings. */
+export type PowerState = 'running' | 'paused' | 'shutdown' | 'crashed' | 'nostate';
+/** Nova vm_state values that libvirt domains map onto. */
+export type VmState = 'active' | 'paused' | 'suspended' | 'stopped' | 'error';
+/** Nova task_state values used by snapshots and backups. */
+export type TaskState =
+  | 'image_snapshot_pending'
+  | 'image_snapshot'
+  | 'image_pending_upload'
+  | 'image_uploading'
+  | 'image_backup';
+
+export type InstanceRegistered = {
+  readonly type: 'InstanceRegistered';
+  readonly data: {
+    readonly instanceId: string;
+    readonly domainName: string;
+    readonly projectId: string;
+    readonly userId: string;
+    /** Where the owner came from: nova metadata, snapledger metadata or the configured default. */
+    readonly ownerSource: 'nova' | 'snapledger' | 'default';
+    readonly diskPath: string | null;
+    readonly diskFormat: string | null;
+    readonly powerState: PowerState;
+    readonly vmState: VmState;
+    readonly vcpus: number;
+    readonly memoryMiB: number;
+    readonly host: string;
+  };
+};
+
+export type PowerStateSynced = {
+  readonly type: 'PowerStateSynced';
+  readonly data: {
+    readonly instanceId: string;
+    readonly powerState: PowerState;
+    readonly vmState: VmState;
+  };
+};
+
+export type TaskStateChanged = {
+  readonly type: 'TaskStateChanged';
+  readonly data: {
+    readonly instanceId: string;
+    readonly from: TaskState | null;
+    readonly to: TaskState | null;
+    /** The image whose snapshot moved the task state. */
+    readonly imageId: string;
+    /** Why, when the change ends a snapshot that did not complete. */
+    readonly reason?: string;
+  };
+};
+
+export type DomainSaved = {
+  readonly type: 'DomainSaved';
+  readonly data: {
+    readonly instanceId: string;
+    readonly imageId: string;
+    readonly priorPowerState: PowerState;
+    /** When managedsave was started: the domain's downtime starts here. */
+    readonly startedAt: string;
+    readonly durationMs: number;
+  };
+};
+
+export type DomainRestored = {
+  readonly type: 'DomainRestored';
+  readonly data: {
+    readonly instanceId: string;
+    readonly imageId: string;
+    readonly powerState: PowerState;
+    readonly startedAt: string;
+    readonly durationMs: number;
+  };
+};
+
+export type InstanceEvent =
+  | InstanceRegistered
+  | PowerStateSynced
+  | TaskStateChanged
+  | DomainSaved
+  | DomainRestored;
