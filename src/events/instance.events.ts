@@ -1,5 +1,5 @@
 /** Nova's power_state names (nova/compute/power_state.py), as strings. */
-export type PowerState = 'running' | 'paused' | 'shutdown' | 'crashed' | 'nostate';
+export type PowerState = 'running' | 'paused' | 'shutdown' | 'crashed' | 'suspended' | 'nostate';
 /** Nova vm_state values that libvirt domains map onto. */
 export type VmState = 'active' | 'paused' | 'suspended' | 'stopped' | 'error';
 /** Nova task_state values used by snapshots and backups. */

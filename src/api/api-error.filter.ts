@@ -1,0 +1,70 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
+import type { Response } from 'express';
+import {
+  ImageNotFoundError,
+  InstanceInvalidStateError,
+  InstanceNotFoundError,
+  InvalidTransitionError,
+  QuotaExceededError,
+  ValidationError,
+} from '../commands/domain-errors';
+import { WrongExpectedRevisionError } from '../event-store/event-store.port';
+import { apiFamilyOf, errorBody } from './api-family';
+import type { SnapledgerRequest } from './request-context.middleware';
+
+export interface ErrorLogger {
+  error(obj: object, msg?: string): void;
+}
+
+/** body-parser's errors carry a `type` and a `status`. */
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  message: string;
+}
+
+/** Maps a thrown error to a status and a message the caller may see. */
+export function classify(error: unknown): { status: number; message: string } {
+  if (error instanceof ValidationError) return { status: 400, message: error.message };
+  if (error instanceof QuotaExceededError) return { status: 403, message: error.message };
+  if (error instanceof InstanceNotFoundError || error instanceof ImageNotFoundError) {
+    return { status: 404, message: error.message };
+  }
+  if (error instanceof InstanceInvalidStateError) return { status: 409, message: error.message };
+  if (error instanceof WrongExpectedRevisionError || error instanceof InvalidTransitionError) {
+    return { status: 409, message: 'The resource changed while the request was handled; try again.' };
+  }
+  if (error instanceof HttpException) {
+    const response = error.getResponse();
+    const message =
+      typeof response === 'string'
+        ? response
+        : typeof (response as { message?: unknown }).message === 'string'
+          ? (response as { message: string }).message
+          : error.message;
+    return { status: error.getStatus(), message };
+  }
+  const parser = error as BodyParserError;
+  if (parser && typeof parser.type === 'string' && typeof parser.status === 'number' && parser.status < 500) {
+    if (parser.type === 'entity.parse.failed') return { status: 400, message: 'Malformed request body' };
+    if (parser.type === 'entity.too.large') return { status: 413, message: 'Request body is too large' };
+    return { status: parser.status, message: parser.message };
+  }
+  return { status: 500, message: 'An unexpected error occurred; it has been logged.' };
+}
+
+/** Every error leaves in the body shape of its API family: Nova, Glance or native. */
+@Catch()
+export class ApiErrorFilter implements ExceptionFilter {
+  constructor(private readonly logger: ErrorLogger) {}
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<SnapledgerRequest>();
+    const res = http.getResponse<Response>();
+    const { status, message } = classify(error);
+    if (status >= 500) this.logger.error({ err: error, path: req.path, requestId: req.requestId }, 'request failed');
+    if (res.headersSent) return;
+    res.status(status).json(errorBody(apiFamilyOf(req.path), status, message));
+  }
+}

@@ -1,0 +1,29 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from '../app.module';
+import type { SnapledgerConfig } from '../config/snapledger.config';
+import type { SnapledgerLogger } from '../logger';
+import { ApiErrorFilter } from './api-error.filter';
+import { requestIdMiddleware } from './request-context.middleware';
+
+/** Builds the HTTP service: auth on every route, request ids, family-shaped errors. */
+export async function createHttpApp(config: SnapledgerConfig, logger: SnapledgerLogger): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, logger, { http: true, background: true }),
+    { logger: ['error', 'warn'], bodyParser: false },
+  );
+  app.use(requestIdMiddleware);
+  // Nova and Glance take JSON; 1 MiB is far above any valid body.
+  app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
+  app.useGlobalFilters(new ApiErrorFilter(logger));
+  app.enableShutdownHooks();
+  return app;
+}
+
+export async function serve(config: SnapledgerConfig, logger: SnapledgerLogger): Promise<INestApplication> {
+  const app = await createHttpApp(config, logger);
+  await app.listen(config.port, config.host);
+  logger.info({ url: `http://${config.host}:${config.port}`, dataDir: config.dataDir }, 'snapledger is listening');
+  return app;
+}

@@ -1,0 +1,39 @@
+import type { DataSource } from 'typeorm';
+import { canSee } from '../commands/request-context';
+import type { Actor } from '../events';
+import { ImageView } from '../projections/entities/image-view.entity';
+import { InstanceView } from '../projections/entities/instance-view.entity';
+import { SnapshotHistory } from '../projections/entities/snapshot-history.entity';
+
+/**
+ * Project-scoped reads of the views. Another project's rows are absent, never forbidden:
+ * the caller cannot tell them from rows that do not exist.
+ */
+export class ReadModels {
+  constructor(private readonly db: DataSource) {}
+
+  async instance(actor: Actor, id: string): Promise<InstanceView | null> {
+    const row = await this.db.getRepository(InstanceView).findOneBy({ id });
+    return row && canSee(actor, row.projectId) ? row : null;
+  }
+
+  /** Instances the actor may see, by name then id. */
+  async instances(actor: Actor): Promise<InstanceView[]> {
+    const rows = await this.db.getRepository(InstanceView).find({ order: { name: 'ASC', id: 'ASC' } });
+    return rows.filter((r) => canSee(actor, r.projectId));
+  }
+
+  async image(actor: Actor, id: string): Promise<ImageView | null> {
+    const row = await this.db.getRepository(ImageView).findOneBy({ id });
+    if (!row || row.status === 'deleted') return null;
+    return canSee(actor, row.projectId) ? row : null;
+  }
+
+  async snapshotHistory(actor: Actor, instanceId: string): Promise<SnapshotHistory[] | null> {
+    if (!(await this.instance(actor, instanceId))) return null;
+    return this.db.getRepository(SnapshotHistory).find({
+      where: { instanceId },
+      order: { requestedAt: 'DESC', imageId: 'ASC' },
+    });
+  }
+}

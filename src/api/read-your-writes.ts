@@ -1,0 +1,5 @@
+/** Lets a route wait until the views include what its command appended. */
+export interface ReadYourWrites {
+  waitFor(position: number, timeoutMs?: number): Promise<boolean>;
+}
+export const PROJECTION_RUNNER = Symbol('ProjectionRunner');

@@ -1,0 +1,45 @@
+import { Body, Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import type { Response } from 'express';
+import { CreateImageCommand, type CreateImageResult } from '../../commands/create-image.command';
+import { ValidationError } from '../../commands/domain-errors';
+import type { RequestContext } from '../../commands/request-context';
+import { PROJECTION_RUNNER, type ReadYourWrites } from '../read-your-writes';
+import { Caller } from '../auth/request-context.decorator';
+import type { SnapledgerRequest } from '../request-context.middleware';
+import { atLeast, negotiateComputeVersion } from './microversion';
+
+const SUPPORTED_ACTIONS = ['createImage'] as const;
+
+/** Nova's server action route: POST /v2.1/servers/{id}/action. */
+@Controller('v2.1/servers')
+export class ServerActionsController {
+  constructor(
+    private readonly commands: CommandBus,
+    @Inject(PROJECTION_RUNNER) private readonly views: ReadYourWrites,
+  ) {}
+
+  @Post(':id/action')
+  @HttpCode(202)
+  async action(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Caller() caller: RequestContext,
+    @Req() req: SnapledgerRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<{ image_id: string } | undefined> {
+    const version = negotiateComputeVersion(req, res);
+    const action = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body)[0] : undefined;
+    if (action === undefined) throw new ValidationError('Malformed request body: no action given');
+    if (!(SUPPORTED_ACTIONS as readonly string[]).includes(action)) {
+      throw new ValidationError(`There is no such action: ${action}`);
+    }
+    const result = await this.commands.execute<CreateImageCommand, CreateImageResult>(
+      new CreateImageCommand(id, body, caller),
+    );
+    await this.views.waitFor(result.position);
+    if (atLeast(version, 2, 45)) return { image_id: result.imageId };
+    res.setHeader('Location', `${req.protocol}://${req.get('host') ?? 'localhost'}/v2/images/${result.imageId}`);
+    return undefined;
+  }
+}

@@ -1,0 +1,128 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import type { DataSource } from 'typeorm';
+import { AuthGuard } from './api/auth/auth.guard';
+import { TokenService } from './api/auth/token.service';
+import { ReadModels } from './api/read-models.service';
+import { PROJECTION_RUNNER } from './api/read-your-writes';
+import { GlanceImagesController } from './api/rest/glance-images.controller';
+import { InstancesController } from './api/rest/instances.controller';
+import { ServerActionsController } from './api/rest/server-actions.controller';
+import { CLOCK, ID_GENERATOR, randomIds, systemClock, type Clock, type IdGenerator } from './commands/clock';
+import { CreateImageHandler } from './commands/create-image.handler';
+import { EventAppender } from './commands/event-appender';
+import { FAULT_INJECTOR, FaultInjector } from './commands/fault-injection';
+import { SyncInstancesHandler } from './commands/sync-instances.handler';
+import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from './config/snapledger.config';
+import { DISK_IMAGE_TOOL, type DiskImageTool } from './drivers/disk-image.port';
+import { HYPERVISOR, type Hypervisor } from './drivers/hypervisor.port';
+import { IMAGE_STORE, type ImageStore } from './drivers/image-store.port';
+import { LocalImageStore } from './drivers/local-image-store';
+import { QemuImgTool } from './drivers/qemu-img.driver';
+import { VirshHypervisor } from './drivers/virsh.driver';
+import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
+import { SqliteEventStore } from './event-store/sqlite-event-store';
+import { LOGGER, type SnapledgerLogger } from './logger';
+import { ProjectionRunner, createViewProjections } from './projections/projection-runner';
+import { createViewsDataSource } from './projections/views.data-source';
+import { SnapshotSaga } from './sagas/snapshot.saga';
+import { SnapshotSteps } from './sagas/snapshot-steps';
+import { createServiceStateDataSource } from './service-state.data-source';
+import { BACKGROUND_WORK, STATE_DB, ServiceLifecycle, VIEWS_DB } from './service-lifecycle';
+
+export interface AppOptions {
+  /** Serve the HTTP API. */
+  readonly http: boolean;
+  /** Run projections, the snapshot saga and the start-up sync (the `serve` command). */
+  readonly background: boolean;
+}
+
+/** Files in the data directory; nothing in it is named from user input. */
+export const dataFiles = (dataDir: string) => ({
+  events: join(dataDir, 'events.sqlite'),
+  views: join(dataDir, 'views.sqlite'),
+  state: join(dataDir, 'state.sqlite'),
+});
+
+@Module({})
+export class AppModule {
+  static forRoot(config: SnapledgerConfig, logger: SnapledgerLogger, options: AppOptions): DynamicModule {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const files = dataFiles(config.dataDir);
+    const providers: Provider[] = [
+      { provide: SNAPLEDGER_CONFIG, useValue: config },
+      { provide: LOGGER, useValue: logger },
+      { provide: BACKGROUND_WORK, useValue: options.background },
+      { provide: CLOCK, useValue: systemClock },
+      { provide: ID_GENERATOR, useValue: randomIds },
+      { provide: FAULT_INJECTOR, useValue: new FaultInjector(config.faults) },
+      { provide: EVENT_STORE, useFactory: () => SqliteEventStore.open(files.events) },
+      {
+        provide: VIEWS_DB,
+        useFactory: async () => {
+          const db = createViewsDataSource(files.views);
+          await db.initialize();
+          return db;
+        },
+      },
+      {
+        provide: STATE_DB,
+        useFactory: async () => {
+          const db = createServiceStateDataSource(files.state);
+          await db.initialize();
+          return db;
+        },
+      },
+      { provide: HYPERVISOR, useFactory: () => new VirshHypervisor(config.libvirtUri) },
+      { provide: DISK_IMAGE_TOOL, useFactory: () => new QemuImgTool() },
+      { provide: IMAGE_STORE, useFactory: () => new LocalImageStore(config.dataDir) },
+      {
+        provide: EventAppender,
+        inject: [EVENT_STORE, CLOCK, ID_GENERATOR, FAULT_INJECTOR],
+        useFactory: (store: EventStore, clock: Clock, ids: IdGenerator, faults: FaultInjector) =>
+          new EventAppender(store, clock, ids, faults),
+      },
+      {
+        provide: PROJECTION_RUNNER,
+        inject: [EVENT_STORE, VIEWS_DB],
+        useFactory: (store: EventStore, db: DataSource) =>
+          new ProjectionRunner(store, db, createViewProjections(), logger.child({ component: 'projections' })),
+      },
+      {
+        provide: SnapshotSaga,
+        inject: [EVENT_STORE, STATE_DB, EventAppender, HYPERVISOR, DISK_IMAGE_TOOL, IMAGE_STORE, CLOCK],
+        useFactory: (
+          store: EventStore,
+          db: DataSource,
+          appender: EventAppender,
+          hypervisor: Hypervisor,
+          disks: DiskImageTool,
+          images: ImageStore,
+          clock: Clock,
+        ) =>
+          new SnapshotSaga(
+            store,
+            db,
+            new SnapshotSteps({ appender, hypervisor, disks, images, clock, config }),
+            logger.child({ component: 'snapshot-saga' }),
+            { attempts: config.stepAttempts, backoffMs: 500 },
+          ),
+      },
+      { provide: TokenService, inject: [STATE_DB], useFactory: (db: DataSource) => new TokenService(db) },
+      { provide: ReadModels, inject: [VIEWS_DB], useFactory: (db: DataSource) => new ReadModels(db) },
+      CreateImageHandler,
+      SyncInstancesHandler,
+      ServiceLifecycle,
+    ];
+    if (options.http) providers.push({ provide: APP_GUARD, useClass: AuthGuard });
+    return {
+      module: AppModule,
+      imports: [CqrsModule.forRoot()],
+      controllers: options.http ? [ServerActionsController, GlanceImagesController, InstancesController] : [],
+      providers,
+    };
+  }
+}

@@ -1,0 +1,128 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { CommandBus } from '@nestjs/cqrs';
+import { Command, Option } from 'commander';
+import { TokenService } from '../api/auth/token.service';
+import { PROJECTION_RUNNER } from '../api/read-your-writes';
+import { serve } from '../api/http-server';
+import { AppModule } from '../app.module';
+import { SyncInstancesCommand, type SyncInstancesResult } from '../commands/sync-instances.command';
+import { loadConfig, type SnapledgerConfig } from '../config/snapledger.config';
+import { SYSTEM_ACTOR } from '../events';
+import { createLogger } from '../logger';
+import type { ProjectionRunner } from '../projections/projection-runner';
+import { ApiClient, ApiError, resolveToken } from './api-client';
+import { snapshotCommand } from './snapshot.command';
+
+/** Runs `work` inside the application context without HTTP or background work. */
+async function withLocalContext<T>(config: SnapledgerConfig, work: (get: <R>(token: unknown) => R) => Promise<T>): Promise<T> {
+  const logger = createLogger('stderr', process.env.SNAPLEDGER_LOG_LEVEL ?? 'warn');
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logger, { http: false, background: false }), {
+    logger: ['error', 'warn'],
+  });
+  try {
+    return await work(<R>(token: unknown) => app.get(token as never) as R);
+  } finally {
+    await app.close();
+  }
+}
+
+function apiFor(config: SnapledgerConfig, opts: { url?: string; token?: string }): ApiClient {
+  const url = opts.url ?? process.env.SNAPLEDGER_URL ?? `http://127.0.0.1:${config.port}`;
+  return new ApiClient(url, resolveToken(config, opts.token));
+}
+
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+
+export function buildCli(): Command {
+  const program = new Command('snapledger')
+    .description('Event-sourced, Nova-compatible snapshots of libvirt/QEMU virtual machines')
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('start the API, the projections and the snapshot saga')
+    .action(async () => {
+      const config = loadConfig();
+      await serve(config, createLogger('stdout'));
+    });
+
+  program
+    .command('snapshot')
+    .description('snapshot an instance (uuid or domain name) through the API')
+    .argument('<instance>', 'instance uuid or libvirt domain name')
+    .requiredOption('--name <name>', 'name of the new image')
+    .option('--wait', 'wait for the snapshot to finish, with a progress bar', false)
+    .option('--url <url>', 'API base URL (default SNAPLEDGER_URL or http://127.0.0.1:$SNAPLEDGER_PORT)')
+    .option('--token <token>', 'X-Auth-Token (default SNAPLEDGER_TOKEN or <data dir>/admin-token)')
+    .option('--json', 'print the image as JSON when done', false)
+    .action(async (instance: string, opts: { name: string; wait: boolean; url?: string; token?: string; json: boolean }) => {
+      const config = loadConfig();
+      const result = await snapshotCommand(apiFor(config, opts), instance, {
+        name: opts.name,
+        wait: opts.wait,
+        out: process.stderr,
+        progress: process.stderr.isTTY === true || process.env.SNAPLEDGER_PROGRESS === '1',
+      });
+      if (result.image !== undefined) print(result.image);
+      else if (opts.json) print({ image_id: result.imageId, result: result.result });
+      if (result.result === 'killed') process.exitCode = 1;
+    });
+
+  const instances = program.command('instances').description('instances known from libvirt');
+  instances
+    .command('sync')
+    .description('list the domains on the libvirt connection now and record what changed')
+    .action(async () => {
+      const config = loadConfig();
+      const result = await withLocalContext(config, (get) =>
+        get<CommandBus>(CommandBus).execute<SyncInstancesCommand, SyncInstancesResult>(
+          new SyncInstancesCommand({ actor: SYSTEM_ACTOR, requestId: `req-cli-sync-${Date.now()}` }),
+        ),
+      );
+      print(result);
+    });
+
+  const token = program.command('token').description('API tokens');
+  token
+    .command('create')
+    .description('create an X-Auth-Token for a user in a project')
+    .requiredOption('--project <project>', 'project id')
+    .requiredOption('--user <user>', 'user id')
+    .addOption(new Option('--role <role...>', 'roles (reader, member, admin)').default(['member']))
+    .option('--ttl <seconds>', 'expire the token after this many seconds')
+    .action(async (opts: { project: string; user: string; role: string[]; ttl?: string }) => {
+      const config = loadConfig();
+      const ttl = opts.ttl === undefined ? undefined : Number(opts.ttl);
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new Error('--ttl must be a positive whole number of seconds');
+      const roles = opts.role.flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean);
+      const issued = await withLocalContext(config, (get) =>
+        get<TokenService>(TokenService).issue({ userId: opts.user, projectId: opts.project, roles, ttlSeconds: ttl }),
+      );
+      print({ token: issued.token, user: issued.actor.userId, project: issued.actor.projectId, roles: issued.actor.roles, expires_at: issued.expiresAt });
+    });
+
+  const projections = program.command('projections').description('read models');
+  projections
+    .command('rebuild')
+    .description('drop every view and replay the whole event log into it (stop the service first)')
+    .action(async () => {
+      const config = loadConfig();
+      const result = await withLocalContext(config, (get) => get<ProjectionRunner>(PROJECTION_RUNNER).rebuild());
+      print(result);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (error) {
+    const message = error instanceof ApiError ? error.message : error instanceof Error ? error.message : String(error);
+    process.stderr.write(`snapledger: ${message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main(process.argv);

@@ -1,0 +1,66 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { SingleBar, Presets } from 'cli-progress';
+import type { ApiClient } from './api-client';
+
+interface InstanceRow {
+  id: string;
+  name: string;
+}
+interface SnapshotRow {
+  image_id: string;
+  result: 'running' | 'active' | 'killed';
+  task_state: string | null;
+  progress: number | null;
+  failed_step: string | null;
+  failure_reason: string | null;
+  mode: string | null;
+  downtime_ms: number | null;
+}
+
+/** Finds an instance by uuid or by its libvirt domain name. */
+export async function resolveInstance(api: ApiClient, ref: string): Promise<InstanceRow> {
+  const { body } = await api.request<{ instances: InstanceRow[] }>('GET', '/v1/instances');
+  const found = body.instances.filter((i) => i.id === ref || i.name === ref);
+  if (found.length === 1) return found[0];
+  if (found.length > 1) throw new Error(`more than one instance is named ${ref}; use its uuid`);
+  throw new Error(`no instance ${ref} (run \`snapledger instances sync\` if the domain is new)`);
+}
+
+/**
+ * `snapledger snapshot <instance> --name N [--wait]`: createImage through the Nova route,
+ * then (with --wait) a progress bar fed by the snapshot history until the image settles.
+ */
+export async function snapshotCommand(
+  api: ApiClient,
+  instanceRef: string,
+  options: { name: string; wait: boolean; out: NodeJS.WriteStream; progress: boolean },
+): Promise<{ imageId: string; result: SnapshotRow['result'] | 'requested'; image?: unknown }> {
+  const instance = await resolveInstance(api, instanceRef);
+  const { body } = await api.request<{ image_id: string }>('POST', `/v2.1/servers/${instance.id}/action`, {
+    body: { createImage: { name: options.name } },
+    headers: { 'OpenStack-API-Version': 'compute 2.45' },
+  });
+  const imageId = body.image_id;
+  options.out.write(`snapshot of ${instance.name} (${instance.id}) requested: image ${imageId}\n`);
+  if (!options.wait) return { imageId, result: 'requested' };
+
+  const bar = options.progress ? new SingleBar({ format: 'converting [{bar}] {percentage}% | {step}', hideCursor: true }, Presets.shades_classic) : null;
+  bar?.start(100, 0, { step: 'queued' });
+  let row: SnapshotRow | undefined;
+  for (;;) {
+    const { body: history } = await api.request<{ snapshots: SnapshotRow[] }>('GET', `/v1/instances/${instance.id}/snapshots`);
+    row = history.snapshots.find((s) => s.image_id === imageId);
+    if (row) bar?.update(Math.floor(row.progress ?? 0), { step: row.task_state ?? row.result });
+    if (row && row.result !== 'running' && row.task_state === null) break;
+    await delay(500);
+  }
+  bar?.update(row.result === 'active' ? 100 : Math.floor(row.progress ?? 0), { step: row.result });
+  bar?.stop();
+  if (row.result === 'killed') {
+    options.out.write(`snapshot failed at ${row.failed_step}: ${row.failure_reason}\n`);
+    return { imageId, result: 'killed' };
+  }
+  const { body: image } = await api.request<unknown>('GET', `/v2/images/${imageId}`);
+  options.out.write(`snapshot ${imageId} is active (mode ${row.mode}, downtime ${row.downtime_ms} ms)\n`);
+  return { imageId, result: row.result, image };
+}

@@ -1,0 +1,76 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { EVENT_STORE, type EventStore, WrongExpectedRevisionError } from '../event-store/event-store.port';
+import { imageStream, instanceStream } from '../events';
+import { loadAggregate } from './aggregate-loader';
+import { ID_GENERATOR, type IdGenerator } from './clock';
+import { CreateImageCommand, type CreateImageResult } from './create-image.command';
+import { parseCreateImageBody } from './create-image.validation';
+import { InstanceNotFoundError } from './domain-errors';
+import { EventAppender } from './event-appender';
+import { decideReservation } from './image.decider';
+import { initialImageState } from './image.state';
+import { decideSnapshotRequest } from './instance.decider';
+import { foldInstance, type InstanceState } from './instance.state';
+import { canSee, causationFromRequest, isUuid } from './request-context';
+import { snapshotProperties } from './snapshot-properties';
+
+/** How often a lost compare-and-swap is re-read and re-decided before giving up. */
+const CAS_ATTEMPTS = 5;
+
+/**
+ * Load → decide → append. The task_state compare-and-swap is the append's expected
+ * revision on the instance stream; a concurrent change makes us re-read and re-decide,
+ * which yields Nova's 409 when another snapshot won.
+ */
+@CommandHandler(CreateImageCommand)
+export class CreateImageHandler implements ICommandHandler<CreateImageCommand, CreateImageResult> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly appender: EventAppender,
+    @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
+  ) {}
+
+  async execute(command: CreateImageCommand): Promise<CreateImageResult> {
+    const request = parseCreateImageBody(command.body);
+    const { instanceId } = command;
+    if (!isUuid(instanceId)) throw new InstanceNotFoundError(instanceId);
+    const causation = causationFromRequest(command.request);
+    const imageId = this.ids.uuid();
+
+    let instance: InstanceState | null = null;
+    for (let attempt = 1; ; attempt += 1) {
+      const loaded = await loadAggregate(this.store, instanceStream(instanceId), foldInstance);
+      if (!loaded.state.exists || !canSee(command.request.actor, loaded.state.projectId)) {
+        throw new InstanceNotFoundError(instanceId);
+      }
+      const events = decideSnapshotRequest(loaded.state, { instanceId, imageId, action: 'createImage' });
+      try {
+        await this.appender.append(instanceStream(instanceId), events, loaded.revision, causation);
+        instance = loaded.state;
+        break;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= CAS_ATTEMPTS) throw error;
+      }
+    }
+
+    const reserved = decideReservation(initialImageState, {
+      imageId,
+      name: request.name,
+      instanceId,
+      projectId: instance.projectId as string,
+      userId: command.request.actor.userId,
+      imageType: 'snapshot',
+      properties: snapshotProperties({
+        instanceId,
+        userId: command.request.actor.userId,
+        projectId: instance.projectId as string,
+        imageType: 'snapshot',
+        baseImageRef: '',
+        metadata: request.metadata,
+      }),
+    });
+    const result = await this.appender.append(imageStream(imageId), reserved, 'no_stream', causation);
+    return { imageId, position: result?.position ?? 0 };
+  }
+}

@@ -1,0 +1,105 @@
+import Ajv, { type ErrorObject } from 'ajv';
+import { QuotaExceededError, ValidationError } from './domain-errors';
+
+/** Nova's limit on image metadata items (the metadata_items quota default). */
+export const MAX_IMAGE_METADATA_ITEMS = 128;
+
+/**
+ * Nova's `name` format (nova/api/validation/parameter_types.py): every character is a
+ * printable BMP character (no Unicode "C" categories, no line or paragraph separators),
+ * and the first and last are not spaces.
+ */
+export function isValidNovaName(value: string): boolean {
+  for (const ch of value) {
+    const cp = ch.codePointAt(0) as number;
+    if (cp > 0xffff) return false;
+    if (/[\p{C}\p{Zl}\p{Zp}]/u.test(ch)) return false;
+  }
+  const first = [...value][0];
+  const last = [...value].at(-1);
+  const isSpace = (c: string | undefined) => c !== undefined && /[\p{Zs}\s]/u.test(c);
+  return !isSpace(first) && !isSpace(last);
+}
+
+const nameSchema = { type: 'string', minLength: 1, maxLength: 255, format: 'name' } as const;
+const metadataSchema = {
+  type: 'object',
+  patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
+  additionalProperties: false,
+} as const;
+
+/** Nova's schema for the createImage server action. */
+export const createImageSchema = {
+  type: 'object',
+  properties: {
+    createImage: {
+      type: 'object',
+      properties: { name: nameSchema, metadata: metadataSchema },
+      required: ['name'],
+      additionalProperties: false,
+    },
+  },
+  required: ['createImage'],
+  additionalProperties: false,
+} as const;
+
+const ajv = new Ajv({ allErrors: false, strict: true, unicodeRegExp: true });
+ajv.addFormat('name', { type: 'string', validate: isValidNovaName });
+const validateCreateImageBody = ajv.compile(createImageSchema);
+
+export interface CreateImageRequest {
+  readonly name: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/**
+ * Validates a createImage action body as Nova does, with Nova's wording:
+ * "Invalid input for field/attribute <field>. Value: <value>. <detail>".
+ */
+export function parseCreateImageBody(body: unknown): CreateImageRequest {
+  if (!validateCreateImageBody(body)) {
+    throw new ValidationError(describeError(body, validateCreateImageBody.errors?.[0]));
+  }
+  const entity = (body as { createImage: { name: string; metadata?: Record<string, string> } }).createImage;
+  const metadata = entity.metadata ?? {};
+  if (Object.keys(metadata).length > MAX_IMAGE_METADATA_ITEMS) {
+    throw new QuotaExceededError('Image metadata limit exceeded');
+  }
+  return { name: entity.name, metadata };
+}
+
+function describeError(body: unknown, error: ErrorObject | undefined): string {
+  if (!error) return 'Invalid input.';
+  const segments = error.instancePath.split('/').filter(Boolean);
+  let value: unknown = body;
+  for (const s of segments) value = (value as Record<string, unknown> | undefined)?.[s];
+  const field = segments.length > 0 ? segments.join('/') : 'root';
+  const shown = typeof value === 'string' ? value : JSON.stringify(value);
+  let detail: string;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const extra = (error.params as { additionalProperty: string }).additionalProperty;
+      detail = `Additional properties are not allowed ('${extra}' was unexpected)`;
+      break;
+    }
+    case 'required':
+      detail = `'${(error.params as { missingProperty: string }).missingProperty}' is a required property`;
+      break;
+    case 'type':
+      detail = `${JSON.stringify(value)} is not of type '${(error.params as { type: string }).type}'`;
+      break;
+    case 'minLength':
+      detail = `'${shown}' is too short`;
+      break;
+    case 'maxLength':
+      detail = `'${shown}' is too long`;
+      break;
+    case 'format':
+      detail =
+        "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.";
+      break;
+    default:
+      detail = error.message ?? 'is invalid';
+  }
+  return `Invalid input for field/attribute ${field}. Value: ${shown}. ${detail}`;
+}

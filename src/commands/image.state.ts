@@ -1,0 +1,66 @@
+import type { ImageEvent, ImageType, SnapshotStep } from '../events';
+
+export type ImageStatus = 'queued' | 'saving' | 'active' | 'killed' | 'deleted';
+
+/** The image aggregate's state, folded from its stream. */
+export interface ImageState {
+  readonly exists: boolean;
+  readonly imageId: string | null;
+  readonly instanceId: string | null;
+  readonly projectId: string | null;
+  readonly imageType: ImageType | null;
+  readonly status: ImageStatus | null;
+  readonly extracted: boolean;
+  readonly uploaded: boolean;
+  readonly failure: { readonly step: SnapshotStep; readonly reason: string } | null;
+  readonly lastProgress: number | null;
+}
+
+export const initialImageState: ImageState = Object.freeze({
+  exists: false,
+  imageId: null,
+  instanceId: null,
+  projectId: null,
+  imageType: null,
+  status: null,
+  extracted: false,
+  uploaded: false,
+  failure: null,
+  lastProgress: null,
+});
+
+export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
+  switch (event.type) {
+    case 'ImageReserved':
+      return {
+        ...state,
+        exists: true,
+        imageId: event.data.imageId,
+        instanceId: event.data.instanceId,
+        projectId: event.data.projectId,
+        imageType: event.data.imageType,
+        status: 'queued',
+      };
+    case 'ConversionProgressed':
+      return { ...state, lastProgress: event.data.percent };
+    case 'ImageExtracted':
+      return { ...state, extracted: true };
+    case 'Uploaded':
+      return { ...state, uploaded: true, status: 'active', lastProgress: 100 };
+    case 'SnapshotFailed':
+      return { ...state, status: 'killed', failure: { step: event.data.step, reason: event.data.reason } };
+    case 'ImageDeleted':
+      return { ...state, status: 'deleted' };
+    default:
+      return state;
+  }
+}
+
+export function foldImage(events: readonly ImageEvent[]): ImageState {
+  return events.reduce(evolveImage, initialImageState);
+}
+
+/** True once the image can change no more through its snapshot. */
+export function isSettled(state: ImageState): boolean {
+  return state.status === 'active' || state.status === 'killed' || state.status === 'deleted';
+}

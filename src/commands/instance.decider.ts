@@ -1,0 +1,123 @@
+import type {
+  DomainRestored,
+  DomainSaved,
+  InstanceRegistered,
+  PowerState,
+  PowerStateSynced,
+  TaskState,
+  TaskStateChanged,
+  VmState,
+} from '../events';
+import { InstanceInvalidStateError, InstanceNotFoundError, InvalidTransitionError } from './domain-errors';
+import type { InstanceState } from './instance.state';
+
+/** What a libvirt sync saw of one domain. */
+export interface ObservedDomain {
+  readonly instanceId: string;
+  readonly domainName: string;
+  readonly projectId: string;
+  readonly userId: string;
+  readonly ownerSource: 'nova' | 'snapledger' | 'default';
+  readonly diskPath: string | null;
+  readonly diskFormat: string | null;
+  readonly powerState: PowerState;
+  readonly vmState: VmState;
+  readonly vcpus: number;
+  readonly memoryMiB: number;
+  readonly host: string;
+}
+
+/** Nova allows createImage in these vm_states (compute/api.py snapshot()). */
+export const SNAPSHOT_ALLOWED_VM_STATES: readonly VmState[] = ['active', 'stopped', 'paused', 'suspended'];
+
+/**
+ * Records a domain seen by libvirt. New domains are registered; a changed power state is
+ * synced, except while a task holds the instance (as Nova's power-state sync skips them:
+ * our own managedsave must not look like the guest stopping).
+ */
+export function decideObservation(
+  state: InstanceState,
+  seen: ObservedDomain,
+): (InstanceRegistered | PowerStateSynced)[] {
+  if (!state.exists) return [{ type: 'InstanceRegistered', data: { ...seen } }];
+  if (state.taskState !== null) return [];
+  if (state.powerState === seen.powerState && state.vmState === seen.vmState) return [];
+  return [
+    {
+      type: 'PowerStateSynced',
+      data: { instanceId: seen.instanceId, powerState: seen.powerState, vmState: seen.vmState },
+    },
+  ];
+}
+
+/**
+ * createImage's state check and task_state compare-and-swap: None → image_snapshot_pending.
+ * The swap is made safe by appending with the stream revision this state was read at.
+ */
+export function decideSnapshotRequest(
+  state: InstanceState,
+  request: { instanceId: string; imageId: string; action: 'createImage' },
+): TaskStateChanged[] {
+  if (!state.exists || state.vmState === null) throw new InstanceNotFoundError(request.instanceId);
+  if (!SNAPSHOT_ALLOWED_VM_STATES.includes(state.vmState)) {
+    throw new InstanceInvalidStateError(request.instanceId, request.action, 'vm_state', state.vmState);
+  }
+  if (state.taskState !== null) {
+    throw new InstanceInvalidStateError(request.instanceId, request.action, 'task_state', state.taskState);
+  }
+  return [
+    {
+      type: 'TaskStateChanged',
+      data: { instanceId: request.instanceId, from: null, to: 'image_snapshot_pending', imageId: request.imageId },
+    },
+  ];
+}
+
+/** Moves the task state of a snapshot in progress, checking the expected state like Nova's expected_task_state. */
+export function decideTaskTransition(
+  state: InstanceState,
+  change: { imageId: string; from: TaskState; to: TaskState | null; reason?: string },
+): TaskStateChanged[] {
+  if (state.taskImageId !== change.imageId || state.taskState !== change.from) {
+    throw new InvalidTransitionError(
+      `task_state of ${String(state.instanceId)} is ${String(state.taskState)} (image ${String(state.taskImageId)}), ` +
+        `expected ${change.from} for image ${change.imageId}`,
+    );
+  }
+  const data: TaskStateChanged['data'] = {
+    instanceId: state.instanceId as string,
+    from: change.from,
+    to: change.to,
+    imageId: change.imageId,
+    ...(change.reason === undefined ? {} : { reason: change.reason }),
+  };
+  return [{ type: 'TaskStateChanged', data }];
+}
+
+/** Releases the task state of a snapshot that ends, whatever step it reached. */
+export function decideTaskRelease(
+  state: InstanceState,
+  release: { imageId: string; reason?: string },
+): TaskStateChanged[] {
+  if (state.taskImageId !== release.imageId || state.taskState === null) return [];
+  return decideTaskTransition(state, { imageId: release.imageId, from: state.taskState, to: null, reason: release.reason });
+}
+
+export function decideDomainSaved(
+  state: InstanceState,
+  saved: { imageId: string; priorPowerState: PowerState; startedAt: string; durationMs: number },
+): DomainSaved[] {
+  if (state.taskImageId !== saved.imageId) {
+    throw new InvalidTransitionError(`instance ${String(state.instanceId)} is not held by snapshot ${saved.imageId}`);
+  }
+  if (state.savedForImageId === saved.imageId) return [];
+  return [{ type: 'DomainSaved', data: { instanceId: state.instanceId as string, ...saved } }];
+}
+
+export function decideDomainRestored(
+  state: InstanceState,
+  restored: { imageId: string; powerState: PowerState; startedAt: string; durationMs: number },
+): DomainRestored[] {
+  if (state.savedForImageId !== restored.imageId) return [];
+  return [{ type: 'DomainRestored', data: { instanceId: state.instanceId as string, ...restored } }];
+}

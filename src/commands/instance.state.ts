@@ -1,0 +1,70 @@
+import type { InstanceEvent, PowerState, TaskState, VmState } from '../events';
+
+/** The instance aggregate's state, folded from its stream. */
+export interface InstanceState {
+  readonly exists: boolean;
+  readonly instanceId: string | null;
+  readonly domainName: string | null;
+  readonly projectId: string | null;
+  readonly userId: string | null;
+  readonly powerState: PowerState | null;
+  readonly vmState: VmState | null;
+  readonly taskState: TaskState | null;
+  /** The image whose snapshot holds the task state. */
+  readonly taskImageId: string | null;
+  /** The image whose snapshot managed-saved the domain and has not restored it yet. */
+  readonly savedForImageId: string | null;
+  readonly diskPath: string | null;
+  readonly diskFormat: string | null;
+}
+
+export const initialInstanceState: InstanceState = Object.freeze({
+  exists: false,
+  instanceId: null,
+  domainName: null,
+  projectId: null,
+  userId: null,
+  powerState: null,
+  vmState: null,
+  taskState: null,
+  taskImageId: null,
+  savedForImageId: null,
+  diskPath: null,
+  diskFormat: null,
+});
+
+export function evolveInstance(state: InstanceState, event: InstanceEvent): InstanceState {
+  switch (event.type) {
+    case 'InstanceRegistered':
+      return {
+        ...state,
+        exists: true,
+        instanceId: event.data.instanceId,
+        domainName: event.data.domainName,
+        projectId: event.data.projectId,
+        userId: event.data.userId,
+        powerState: event.data.powerState,
+        vmState: event.data.vmState,
+        diskPath: event.data.diskPath,
+        diskFormat: event.data.diskFormat,
+      };
+    case 'PowerStateSynced':
+      return { ...state, powerState: event.data.powerState, vmState: event.data.vmState };
+    case 'TaskStateChanged':
+      return {
+        ...state,
+        taskState: event.data.to,
+        taskImageId: event.data.to === null ? null : event.data.imageId,
+      };
+    case 'DomainSaved':
+      return { ...state, powerState: 'shutdown', savedForImageId: event.data.imageId };
+    case 'DomainRestored':
+      return { ...state, powerState: event.data.powerState, savedForImageId: null };
+    default:
+      return state;
+  }
+}
+
+export function foldInstance(events: readonly InstanceEvent[]): InstanceState {
+  return events.reduce(evolveInstance, initialInstanceState);
+}

@@ -1,0 +1,76 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../config/snapledger.config';
+import { HYPERVISOR, type DomainDetails, type Hypervisor } from '../drivers/hypervisor.port';
+import { EVENT_STORE, type EventStore, WrongExpectedRevisionError } from '../event-store/event-store.port';
+import { instanceStream } from '../events';
+import { loadAggregate } from './aggregate-loader';
+import { EventAppender } from './event-appender';
+import { decideObservation, type ObservedDomain } from './instance.decider';
+import { foldInstance } from './instance.state';
+import { novaStateOf } from './nova-state.mapping';
+import { causationFromRequest } from './request-context';
+import { SyncInstancesCommand, type SyncInstancesResult } from './sync-instances.command';
+
+export function observe(domain: DomainDetails, config: SnapledgerConfig): ObservedDomain {
+  const { vmState, powerState } = novaStateOf(domain.state, domain.hasManagedSave);
+  return {
+    instanceId: domain.uuid,
+    domainName: domain.name,
+    projectId: domain.owner?.projectId ?? config.defaultProject,
+    userId: domain.owner?.userId ?? config.defaultUser,
+    ownerSource: domain.owner?.source ?? 'default',
+    diskPath: domain.firstFileDisk?.path ?? null,
+    diskFormat: domain.firstFileDisk?.format ?? null,
+    powerState,
+    vmState,
+    vcpus: domain.vcpus,
+    memoryMiB: domain.memoryMiB,
+    host: config.hostName,
+  };
+}
+
+@CommandHandler(SyncInstancesCommand)
+export class SyncInstancesHandler implements ICommandHandler<SyncInstancesCommand, SyncInstancesResult> {
+  constructor(
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(HYPERVISOR) private readonly hypervisor: Hypervisor,
+    @Inject(SNAPLEDGER_CONFIG) private readonly config: SnapledgerConfig,
+    private readonly appender: EventAppender,
+  ) {}
+
+  async execute(command: SyncInstancesCommand): Promise<SyncInstancesResult> {
+    const causation = causationFromRequest(command.request);
+    const registered: string[] = [];
+    const synced: string[] = [];
+    const skipped: { domain: string; reason: string }[] = [];
+    let seenCount = 0;
+    let position = 0;
+    for (const summary of await this.hypervisor.listDomains()) {
+      let details: DomainDetails;
+      try {
+        details = await this.hypervisor.describe(summary.uuid);
+      } catch (error) {
+        skipped.push({ domain: summary.name, reason: (error as Error).message });
+        continue;
+      }
+      seenCount += 1;
+      const seen = observe(details, this.config);
+      for (let attempt = 1; attempt <= 3; attempt += 1) {
+        const loaded = await loadAggregate(this.store, instanceStream(seen.instanceId), foldInstance);
+        const events = decideObservation(loaded.state, seen);
+        try {
+          const appended = await this.appender.append(instanceStream(seen.instanceId), events, loaded.revision, causation);
+          if (appended) {
+            position = Math.max(position, appended.position);
+            (events[0].type === 'InstanceRegistered' ? registered : synced).push(seen.instanceId);
+          }
+          break;
+        } catch (error) {
+          if (!(error instanceof WrongExpectedRevisionError) || attempt === 3) throw error;
+        }
+      }
+    }
+    return { seen: seenCount, registered, synced, skipped, position };
+  }
+}

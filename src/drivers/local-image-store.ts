@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync } from 'node:fs';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ImageStore, StoredImage } from './image-store.port';
+
+/** A canonical uuid (any version); ids are lower-cased before they become file names. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const STAGING_ENTRY =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(partial|staged)$/;
+
+export class InvalidImageIdError extends Error {
+  constructor(readonly imageId: unknown) {
+    super(`invalid image id ${JSON.stringify(imageId)}: expected a uuid`);
+    this.name = 'InvalidImageIdError';
+  }
+}
+
+/** Validates an image id and returns its canonical (lower-case) form. */
+export function canonicalImageId(imageId: string): string {
+  if (typeof imageId !== 'string' || !UUID.test(imageId)) throw new InvalidImageIdError(imageId);
+  return imageId.toLowerCase();
+}
+
+/**
+ * The local file store:
+ *   <dataDir>/images/<uuid>                    stored data
+ *   <dataDir>/images/.staging/<uuid>.partial   a conversion in progress
+ *   <dataDir>/images/.staging/<uuid>.staged    a finished conversion
+ * Staging and store are on the same filesystem, so committing is a rename, never a copy.
+ * Directories are created (0700) on first use.
+ */
+export class LocalImageStore implements ImageStore {
+  private readonly imagesDir: string;
+  private readonly stagingDir: string;
+  private dirsReady = false;
+
+  constructor(dataDir: string) {
+    if (!dataDir) throw new Error('LocalImageStore needs a data directory');
+    this.imagesDir = join(resolve(dataDir), 'images');
+    this.stagingDir = join(this.imagesDir, '.staging');
+  }
+
+  stagingPath(imageId: string): string {
+    const id = canonicalImageId(imageId);
+    this.ensureDirs();
+    return this.partialFile(id);
+  }
+
+  async hasStaged(imageId: string): Promise<boolean> {
+    return isFile(this.stagedFile(canonicalImageId(imageId)));
+  }
+
+  /** Renames <uuid>.partial to <uuid>.staged after making its data durable. Idempotent. */
+  async markStaged(imageId: string): Promise<void> {
+    const id = canonicalImageId(imageId);
+    const partial = this.partialFile(id);
+    const staged = this.stagedFile(id);
+    if (!(await isFile(partial))) {
+      if ((await isFile(staged)) || (await isFile(this.storedFile(id)))) return;
+      throw new Error(`image ${id}: no partial conversion to mark as staged`);
+    }
+    await fsyncPath(partial);
+    await rename(partial, staged);
+    await fsyncPath(this.stagingDir);
+  }
+
+  /**
+   * Hashes the staged file (md5 and sha512 in one pass), makes it durable and renames it into
+   * the store. Idempotent: when nothing is staged but the image is stored, hashes what is stored.
+   */
+  async commit(imageId: string): Promise<StoredImage> {
+    const id = canonicalImageId(imageId);
+    const staged = this.stagedFile(id);
+    const stored = this.storedFile(id);
+    if (await isFile(staged)) {
+      const digest = await hashFile(staged);
+      await fsyncPath(staged);
+      try {
+        await rename(staged, stored);
+      } catch (error) {
+        // A concurrent commit of the same image may have moved it first.
+        if (!isNotFound(error) || !(await isFile(stored))) throw error;
+        return hashFile(stored);
+      }
+      await fsyncPath(this.imagesDir);
+      await fsyncPath(this.stagingDir);
+      return digest;
+    }
+    if (await isFile(stored)) return hashFile(stored);
+    throw new Error(`image ${id}: nothing staged and nothing stored`);
+  }
+
+  async has(imageId: string): Promise<boolean> {
+    return isFile(this.storedFile(canonicalImageId(imageId)));
+  }
+
+  async dataPath(imageId: string): Promise<string | null> {
+    const stored = this.storedFile(canonicalImageId(imageId));
+    return (await isFile(stored)) ? stored : null;
+  }
+
+  async discard(imageId: string): Promise<void> {
+    const id = canonicalImageId(imageId);
+    await Promise.all(
+      [this.partialFile(id), this.stagedFile(id), this.storedFile(id)].map((f) =>
+        rm(f, { force: true }),
+      ),
+    );
+  }
+
+  async sweepStaging(keep: ReadonlySet<string>): Promise<string[]> {
+    const keepIds = new Set([...keep].map((id) => id.toLowerCase()));
+    let entries: string[];
+    try {
+      entries = await readdir(this.stagingDir);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    const removed: string[] = [];
+    for (const entry of entries.sort()) {
+      const match = STAGING_ENTRY.exec(entry);
+      if (!match || keepIds.has(match[1])) continue;
+      await rm(join(this.stagingDir, entry), { force: true });
+      removed.push(entry);
+    }
+    return removed;
+  }
+
+  private partialFile(id: string): string {
+    return join(this.stagingDir, `${id}.partial`);
+  }
+
+  private stagedFile(id: string): string {
+    return join(this.stagingDir, `${id}.staged`);
+  }
+
+  private storedFile(id: string): string {
+    return join(this.imagesDir, id);
+  }
+
+  /** Synchronous because stagingPath is: the directory must exist before qemu-img writes. */
+  private ensureDirs(): void {
+    if (this.dirsReady) return;
+    mkdirSync(this.stagingDir, { recursive: true, mode: 0o700 });
+    this.dirsReady = true;
+  }
+}
+
+async function hashFile(path: string): Promise<StoredImage> {
+  const md5 = createHash('md5');
+  const sha512 = createHash('sha512');
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+    const buffer = chunk as Buffer;
+    md5.update(buffer);
+    sha512.update(buffer);
+    size += buffer.length;
+  }
+  return { size, checksum: md5.digest('hex'), osHashValue: sha512.digest('hex') };
+}
+
+/** fsync of a file or a directory (opened read-only, which Linux allows for both). */
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}

@@ -1,0 +1,480 @@
+import { execa } from 'execa';
+import { XMLParser } from 'fast-xml-parser';
+import {
+  DomainNotFoundError,
+  TransientHypervisorError,
+  type DomainDetails,
+  type DomainDisk,
+  type DomainOwner,
+  type DomainSummary,
+  type Hypervisor,
+  type LibvirtDomainState,
+} from './hypervisor.port';
+
+export interface VirshHypervisorOptions {
+  /** Timeout of the long operations (managedsave, start/restore). Default 120 s. */
+  readonly timeoutMs?: number;
+  /** Timeout of queries and of suspend/resume. Default 30 s (never more than timeoutMs). */
+  readonly queryTimeoutMs?: number;
+}
+
+const DEFAULT_LONG_TIMEOUT_MS = 120_000;
+const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+
+const LIBVIRT_STATES: ReadonlySet<string> = new Set<LibvirtDomainState>([
+  'running',
+  'idle',
+  'paused',
+  'in shutdown',
+  'shut off',
+  'crashed',
+  'pmsuspended',
+  'no state',
+]);
+
+/** Older virsh versions print "blocked" for VIR_DOMAIN_BLOCKED and "shutdown" for in-shutdown. */
+const STATE_ALIASES: Readonly<Record<string, LibvirtDomainState>> = {
+  blocked: 'idle',
+  shutdown: 'in shutdown',
+  shutoff: 'shut off',
+  dying: 'in shutdown',
+};
+
+/** Messages of failures that may go away by themselves: connection problems, a busy domain. */
+const TRANSIENT_PATTERNS: readonly RegExp[] = [
+  /failed to connect to the hypervisor/i,
+  /cannot recv data/i,
+  /cannot send data/i,
+  /end of file while reading data/i,
+  /connection reset/i,
+  /broken pipe/i,
+  /failed to connect socket/i,
+  /no connection driver available/i,
+  /cannot acquire state change lock/i,
+  /timed out during operation/i,
+  /client socket is closed/i,
+];
+
+const NOT_FOUND_PATTERNS: readonly RegExp[] = [/failed to get domain/i, /domain not found/i];
+
+const NOVA_NS = /^http:\/\/openstack\.org\/xmlns\/libvirt\/nova\/1\.\d+$/;
+const SNAPLEDGER_NS = 'https://snapledger.dev/xmlns/1';
+
+const ATTR = '@_';
+
+interface VirshResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface DomInfo {
+  readonly state: LibvirtDomainState;
+  readonly hasManagedSave: boolean;
+  readonly persistent: boolean;
+}
+
+/**
+ * The Hypervisor port over `virsh -c <uri>`. Every call is an argument array with a timeout;
+ * the domain is always passed as `--domain <value>`, so a value starting with '-' is never
+ * read as an option. Every action checks the domain's state first and does nothing when the
+ * goal already holds; an action that fails because the state changed under it is re-checked.
+ */
+export class VirshHypervisor implements Hypervisor {
+  private readonly longTimeoutMs: number;
+  private readonly queryTimeoutMs: number;
+  private readonly parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: ATTR,
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: true,
+    processEntities: true,
+    // Every element is an array, so repeated and single elements read the same way.
+    isArray: (_name, _jpath, _isLeaf, isAttribute) => !isAttribute,
+  });
+
+  constructor(
+    private readonly uri: string,
+    options: VirshHypervisorOptions = {},
+  ) {
+    if (!uri || uri.startsWith('-')) throw new Error(`invalid libvirt URI: ${JSON.stringify(uri)}`);
+    this.longTimeoutMs = options.timeoutMs ?? DEFAULT_LONG_TIMEOUT_MS;
+    this.queryTimeoutMs = Math.min(
+      options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+      this.longTimeoutMs,
+    );
+  }
+
+  async listDomains(): Promise<DomainSummary[]> {
+    const { stdout } = await this.virsh(['list', '--all', '--uuid', '--name'], this.queryTimeoutMs);
+    const domains: DomainSummary[] = [];
+    for (const line of stdout.split('\n')) {
+      const trimmed = line.trim();
+      if (!trimmed) continue;
+      const match = /^([0-9a-fA-F-]{36})\s+(.+)$/.exec(trimmed);
+      if (!match) throw new Error(`unexpected line from virsh list: ${JSON.stringify(line)}`);
+      domains.push({ uuid: match[1].toLowerCase(), name: match[2] });
+    }
+    return domains;
+  }
+
+  async describe(domain: string): Promise<DomainDetails> {
+    const [xml, info] = await Promise.all([
+      this.virsh(['dumpxml', '--domain', domain], this.queryTimeoutMs, domain),
+      this.domInfo(domain),
+    ]);
+    return { ...this.parseDomainXml(xml.stdout, domain), ...info };
+  }
+
+  async state(domain: string): Promise<{ state: LibvirtDomainState; hasManagedSave: boolean }> {
+    const { state, hasManagedSave } = await this.domInfo(domain);
+    return { state, hasManagedSave };
+  }
+
+  async managedSave(domain: string): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      const { state } = await this.state(domain);
+      switch (state) {
+        case 'shut off':
+          // Already saved; or off without a save image, where there is nothing to save.
+          return;
+        case 'running':
+        case 'idle':
+        case 'paused':
+          break;
+        case 'in shutdown':
+        case 'no state':
+          throw new TransientHypervisorError(
+            `cannot managedsave domain ${domain} while it is '${state}'`,
+          );
+        default:
+          throw new Error(`cannot managedsave domain ${domain} in state '${state}'`);
+      }
+      try {
+        await this.virsh(['managedsave', '--domain', domain], this.longTimeoutMs, domain);
+        return;
+      } catch (error) {
+        // The state may have changed between the check and the act (another save, a shutdown).
+        if (attempt < 2 && isStateRace(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  async start(domain: string, options: { paused: boolean }): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      const { state } = await this.state(domain);
+      try {
+        switch (state) {
+          case 'running':
+          case 'idle':
+            if (options.paused)
+              await this.virsh(['suspend', '--domain', domain], this.queryTimeoutMs, domain);
+            return;
+          case 'paused':
+            if (!options.paused)
+              await this.virsh(['resume', '--domain', domain], this.queryTimeoutMs, domain);
+            return;
+          case 'shut off': {
+            const args = ['start', '--domain', domain];
+            if (options.paused) args.push('--paused');
+            await this.virsh(args, this.longTimeoutMs, domain);
+            // A managed-save image of a paused domain restores paused even without --paused.
+            if (!options.paused) {
+              const after = await this.state(domain);
+              if (after.state === 'paused') {
+                await this.virsh(['resume', '--domain', domain], this.queryTimeoutMs, domain);
+              }
+            }
+            return;
+          }
+          case 'in shutdown':
+          case 'no state':
+            throw new TransientHypervisorError(
+              `cannot start domain ${domain} while it is '${state}'`,
+            );
+          default:
+            throw new Error(`cannot start domain ${domain} in state '${state}'`);
+        }
+      } catch (error) {
+        if (attempt < 2 && isStateRace(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  async suspend(domain: string): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      const { state } = await this.state(domain);
+      if (state === 'paused') return;
+      if (state !== 'running' && state !== 'idle') {
+        throw new Error(`cannot suspend domain ${domain} in state '${state}'`);
+      }
+      try {
+        await this.virsh(['suspend', '--domain', domain], this.queryTimeoutMs, domain);
+        return;
+      } catch (error) {
+        if (attempt < 2 && isStateRace(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  async resume(domain: string): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      const { state } = await this.state(domain);
+      if (state === 'running' || state === 'idle') return;
+      if (state !== 'paused') throw new Error(`cannot resume domain ${domain} in state '${state}'`);
+      try {
+        await this.virsh(['resume', '--domain', domain], this.queryTimeoutMs, domain);
+        return;
+      } catch (error) {
+        if (attempt < 2 && isStateRace(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async domInfo(domain: string): Promise<DomInfo> {
+    const { stdout } = await this.virsh(
+      ['dominfo', '--domain', domain],
+      this.queryTimeoutMs,
+      domain,
+    );
+    const fields = new Map<string, string>();
+    for (const line of stdout.split('\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      fields.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    }
+    const rawState = fields.get('state');
+    if (rawState === undefined)
+      throw new Error(`virsh dominfo for ${domain} printed no State: ${stdout}`);
+    return {
+      state: normaliseState(rawState),
+      hasManagedSave: fields.get('managed save') === 'yes',
+      persistent: fields.get('persistent') === 'yes',
+    };
+  }
+
+  private parseDomainXml(
+    xml: string,
+    domain: string,
+  ): Pick<DomainDetails, 'uuid' | 'name' | 'vcpus' | 'memoryMiB' | 'firstFileDisk' | 'owner'> {
+    const doc = this.parser.parse(xml) as XmlNode;
+    const root = children(doc, 'domain')[0];
+    if (!root) throw new Error(`virsh dumpxml for ${domain} returned no <domain> element`);
+    const uuid = text(children(root, 'uuid')[0]).toLowerCase();
+    const name = text(children(root, 'name')[0]);
+    if (!uuid || !name) throw new Error(`domain XML of ${domain} has no uuid or name`);
+
+    const vcpuNode = children(root, 'vcpu')[0];
+    const vcpus = Number(attr(vcpuNode, 'current') ?? text(vcpuNode));
+    const memoryNode = children(root, 'memory')[0];
+    const memoryMiB = toMiB(Number(text(memoryNode)), attr(memoryNode, 'unit') ?? 'KiB');
+    if (!Number.isFinite(vcpus) || !Number.isFinite(memoryMiB)) {
+      throw new Error(`domain XML of ${domain} has no readable <vcpu> or <memory>`);
+    }
+
+    return {
+      uuid,
+      name,
+      vcpus,
+      memoryMiB,
+      firstFileDisk: firstFileDisk(root),
+      owner: ownerFromMetadata(children(root, 'metadata')[0]),
+    };
+  }
+
+  private async virsh(
+    args: readonly string[],
+    timeoutMs: number,
+    domain?: string,
+  ): Promise<VirshResult> {
+    const result = await execa('virsh', ['-q', '-c', this.uri, ...args], {
+      timeout: timeoutMs,
+      reject: false,
+      stdin: 'ignore',
+      // virsh translates state names and messages; we parse them in English.
+      env: { LC_ALL: 'C', LANG: 'C', LANGUAGE: '' },
+    });
+    if (!result.failed) return { stdout: result.stdout, stderr: result.stderr };
+
+    const what = `virsh ${args[0]}${domain === undefined ? '' : ` ${domain}`}`;
+    const stderr = result.stderr.trim();
+    if (result.timedOut) {
+      throw new TransientHypervisorError(
+        `${what} timed out after ${timeoutMs} ms${stderr ? `: ${stderr}` : ''}`,
+      );
+    }
+    if (TRANSIENT_PATTERNS.some((p) => p.test(stderr)))
+      throw new TransientHypervisorError(`${what} failed: ${stderr}`);
+    if (domain !== undefined && NOT_FOUND_PATTERNS.some((p) => p.test(stderr))) {
+      throw new DomainNotFoundError(domain);
+    }
+    const detail = stderr || result.originalMessage || result.shortMessage;
+    throw new VirshCommandError(
+      `${what} failed (exit ${result.exitCode ?? 'none'}): ${detail}`,
+      stderr,
+    );
+  }
+}
+
+/** A virsh failure that is neither "not found" nor transient; carries virsh's stderr. */
+export class VirshCommandError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = 'VirshCommandError';
+  }
+}
+
+/** Errors that mean "the domain was not in the state we just read": re-check and retry. */
+function isStateRace(error: unknown): boolean {
+  return (
+    error instanceof VirshCommandError &&
+    /domain is not running|domain is already running|domain is already active|domain is not paused|operation is not valid/i.test(
+      error.stderr,
+    )
+  );
+}
+
+export function normaliseState(raw: string): LibvirtDomainState {
+  const value = raw.trim().toLowerCase();
+  if (LIBVIRT_STATES.has(value)) return value as LibvirtDomainState;
+  return STATE_ALIASES[value] ?? 'no state';
+}
+
+type XmlNode = Record<string, unknown>;
+
+function children(node: unknown, name: string): XmlNode[] {
+  if (!node || typeof node !== 'object') return [];
+  const value = (node as XmlNode)[name];
+  if (!Array.isArray(value)) return [];
+  // A text-only element without attributes parses to a string: wrap it.
+  return value.map((v) =>
+    v !== null && typeof v === 'object' ? (v as XmlNode) : { '#text': String(v ?? '') },
+  );
+}
+
+function attr(node: unknown, name: string): string | undefined {
+  if (!node || typeof node !== 'object') return undefined;
+  const value = (node as XmlNode)[ATTR + name];
+  return value === undefined || value === null ? undefined : String(value);
+}
+
+function text(node: unknown): string {
+  if (node === undefined || node === null) return '';
+  if (typeof node !== 'object') return String(node).trim();
+  const value = (node as XmlNode)['#text'];
+  return value === undefined || value === null ? '' : String(value).trim();
+}
+
+function elementNames(node: XmlNode): string[] {
+  return Object.keys(node).filter((k) => !k.startsWith(ATTR) && k !== '#text');
+}
+
+const UNIT_BYTES: Readonly<Record<string, number>> = {
+  b: 1,
+  bytes: 1,
+  kb: 1e3,
+  k: 1024,
+  kib: 1024,
+  mb: 1e6,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  tb: 1e12,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+};
+
+function toMiB(value: number, unit: string): number {
+  const factor = UNIT_BYTES[unit.toLowerCase()];
+  if (factor === undefined) return Number.NaN;
+  return Math.floor((value * factor) / 1024 ** 2);
+}
+
+function firstFileDisk(domainNode: XmlNode): DomainDisk | null {
+  for (const devices of children(domainNode, 'devices')) {
+    for (const disk of children(devices, 'disk')) {
+      if (attr(disk, 'type') !== 'file' || attr(disk, 'device') !== 'disk') continue;
+      const path = attr(children(disk, 'source')[0], 'file');
+      if (!path) continue;
+      return {
+        path,
+        format: attr(children(disk, 'driver')[0], 'type') ?? null,
+        target: attr(children(disk, 'target')[0], 'dev') ?? '',
+      };
+    }
+  }
+  return null;
+}
+
+/** Namespace scope: prefix ('' for the default namespace) → URI. */
+type NsScope = ReadonlyMap<string, string>;
+
+function withDeclarations(node: XmlNode, parent: NsScope): NsScope {
+  let scope: Map<string, string> | null = null;
+  for (const key of Object.keys(node)) {
+    if (!key.startsWith(ATTR)) continue;
+    const attrName = key.slice(ATTR.length);
+    let prefix: string | null = null;
+    if (attrName === 'xmlns') prefix = '';
+    else if (attrName.startsWith('xmlns:')) prefix = attrName.slice('xmlns:'.length);
+    if (prefix === null) continue;
+    scope ??= new Map(parent);
+    scope.set(prefix, String(node[key]));
+  }
+  return scope ?? parent;
+}
+
+interface NsElement {
+  readonly node: XmlNode;
+  readonly localName: string;
+  readonly ns: string | undefined;
+  readonly scope: NsScope;
+}
+
+/** The child elements of `node`, with their local names and resolved namespace URIs. */
+function nsChildren(node: XmlNode, scope: NsScope): NsElement[] {
+  const result: NsElement[] = [];
+  for (const qname of elementNames(node)) {
+    const colon = qname.indexOf(':');
+    const prefix = colon >= 0 ? qname.slice(0, colon) : '';
+    const localName = colon >= 0 ? qname.slice(colon + 1) : qname;
+    for (const child of children(node, qname)) {
+      const childScope = withDeclarations(child, scope);
+      result.push({ node: child, localName, ns: childScope.get(prefix), scope: childScope });
+    }
+  }
+  return result;
+}
+
+function ownerFromMetadata(metadata: XmlNode | undefined): DomainOwner | null {
+  if (!metadata) return null;
+  const top = nsChildren(metadata, new Map());
+
+  for (const instance of top) {
+    if (instance.localName !== 'instance' || !instance.ns || !NOVA_NS.test(instance.ns)) continue;
+    for (const owner of nsChildren(instance.node, instance.scope)) {
+      if (owner.localName !== 'owner' || owner.ns !== instance.ns) continue;
+      const parts = nsChildren(owner.node, owner.scope).filter((e) => e.ns === instance.ns);
+      const userId = attr(parts.find((e) => e.localName === 'user')?.node, 'uuid');
+      const projectId = attr(parts.find((e) => e.localName === 'project')?.node, 'uuid');
+      if (userId && projectId) return { projectId, userId, source: 'nova' };
+    }
+  }
+
+  for (const owner of top) {
+    if (owner.localName !== 'owner' || owner.ns !== SNAPLEDGER_NS) continue;
+    const projectId = attr(owner.node, 'project');
+    const userId = attr(owner.node, 'user');
+    if (projectId && userId) return { projectId, userId, source: 'snapledger' };
+  }
+  return null;
+}

@@ -1,0 +1,493 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { NewEvent, RecordedEvent } from '../events/recorded-event';
+import type { EventMetadata } from '../events/event-metadata';
+import { upcast } from '../events/upcasters';
+import {
+  DuplicateEventError,
+  WrongExpectedRevisionError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type ReadAllOptions,
+  type StreamSubscription,
+  type SubscribeOptions,
+} from './event-store.port';
+
+export interface SqliteEventStoreOptions {
+  /**
+   * How often a caught-up subscription polls the file for events appended by another
+   * connection (another process, or another store instance). Appends made through this
+   * instance wake its subscriptions at once. Default 200 ms.
+   */
+  readonly pollIntervalMs?: number;
+  /** How long a writer waits for another connection's write lock. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** The settings of the store's own connection, as SQLite reports them. */
+export interface SqliteConnectionSettings {
+  readonly journalMode: string;
+  /** 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
+  readonly synchronous: number;
+  readonly busyTimeoutMs: number;
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 200;
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** Events read per query while a subscription catches up. */
+const SUBSCRIPTION_BATCH = 500;
+/** PRAGMA user_version of the schema this code writes. */
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position        INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id        TEXT    NOT NULL UNIQUE,
+  stream_name     TEXT    NOT NULL,
+  stream_revision INTEGER NOT NULL,
+  type            TEXT    NOT NULL,
+  data            TEXT    NOT NULL,
+  metadata        TEXT    NOT NULL,
+  UNIQUE (stream_name, stream_revision)
+);
+
+-- Reading a stream (WHERE stream_name = ? ORDER BY stream_revision) and finding its last
+-- revision use the index SQLite builds for UNIQUE (stream_name, stream_revision); a second
+-- index on the same columns would only slow every append down.
+
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only: DELETE is not allowed');
+END;
+
+-- INSERT OR REPLACE deletes the conflicting row without firing DELETE triggers (unless
+-- recursive_triggers is on), so a conflicting insert is refused before it gets that far.
+CREATE TRIGGER IF NOT EXISTS events_no_replace BEFORE INSERT ON events
+WHEN EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id)
+  OR EXISTS (SELECT 1 FROM events WHERE stream_name = NEW.stream_name AND stream_revision = NEW.stream_revision)
+  OR EXISTS (SELECT 1 FROM events WHERE position = NEW.position)
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only: this insert conflicts with a stored event');
+END;
+`;
+
+interface EventRow {
+  readonly position: number;
+  readonly stream_name: string;
+  readonly stream_revision: number;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+const COLUMNS = 'position, stream_name, stream_revision, type, data, metadata';
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return upcast<RecordedEvent>({
+    streamName: row.stream_name,
+    revision: row.stream_revision,
+    position: row.position,
+    type: row.type,
+    data: JSON.parse(row.data) as unknown,
+    metadata: JSON.parse(row.metadata) as EventMetadata,
+  });
+}
+
+function isConstraintError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code: unknown = (err as Error & { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT');
+}
+
+function checkExpectedRevision(expected: ExpectedRevision): void {
+  if (expected === 'any' || expected === 'no_stream') return;
+  if (typeof expected !== 'number' || !Number.isSafeInteger(expected) || expected < 0) {
+    throw new TypeError(
+      `expected revision must be 'no_stream', 'any' or an integer >= 0, got ${String(expected)}`,
+    );
+  }
+}
+
+interface PreparedRow {
+  readonly eventId: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+function serialize(streamName: string, events: readonly NewEvent[]): PreparedRow[] {
+  if (events.length === 0) {
+    throw new Error(
+      `append to ${streamName}: the batch is empty; an append needs at least one event`,
+    );
+  }
+  const rows: PreparedRow[] = [];
+  const seen = events.length > 1 ? new Set<string>() : undefined;
+  for (const event of events) {
+    const eventId = event.metadata?.eventId;
+    if (typeof eventId !== 'string' || eventId.length === 0) {
+      throw new TypeError(`append to ${streamName}: every event needs metadata.eventId`);
+    }
+    if (typeof event.type !== 'string' || event.type.length === 0) {
+      throw new TypeError(`append to ${streamName}: event ${eventId} has no type`);
+    }
+    if (seen) {
+      if (seen.has(eventId)) throw new DuplicateEventError(eventId);
+      seen.add(eventId);
+    }
+    const data = JSON.stringify(event.data);
+    if (data === undefined) {
+      throw new TypeError(
+        `append to ${streamName}: the data of event ${eventId} is not JSON-serializable`,
+      );
+    }
+    rows.push({ eventId, type: event.type, data, metadata: JSON.stringify(event.metadata) });
+  }
+  return rows;
+}
+
+/**
+ * The embedded event store: one SQLite file in WAL mode, shared safely by the server and
+ * the CLI (separate processes). The log is append-only, and the database enforces it.
+ */
+export class SqliteEventStore implements EventStore {
+  private readonly subscriptions = new Set<SqliteSubscription>();
+  private closed = false;
+
+  private readonly lastRevisionStmt: Database.Statement<[string], number | null>;
+  private readonly insertStmt: Database.Statement<[string, string, number, string, string, string]>;
+  private readonly eventIdExistsStmt: Database.Statement<[string], number>;
+  private readonly readStreamStmt: Database.Statement<[string], EventRow>;
+  private readonly readAllStmt: Database.Statement<[number, number], EventRow>;
+  private readonly lastPositionStmt: Database.Statement<[], number>;
+  private readonly appendTx: (
+    streamName: string,
+    rows: readonly PreparedRow[],
+    expected: ExpectedRevision,
+  ) => AppendResult;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly pollIntervalMs: number,
+  ) {
+    this.lastRevisionStmt = db
+      .prepare<[string], number | null>(
+        'SELECT MAX(stream_revision) FROM events WHERE stream_name = ?',
+      )
+      .pluck();
+    this.insertStmt = db.prepare<[string, string, number, string, string, string]>(
+      'INSERT INTO events (event_id, stream_name, stream_revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.eventIdExistsStmt = db
+      .prepare<[string], number>('SELECT 1 FROM events WHERE event_id = ?')
+      .pluck();
+    this.readStreamStmt = db.prepare<[string], EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE stream_name = ? ORDER BY stream_revision`,
+    );
+    this.readAllStmt = db.prepare<[number, number], EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+    );
+    this.lastPositionStmt = db
+      .prepare<[], number>('SELECT COALESCE(MAX(position), 0) FROM events')
+      .pluck();
+
+    const tx = db.transaction(
+      (
+        streamName: string,
+        rows: readonly PreparedRow[],
+        expected: ExpectedRevision,
+      ): AppendResult => {
+        const last = this.lastRevisionStmt.get(streamName) ?? null;
+        if (expected === 'no_stream') {
+          if (last !== null) throw new WrongExpectedRevisionError(streamName, expected, last);
+        } else if (expected !== 'any' && expected !== last) {
+          throw new WrongExpectedRevisionError(streamName, expected, last ?? 'no_stream');
+        }
+        let revision = last ?? -1;
+        let position = 0;
+        for (const row of rows) {
+          revision += 1;
+          const result = this.insertStmt.run(
+            row.eventId,
+            streamName,
+            revision,
+            row.type,
+            row.data,
+            row.metadata,
+          );
+          position = Number(result.lastInsertRowid);
+        }
+        return { nextExpectedRevision: revision, position };
+      },
+    );
+    this.appendTx = (streamName, rows, expected) => tx.immediate(streamName, rows, expected);
+  }
+
+  /**
+   * Opens (and creates, with its directory, if missing) the store at `path`. ':memory:'
+   * gives a private in-memory store for unit tests.
+   */
+  static open(path: string, options: SqliteEventStoreOptions = {}): SqliteEventStore {
+    const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    if (!Number.isFinite(pollIntervalMs) || pollIntervalMs <= 0) {
+      throw new RangeError(`pollIntervalMs must be a positive number, got ${pollIntervalMs}`);
+    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    const inMemory = path === ':memory:' || path === '';
+    if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
+
+    const db = new Database(path, { timeout: busyTimeoutMs });
+    try {
+      if (!inMemory) {
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (String(mode).toLowerCase() !== 'wal') {
+          throw new Error(`could not put ${path} in WAL mode (journal_mode is ${String(mode)})`);
+        }
+      }
+      db.pragma('synchronous = FULL');
+      db.transaction(() => {
+        const version = db.pragma('user_version', { simple: true }) as number;
+        if (version > SCHEMA_VERSION) {
+          throw new Error(
+            `${path} has event store schema ${version}; this snapledger knows up to ${SCHEMA_VERSION}`,
+          );
+        }
+        db.exec(SCHEMA);
+        if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new SqliteEventStore(db, pollIntervalMs);
+  }
+
+  /** The journal mode, synchronous level and busy timeout of this store's connection. */
+  connectionSettings(): SqliteConnectionSettings {
+    return {
+      journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+      synchronous: Number(this.db.pragma('synchronous', { simple: true })),
+      busyTimeoutMs: Number(this.db.pragma('busy_timeout', { simple: true })),
+    };
+  }
+
+  async append(
+    streamName: string,
+    events: readonly NewEvent[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
+    this.assertOpen();
+    if (typeof streamName !== 'string' || streamName.length === 0) {
+      throw new TypeError('append: the stream name must be a non-empty string');
+    }
+    checkExpectedRevision(expected);
+    const rows = serialize(streamName, events);
+    let result: AppendResult;
+    try {
+      result = this.appendTx(streamName, rows, expected);
+    } catch (err) {
+      if (isConstraintError(err)) throw this.explainConflict(streamName, rows, expected, err);
+      throw err;
+    }
+    for (const subscription of this.subscriptions) subscription.notify();
+    return result;
+  }
+
+  /**
+   * A unique constraint (or the no-replace trigger) refused the insert, and the transaction
+   * has been rolled back: say why. Either an event id is already stored, or another
+   * connection took the revision first.
+   */
+  private explainConflict(
+    streamName: string,
+    rows: readonly PreparedRow[],
+    expected: ExpectedRevision,
+    cause: unknown,
+  ): Error {
+    for (const row of rows) {
+      if (this.eventIdExistsStmt.get(row.eventId) !== undefined)
+        return new DuplicateEventError(row.eventId);
+    }
+    const last = this.lastRevisionStmt.get(streamName) ?? null;
+    const error = new WrongExpectedRevisionError(streamName, expected, last ?? 'no_stream');
+    (error as { cause?: unknown }).cause = cause;
+    return error;
+  }
+
+  async readStream(streamName: string): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    return this.readStreamStmt.all(streamName).map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    const after = options.after ?? 0;
+    const limit = options.limit ?? -1;
+    if (!Number.isSafeInteger(after) || after < 0)
+      throw new RangeError(`readAll: after must be an integer >= 0`);
+    if (options.limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
+      throw new RangeError(`readAll: limit must be an integer >= 0`);
+    }
+    if (limit === 0) return [];
+    return this.readAllStmt.all(after, limit).map(toRecordedEvent);
+  }
+
+  async lastPosition(): Promise<number> {
+    this.assertOpen();
+    return this.lastPositionStmt.get() ?? 0;
+  }
+
+  subscribe(
+    handler: (event: RecordedEvent) => Promise<void>,
+    options: SubscribeOptions,
+  ): SqliteSubscription {
+    this.assertOpen();
+    const after = options.after;
+    if (!Number.isSafeInteger(after) || after < 0)
+      throw new RangeError(`subscribe: after must be an integer >= 0`);
+    const subscription = new SqliteSubscription(
+      (from, limit) => this.readAllStmt.all(from, limit),
+      handler,
+      after,
+      options.onCaughtUp,
+      this.pollIntervalMs,
+      () => this.subscriptions.delete(subscription),
+    );
+    this.subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the event store is closed');
+  }
+}
+
+/**
+ * A subscription to the whole log. It reads in batches until caught up, then waits for an
+ * in-process append or the next poll. The handler is awaited for each event.
+ */
+export class SqliteSubscription implements StreamSubscription {
+  /** Resolves when the subscription has ended: stopped, or ended by an error. */
+  readonly done: Promise<void>;
+  private failure: unknown;
+  private hasFailed = false;
+  private stopped = false;
+  /** Set by an in-process append so that a wake-up is not lost while the handler runs. */
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private resolveDone!: () => void;
+
+  constructor(
+    private readonly read: (after: number, limit: number) => EventRow[],
+    private readonly handler: (event: RecordedEvent) => Promise<void>,
+    private position: number,
+    private readonly onCaughtUp: ((position: number) => void) | undefined,
+    private readonly pollIntervalMs: number,
+    private readonly onEnd: () => void,
+  ) {
+    this.done = new Promise<void>((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  /** The error that ended the subscription (thrown by the handler, or by reading), if any. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  /** Whether the subscription ended because of an error (as opposed to stop() or close()). */
+  get failed(): boolean {
+    return this.hasFailed;
+  }
+
+  /** @internal Called once by the store. */
+  start(): void {
+    void this.run().finally(() => {
+      this.clearTimer();
+      this.onEnd();
+      this.resolveDone();
+    });
+  }
+
+  /** @internal An event was appended through this store instance. */
+  notify(): void {
+    this.dirty = true;
+    this.wakeUp();
+  }
+
+  /**
+   * Stops delivery and resolves once the handler is no longer running. A handler must not
+   * await stop() of its own subscription (that would wait for itself); it can throw, or
+   * call stop() without awaiting it.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    this.wakeUp();
+    await this.done;
+  }
+
+  private async run(): Promise<void> {
+    let caughtUp = false;
+    try {
+      while (!this.stopped) {
+        this.dirty = false;
+        const rows = this.read(this.position, SUBSCRIPTION_BATCH);
+        for (const row of rows) {
+          if (this.stopped) return;
+          await this.handler(toRecordedEvent(row));
+          this.position = row.position;
+        }
+        if (rows.length < SUBSCRIPTION_BATCH && !this.stopped) {
+          if (!caughtUp) {
+            caughtUp = true;
+            this.onCaughtUp?.(this.position);
+          }
+          await this.waitForAppend();
+        }
+      }
+    } catch (err) {
+      this.hasFailed = true;
+      this.failure = err;
+      this.stopped = true;
+    }
+  }
+
+  private waitForAppend(): Promise<void> {
+    if (this.dirty || this.stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+      this.timer = setTimeout(() => this.wakeUp(), this.pollIntervalMs);
+    });
+  }
+
+  private wakeUp(): void {
+    this.clearTimer();
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}

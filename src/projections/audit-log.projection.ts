@@ -1,0 +1,133 @@
+import type { EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { parseStreamName, StreamCategory } from '../events/stream-names';
+import type { RecordedEvent } from '../events/recorded-event';
+import { AuditLogEntry } from './entities/audit-log-entry.entity';
+import { ImageView } from './entities/image-view.entity';
+import { InstanceView } from './entities/instance-view.entity';
+import { asKnownEvent, type Projection } from './projection';
+
+/**
+ * audit_log: one row per event, of every type (unknown types too), keyed by position.
+ *
+ * The owning project is read from instance_view / image_view as they stand when the event
+ * is applied, so this projection must come after those two in the same transaction. An
+ * event on an instance stream is owned by the instance's project; one on an image or
+ * snapshot stream by the image's owner; either falls back to the other resource. Events
+ * that name only an image get the image's instance as their instanceId.
+ */
+export class AuditLogProjection implements Projection {
+  readonly name = 'audit-log';
+  readonly tables = ['audit_log'];
+
+  async apply(event: RecordedEvent, manager: EntityManager): Promise<void> {
+    const m = event.metadata;
+    const category = streamCategory(event.streamName);
+    const imageId =
+      idFrom(event.data, 'imageId') ??
+      (category && category.category !== StreamCategory.Instance ? category.id : null);
+    const image =
+      imageId === null
+        ? null
+        : await manager.findOne(ImageView, {
+            where: { id: imageId },
+            select: { id: true, projectId: true, instanceId: true },
+          });
+    // Events such as ConversionProgressed name only the image: its row names the instance.
+    const instanceId =
+      idFrom(event.data, 'instanceId') ??
+      (category?.category === StreamCategory.Instance ? category.id : null) ??
+      image?.instanceId ??
+      null;
+    const instance =
+      instanceId === null
+        ? null
+        : await manager.findOne(InstanceView, {
+            where: { id: instanceId },
+            select: { id: true, projectId: true },
+          });
+    const projectId =
+      category?.category === StreamCategory.Instance
+        ? (instance?.projectId ?? image?.projectId ?? null)
+        : (image?.projectId ?? instance?.projectId ?? null);
+
+    const row: AuditLogEntry = {
+      position: event.position,
+      eventId: m.eventId,
+      streamName: event.streamName,
+      type: event.type,
+      occurredAt: m.occurredAt,
+      actorUserId: m.actor.userId,
+      actorProjectId: m.actor.projectId,
+      actorRoles: m.actor.roles.join(','),
+      requestId: m.requestId,
+      correlationId: m.correlationId,
+      causationId: m.causationId,
+      instanceId,
+      imageId,
+      projectId,
+      summary: summarize(event),
+      data: event.data as Record<string, unknown>,
+    };
+    // TypeORM's deep-partial insert type cannot express a free-form JSON column.
+    await manager.insert(AuditLogEntry, row as QueryDeepPartialEntity<AuditLogEntry>);
+  }
+}
+
+function streamCategory(streamName: string): { category: string; id: string } | null {
+  try {
+    return parseStreamName(streamName);
+  } catch {
+    return null;
+  }
+}
+
+function idFrom(data: unknown, key: 'instanceId' | 'imageId'): string | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const value = (data as Record<string, unknown>)[key];
+  return typeof value === 'string' && value.length > 0 ? value : null;
+}
+
+/** Nova prints an empty task state as None. */
+const taskStateText = (state: string | null): string => state ?? 'None';
+
+/** A short human description of an event; the event type for types it does not know. */
+export function summarize(recorded: RecordedEvent): string {
+  const event = asKnownEvent(recorded);
+  switch (event.type) {
+    case 'InstanceRegistered': {
+      const d = event.data;
+      return `instance ${d.domainName} registered on ${d.host}: vm_state ${d.vmState}, power_state ${d.powerState}`;
+    }
+    case 'PowerStateSynced':
+      return `power_state ${event.data.powerState}, vm_state ${event.data.vmState}`;
+    case 'TaskStateChanged': {
+      const d = event.data;
+      const text = `task_state ${taskStateText(d.from)} → ${taskStateText(d.to)}`;
+      return d.reason ? `${text} (${d.reason})` : text;
+    }
+    case 'DomainSaved':
+      return `domain saved (was ${event.data.priorPowerState}) in ${event.data.durationMs} ms`;
+    case 'DomainRestored':
+      return `domain restored to ${event.data.powerState} in ${event.data.durationMs} ms`;
+    case 'ImageReserved':
+      return `${event.data.imageType} image "${event.data.name}" reserved`;
+    case 'ConversionProgressed':
+      return `conversion ${Math.floor(event.data.percent)}%`;
+    case 'ImageExtracted':
+      return `image extracted as ${event.data.diskFormat} in ${event.data.durationMs} ms`;
+    case 'Uploaded':
+      return `image uploaded: ${event.data.size} bytes, ${event.data.diskFormat}/${event.data.containerFormat}`;
+    case 'SnapshotFailed':
+      return `snapshot failed at ${event.data.step}: ${event.data.reason}`;
+    case 'ImageDeleted':
+      return `image deleted (${event.data.reason})`;
+    case 'SnapshotPlanned': {
+      const d = event.data;
+      return `${d.mode} snapshot planned: ${d.sourceFormat} → ${d.targetFormat}, domain ${d.priorPowerState}`;
+    }
+    case 'SnapshotStepRetried':
+      return `step ${event.data.step} retried (attempt ${event.data.attempt}): ${event.data.reason}`;
+    default:
+      return recorded.type;
+  }
+}

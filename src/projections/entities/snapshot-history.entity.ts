@@ -1,0 +1,91 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/** How a snapshot ended, or `running` while it has not. */
+export type SnapshotResult = 'running' | 'active' | 'killed';
+
+export type SnapshotHistoryStepName = 'begin' | 'plan' | 'save' | 'extract' | 'restore' | 'upload';
+
+/** One step of a snapshot, in the order the steps happened. Times are ISO-8601. */
+export interface SnapshotStepRecord {
+  readonly step: SnapshotHistoryStepName;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+}
+
+/**
+ * One row per snapshot (keyed by its image id): who asked, how it was taken, each step
+ * with its timing, the domain's downtime, retries and the result.
+ */
+@Entity({ name: 'snapshot_history' })
+export class SnapshotHistory {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  imageId!: string;
+
+  @Index('idx_snapshot_history_instance')
+  @Column({ type: 'text' })
+  instanceId!: string;
+
+  @Index('idx_snapshot_history_project')
+  @Column({ type: 'text' })
+  projectId!: string;
+
+  @Column({ type: 'text' })
+  userId!: string;
+
+  @Column({ type: 'text' })
+  imageName!: string;
+
+  @Column({ type: 'text' })
+  imageType!: string;
+
+  /** The request id of the API call that reserved the image. */
+  @Column({ type: 'text' })
+  requestId!: string;
+
+  /** cold or offline; null until SnapshotPlanned. */
+  @Column({ type: 'text', nullable: true })
+  mode!: string | null;
+
+  @Column({ type: 'text' })
+  result!: SnapshotResult;
+
+  /** The instance's task_state while this snapshot holds it; null once released. */
+  @Column({ type: 'text', nullable: true })
+  taskState!: string | null;
+
+  @Column({ type: 'integer', nullable: true })
+  progress!: number | null;
+
+  @Column({ type: 'text', nullable: true })
+  failedStep!: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  failureReason!: string | null;
+
+  @Column({ type: 'simple-json' })
+  steps!: SnapshotStepRecord[];
+
+  /**
+   * How long the domain was not running because of the snapshot: cold = DomainRestored
+   * occurredAt − DomainSaved startedAt; offline = 0; null while unknown.
+   */
+  @Column({ type: 'integer', nullable: true })
+  downtimeMs!: number | null;
+
+  /** How many times a step was retried (SnapshotStepRetried). */
+  @Column({ type: 'integer' })
+  retries!: number;
+
+  /** ISO-8601: occurredAt of ImageReserved. */
+  @Column({ type: 'text' })
+  requestedAt!: string;
+
+  /** ISO-8601: when this snapshot released the task state. */
+  @Column({ type: 'text', nullable: true })
+  finishedAt!: string | null;
+
+  /** finishedAt − requestedAt. */
+  @Column({ type: 'integer', nullable: true })
+  durationMs!: number | null;
+}

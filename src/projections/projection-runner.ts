@@ -1,0 +1,311 @@
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import type { EventStore, StreamSubscription } from '../event-store/event-store.port';
+import type { RecordedEvent } from '../events/recorded-event';
+import { AuditLogProjection } from './audit-log.projection';
+import { ProjectionCheckpoint } from './entities/projection-checkpoint.entity';
+import { ImageViewProjection } from './image-view.projection';
+import { InstanceViewProjection } from './instance-view.projection';
+import type { Projection } from './projection';
+import { SnapshotHistoryProjection } from './snapshot-history.projection';
+
+/** pino-compatible. */
+export interface ProjectionRunnerLogger {
+  info(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ProjectionRunnerOptions {
+  /** First back-off after a failed event, doubled on each failure up to maxRetryDelayMs. Default 250. */
+  readonly retryDelayMs?: number;
+  /** Default 10 000. */
+  readonly maxRetryDelayMs?: number;
+  /** Events per transaction during rebuild(). Default 1000. */
+  readonly rebuildBatchSize?: number;
+}
+
+/**
+ * The snapledger read models, in the order they must be applied: the audit log and the
+ * snapshot history read instance_view / image_view rows as they stand at each event.
+ */
+export function createViewProjections(): Projection[] {
+  return [
+    new InstanceViewProjection(),
+    new ImageViewProjection(),
+    new SnapshotHistoryProjection(),
+    new AuditLogProjection(),
+  ];
+}
+
+const silentLogger: ProjectionRunnerLogger = { info: () => undefined, error: () => undefined };
+
+interface Waiter {
+  readonly position: number;
+  readonly resolve: (applied: boolean) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * Feeds projections from a checkpointed subscription of the event store.
+ *
+ * Each event is applied in ONE transaction: every projection whose checkpoint is behind
+ * the event applies it and moves its checkpoint to the event's position, in the same
+ * transaction as its rows. A crash or an error therefore never leaves rows without their
+ * checkpoint, or the reverse: each projection sees each event exactly once.
+ *
+ * If applying an event fails, the transaction rolls back, the error is logged and kept in
+ * `lastError`, the subscription ends, and the runner subscribes again from the stored
+ * checkpoints after a back-off (doubling, capped).
+ */
+export class ProjectionRunner {
+  private readonly checkpoints = new Map<string, number>();
+  private readonly waiters = new Set<Waiter>();
+  private readonly retryDelayMs: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly rebuildBatchSize: number;
+  private subscription: StreamSubscription | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private running = false;
+  /** Bumped by start() and stop(): a subscribe or retry begun under an older one is dropped. */
+  private generation = 0;
+  private rebuilding = false;
+  private applied = 0;
+  private error: Error | undefined;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly dataSource: DataSource,
+    private readonly projections: Projection[],
+    private readonly logger: ProjectionRunnerLogger = silentLogger,
+    options: ProjectionRunnerOptions = {},
+  ) {
+    const names = new Set<string>();
+    for (const p of projections) {
+      if (names.has(p.name)) throw new Error(`two projections are named ${p.name}`);
+      names.add(p.name);
+    }
+    this.retryDelayMs = options.retryDelayMs ?? 250;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
+    this.rebuildBatchSize = options.rebuildBatchSize ?? 1000;
+  }
+
+  /** The last position every projection has applied (0 before start()). */
+  get position(): number {
+    return this.applied;
+  }
+
+  /** Whether the runner is started (including while it waits to retry after an error). */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** The error of the last failed event; cleared once an event applies again. */
+  get lastError(): Error | undefined {
+    return this.error;
+  }
+
+  /** Reads the checkpoints and subscribes from the lowest one. */
+  async start(): Promise<void> {
+    if (this.rebuilding) throw new Error('the projections are being rebuilt');
+    if (this.running) return;
+    this.running = true;
+    const generation = ++this.generation;
+    try {
+      await this.subscribeFromCheckpoints(generation);
+    } catch (err) {
+      this.fail(err, undefined);
+    }
+  }
+
+  /** Stops the subscription; resolves once no event is being applied. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.generation += 1;
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    await subscription?.stop();
+  }
+
+  /**
+   * Resolves true once every projection has applied `position` (read-your-writes after an
+   * append), or false after `timeoutMs`.
+   */
+  waitFor(position: number, timeoutMs = 5000): Promise<boolean> {
+    if (this.applied >= position) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = {
+        position,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /**
+   * Empties every projection's tables and checkpoints (one transaction), then replays the
+   * log from position 1 to the store's current last position, a batch of events per
+   * transaction, each transaction moving the checkpoints with its rows. Stops the runner
+   * first if it is running; start() it again afterwards to follow live appends.
+   */
+  async rebuild(): Promise<{ events: number; ms: number }> {
+    if (this.rebuilding) throw new Error('a rebuild is already running');
+    this.rebuilding = true;
+    const started = performance.now();
+    try {
+      await this.stop();
+      const names = this.projections.map((p) => p.name);
+      await this.dataSource.transaction(async (manager) => {
+        for (const table of new Set(this.projections.flatMap((p) => p.tables))) {
+          await manager.query(`DELETE FROM "${table.replaceAll('"', '""')}"`);
+        }
+        await manager.delete(ProjectionCheckpoint, { name: In(names) });
+      });
+      this.checkpoints.clear();
+      this.applied = 0;
+
+      const last = await this.store.lastPosition();
+      let after = 0;
+      let events = 0;
+      while (after < last) {
+        const batch = (await this.store.readAll({ after, limit: this.rebuildBatchSize })).filter(
+          (e) => e.position <= last,
+        );
+        if (batch.length === 0) break;
+        const position = batch[batch.length - 1]!.position;
+        await this.dataSource.transaction(async (manager) => {
+          for (const event of batch) {
+            for (const projection of this.projections) await projection.apply(event, manager);
+          }
+          for (const name of names) await this.writeCheckpoint(manager, name, position);
+        });
+        for (const name of names) this.checkpoints.set(name, position);
+        events += batch.length;
+        after = position;
+        this.advance(position);
+      }
+      const ms = Math.round(performance.now() - started);
+      this.logger.info({ events, ms, position: after }, 'projections rebuilt');
+      return { events, ms };
+    } finally {
+      this.rebuilding = false;
+    }
+  }
+
+  private async subscribeFromCheckpoints(generation: number): Promise<void> {
+    const names = this.projections.map((p) => p.name);
+    const rows = await this.dataSource
+      .getRepository(ProjectionCheckpoint)
+      .findBy({ name: In(names) });
+    this.checkpoints.clear();
+    for (const name of names) this.checkpoints.set(name, 0);
+    for (const row of rows) this.checkpoints.set(row.name, row.position);
+    if (!this.running || generation !== this.generation) return;
+    const from = this.lowestCheckpoint();
+    this.advance(from);
+
+    const subscription = this.store.subscribe((event) => this.handle(event), {
+      after: from,
+      onCaughtUp: (position) => this.logger.info({ position }, 'projections caught up'),
+    });
+    this.subscription = subscription;
+    this.logger.info({ after: from }, 'projection runner subscribed');
+    void subscription.done.then(
+      () => this.onSubscriptionEnded(subscription),
+      () => this.onSubscriptionEnded(subscription),
+    );
+  }
+
+  private async handle(event: RecordedEvent): Promise<void> {
+    const moved = new Map<string, number>();
+    try {
+      await this.dataSource.transaction(async (manager) => {
+        for (const projection of this.projections) {
+          if ((this.checkpoints.get(projection.name) ?? 0) >= event.position) continue;
+          await projection.apply(event, manager);
+          await this.writeCheckpoint(manager, projection.name, event.position);
+          moved.set(projection.name, event.position);
+        }
+      });
+    } catch (err) {
+      this.fail(err, event);
+      throw err;
+    }
+    for (const [name, position] of moved) this.checkpoints.set(name, position);
+    this.failures = 0;
+    this.error = undefined;
+    this.advance(this.lowestCheckpoint());
+  }
+
+  private writeCheckpoint(
+    manager: EntityManager,
+    name: string,
+    position: number,
+  ): Promise<unknown> {
+    return manager.upsert(ProjectionCheckpoint, { name, position }, ['name']);
+  }
+
+  private fail(err: unknown, event: RecordedEvent | undefined): void {
+    this.error = err instanceof Error ? err : new Error(String(err));
+    this.failures += 1;
+    this.logger.error(
+      {
+        err: this.error,
+        position: event?.position,
+        type: event?.type,
+        eventId: event?.metadata.eventId,
+        failures: this.failures,
+      },
+      event ? 'projection failed to apply an event' : 'projection runner failed to subscribe',
+    );
+    if (!event) this.scheduleRetry();
+  }
+
+  private onSubscriptionEnded(subscription: StreamSubscription): void {
+    if (this.subscription !== subscription) return; // stopped, or replaced
+    this.subscription = undefined;
+    if (this.running) this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (!this.running || this.retryTimer !== undefined) return;
+    const delay = Math.min(
+      this.maxRetryDelayMs,
+      this.retryDelayMs * 2 ** Math.max(0, this.failures - 1),
+    );
+    this.logger.info(
+      { delayMs: delay, failures: this.failures },
+      'projection runner will subscribe again',
+    );
+    const generation = this.generation;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.running || generation !== this.generation) return;
+      this.subscribeFromCheckpoints(generation).catch((err: unknown) => this.fail(err, undefined));
+    }, delay);
+  }
+
+  private lowestCheckpoint(): number {
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const p of this.projections) lowest = Math.min(lowest, this.checkpoints.get(p.name) ?? 0);
+    return Number.isFinite(lowest) ? lowest : 0;
+  }
+
+  private advance(position: number): void {
+    this.applied = position;
+    for (const waiter of this.waiters) {
+      if (waiter.position <= position) {
+        clearTimeout(waiter.timer);
+        this.waiters.delete(waiter);
+        waiter.resolve(true);
+      }
+    }
+  }
+}

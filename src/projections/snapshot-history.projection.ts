@@ -1,0 +1,153 @@
+import type { EntityManager } from 'typeorm';
+import type { RecordedEvent } from '../events/recorded-event';
+import { InstanceView } from './entities/instance-view.entity';
+import {
+  SnapshotHistory,
+  type SnapshotHistoryStepName,
+  type SnapshotStepRecord,
+} from './entities/snapshot-history.entity';
+import { asKnownEvent, msBetween, wholePercent, type Projection } from './projection';
+
+/**
+ * snapshot_history: one row per snapshot, keyed by image id, created by ImageReserved.
+ *
+ * Steps, in the order their events arrive:
+ * - begin: from the request (ImageReserved occurredAt) to the task state's
+ *   image_snapshot_pending → image_snapshot change;
+ * - plan: SnapshotPlanned, an instant (startedAt = finishedAt = occurredAt, 0 ms);
+ * - save, extract, restore, upload: DomainSaved, ImageExtracted, DomainRestored, Uploaded,
+ *   with startedAt and durationMs from the event data and finishedAt = occurredAt.
+ *
+ * Downtime: cold = DomainRestored occurredAt − DomainSaved startedAt; offline = 0.
+ * The snapshot finishes when it releases the task state (TaskStateChanged to null);
+ * if it had neither succeeded nor failed by then, it is recorded as killed.
+ *
+ * The API changes the task state (null → image_snapshot_pending) just before it reserves
+ * the image, so ImageReserved takes the task state from instance_view: apply this
+ * projection after the instance view in the same transaction.
+ */
+export class SnapshotHistoryProjection implements Projection {
+  readonly name = 'snapshot-history';
+  readonly tables = ['snapshot_history'];
+
+  async apply(recorded: RecordedEvent, manager: EntityManager): Promise<void> {
+    const event = asKnownEvent(recorded);
+    const at = event.metadata.occurredAt;
+    const repo = manager.getRepository(SnapshotHistory);
+
+    if (event.type === 'ImageReserved') {
+      const d = event.data;
+      const instance = await manager.findOne(InstanceView, {
+        where: { id: d.instanceId },
+        select: { id: true, taskState: true, taskImageId: true },
+      });
+      await repo.insert({
+        imageId: d.imageId,
+        instanceId: d.instanceId,
+        projectId: d.projectId,
+        userId: d.userId,
+        imageName: d.name,
+        imageType: d.imageType,
+        requestId: event.metadata.requestId,
+        mode: null,
+        result: 'running',
+        taskState: instance && instance.taskImageId === d.imageId ? instance.taskState : null,
+        progress: null,
+        failedStep: null,
+        failureReason: null,
+        steps: [],
+        downtimeMs: null,
+        retries: 0,
+        requestedAt: at,
+        finishedAt: null,
+        durationMs: null,
+      });
+      return;
+    }
+
+    let imageId: string;
+    switch (event.type) {
+      case 'TaskStateChanged':
+      case 'SnapshotPlanned':
+      case 'DomainSaved':
+      case 'ConversionProgressed':
+      case 'ImageExtracted':
+      case 'DomainRestored':
+      case 'Uploaded':
+      case 'SnapshotFailed':
+      case 'SnapshotStepRetried':
+        imageId = event.data.imageId;
+        break;
+      default:
+        return;
+    }
+    const row = await repo.findOneBy({ imageId });
+    if (!row) return;
+
+    const step = (
+      name: SnapshotHistoryStepName,
+      startedAt: string,
+      durationMs: number,
+    ): SnapshotStepRecord[] => [
+      ...row.steps,
+      { step: name, startedAt, finishedAt: at, durationMs },
+    ];
+
+    let patch: Partial<SnapshotHistory>;
+    switch (event.type) {
+      case 'TaskStateChanged': {
+        const { from, to, reason } = event.data;
+        patch = { taskState: to };
+        if (from === 'image_snapshot_pending' && to === 'image_snapshot') {
+          patch.steps = step('begin', row.requestedAt, msBetween(row.requestedAt, at));
+        }
+        if (to === null) {
+          patch.finishedAt = at;
+          patch.durationMs = msBetween(row.requestedAt, at);
+          if (row.result === 'running') {
+            patch.result = 'killed';
+            patch.failureReason =
+              reason ?? 'the snapshot released the task state before it completed';
+          }
+        }
+        break;
+      }
+      case 'SnapshotPlanned':
+        patch = { mode: event.data.mode, steps: step('plan', at, 0) };
+        if (event.data.mode === 'offline') patch.downtimeMs = 0;
+        break;
+      case 'DomainSaved':
+        patch = { steps: step('save', event.data.startedAt, event.data.durationMs) };
+        break;
+      case 'ConversionProgressed':
+        patch = { progress: wholePercent(event.data.percent) };
+        break;
+      case 'ImageExtracted':
+        patch = { steps: step('extract', event.data.startedAt, event.data.durationMs) };
+        break;
+      case 'DomainRestored': {
+        patch = { steps: step('restore', event.data.startedAt, event.data.durationMs) };
+        const saved = [...row.steps].reverse().find((s) => s.step === 'save');
+        if (saved) patch.downtimeMs = msBetween(saved.startedAt, at);
+        break;
+      }
+      case 'Uploaded':
+        patch = {
+          steps: step('upload', event.data.startedAt, event.data.durationMs),
+          progress: 100,
+        };
+        if (row.result === 'running') patch.result = 'active';
+        break;
+      case 'SnapshotFailed':
+        if (row.result !== 'running') return;
+        patch = { result: 'killed', failedStep: event.data.step, failureReason: event.data.reason };
+        break;
+      case 'SnapshotStepRetried':
+        patch = { retries: row.retries + 1 };
+        break;
+      default:
+        return;
+    }
+    await repo.update({ imageId }, patch);
+  }
+}

@@ -1,0 +1,32 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type SnapshotProcessStatus = 'requested' | 'running' | 'finished';
+
+/**
+ * The snapshot process manager's index of snapshots: which are in flight, so a restarted
+ * service resumes them. Written with the saga's checkpoint in one transaction. Not a view:
+ * a projection rebuild leaves it alone.
+ */
+@Entity({ name: 'snapshot_process' })
+export class SnapshotProcessRecord {
+  @PrimaryColumn({ type: 'text' })
+  imageId!: string;
+
+  @Column({ type: 'text' })
+  instanceId!: string;
+
+  @Column({ type: 'text' })
+  status!: SnapshotProcessStatus;
+
+  @Column({ type: 'integer' })
+  position!: number;
+}
+
+@Entity({ name: 'saga_checkpoint' })
+export class SagaCheckpoint {
+  @PrimaryColumn({ type: 'text' })
+  name!: string;
+
+  @Column({ type: 'integer' })
+  position!: number;
+}

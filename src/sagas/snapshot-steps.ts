@@ -1,0 +1,242 @@
+import { decideExtracted, decideFailure, decideProgress, decideUploaded } from '../commands/image.decider';
+import { evolveImage } from '../commands/image.state';
+import {
+  decideDomainRestored,
+  decideDomainSaved,
+  decideTaskRelease,
+  decideTaskTransition,
+} from '../commands/instance.decider';
+import { novaStateOf } from '../commands/nova-state.mapping';
+import type { Clock } from '../commands/clock';
+import type { EventAppender } from '../commands/event-appender';
+import type { SnapledgerConfig } from '../config/snapledger.config';
+import type { DiskImageTool } from '../drivers/disk-image.port';
+import type { Hypervisor } from '../drivers/hypervisor.port';
+import type { ImageStore } from '../drivers/image-store.port';
+import {
+  imageStream,
+  instanceStream,
+  snapshotStream,
+  type CausationContext,
+  type SnapshotPlanned,
+  type SnapshotStep,
+  type SnapshotStepRetried,
+} from '../events';
+import type { SnapshotAction } from './snapshot-next-step';
+import type { SnapshotProcessState } from './snapshot-process.state';
+
+/** A step that cannot succeed however often it is tried (no disk, domain crashed...). */
+export class PermanentStepError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentStepError';
+  }
+}
+
+export interface SnapshotStepDependencies {
+  readonly appender: EventAppender;
+  readonly hypervisor: Hypervisor;
+  readonly disks: DiskImageTool;
+  readonly images: ImageStore;
+  readonly clock: Clock;
+  readonly config: SnapledgerConfig;
+}
+
+/** How often progress is written while qemu-img converts (the read side sees it within 2 s). */
+const PROGRESS_INTERVAL_MS = 1000;
+
+/**
+ * Performs one action of the snapshot process: the driver call (idempotent: it checks
+ * before it acts) and the append of its event, expecting the revision it read.
+ */
+export class SnapshotSteps {
+  constructor(private readonly deps: SnapshotStepDependencies) {}
+
+  async perform(action: SnapshotAction, state: SnapshotProcessState): Promise<void> {
+    const ctx = state.origin as CausationContext;
+    const { imageId, instance } = state;
+    const instanceId = instance.instanceId as string;
+    const { appender, clock } = this.deps;
+    const onInstance = (events: Parameters<EventAppender['append']>[1]) =>
+      appender.append(instanceStream(instanceId), events, state.instanceRevision, ctx);
+
+    switch (action.kind) {
+      case 'begin':
+        await onInstance(decideTaskTransition(instance, { imageId, from: 'image_snapshot_pending', to: 'image_snapshot' }));
+        return;
+      case 'plan': {
+        const plan = await this.plan(state);
+        await appender.append(snapshotStream(imageId), [{ type: 'SnapshotPlanned', data: plan }], state.snapshotRevision, ctx);
+        return;
+      }
+      case 'save': {
+        const plan = state.plan as SnapshotPlanned['data'];
+        const startedAt = clock.now();
+        await this.deps.hypervisor.managedSave(instanceId);
+        await onInstance(
+          decideDomainSaved(instance, {
+            imageId,
+            priorPowerState: plan.priorPowerState,
+            startedAt: startedAt.toISOString(),
+            durationMs: clock.now().getTime() - startedAt.getTime(),
+          }),
+        );
+        return;
+      }
+      case 'mark-pending-upload':
+        await onInstance(decideTaskTransition(instance, { imageId, from: 'image_snapshot', to: 'image_pending_upload' }));
+        return;
+      case 'extract':
+        await this.extract(state, ctx);
+        return;
+      case 'restore': {
+        const plan = state.plan as SnapshotPlanned['data'];
+        const startedAt = clock.now();
+        const paused = plan.priorPowerState === 'paused';
+        await this.deps.hypervisor.start(instanceId, { paused });
+        await onInstance(
+          decideDomainRestored(instance, {
+            imageId,
+            powerState: paused ? 'paused' : 'running',
+            startedAt: startedAt.toISOString(),
+            durationMs: clock.now().getTime() - startedAt.getTime(),
+          }),
+        );
+        return;
+      }
+      case 'mark-uploading':
+        await onInstance(decideTaskTransition(instance, { imageId, from: 'image_pending_upload', to: 'image_uploading' }));
+        return;
+      case 'upload': {
+        const startedAt = clock.now();
+        const stored = await this.deps.images.commit(imageId);
+        const path = await this.deps.images.dataPath(imageId);
+        const plan = state.plan as SnapshotPlanned['data'];
+        const info = await this.deps.disks.info(path as string);
+        await appender.append(
+          imageStream(imageId),
+          decideUploaded(state.image, {
+            size: stored.size,
+            virtualSize: info.virtualSize,
+            checksum: stored.checksum,
+            osHashAlgo: 'sha512',
+            osHashValue: stored.osHashValue,
+            diskFormat: plan.targetFormat,
+            containerFormat: 'bare',
+            startedAt: startedAt.toISOString(),
+            durationMs: clock.now().getTime() - startedAt.getTime(),
+          }),
+          state.imageRevision,
+          ctx,
+        );
+        return;
+      }
+      case 'finish':
+        await onInstance(decideTaskTransition(instance, { imageId, from: 'image_uploading', to: null }));
+        return;
+      case 'fail':
+        await this.fail(state, action.step, action.reason);
+        return;
+      case 'release':
+        await this.deps.images.discard(imageId);
+        await onInstance(decideTaskRelease(instance, { imageId, reason: action.reason }));
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  async fail(state: SnapshotProcessState, step: SnapshotStep, reason: string): Promise<void> {
+    await this.deps.appender.append(
+      imageStream(state.imageId),
+      decideFailure(state.image, { step, reason }),
+      state.imageRevision,
+      state.origin as CausationContext,
+    );
+  }
+
+  async recordRetry(state: SnapshotProcessState, retry: Omit<SnapshotStepRetried['data'], 'imageId'>): Promise<void> {
+    await this.deps.appender.append(
+      snapshotStream(state.imageId),
+      [{ type: 'SnapshotStepRetried', data: { imageId: state.imageId, ...retry } }],
+      state.snapshotRevision,
+      state.origin as CausationContext,
+    );
+  }
+
+  /** Reads the domain and its disk from libvirt and qemu-img, and picks the path and format. */
+  private async plan(state: SnapshotProcessState): Promise<SnapshotPlanned['data']> {
+    const instanceId = state.instance.instanceId as string;
+    const domain = await this.deps.hypervisor.describe(instanceId);
+    if (!domain.firstFileDisk) throw new PermanentStepError(`domain ${domain.name} has no file-backed disk`);
+    const { vmState, powerState } = novaStateOf(domain.state, domain.hasManagedSave);
+    if (!['active', 'paused', 'stopped', 'suspended'].includes(vmState)) {
+      throw new PermanentStepError(`domain ${domain.name} is ${domain.state}; cannot snapshot it`);
+    }
+    const running = powerState === 'running' || powerState === 'paused';
+    const info = await this.deps.disks.info(domain.firstFileDisk.path, { shared: running });
+    return {
+      imageId: state.imageId,
+      instanceId,
+      mode: running ? 'cold' : 'offline',
+      priorPowerState: powerState,
+      priorVmState: vmState,
+      domainName: domain.name,
+      diskPath: domain.firstFileDisk.path,
+      sourceFormat: info.format,
+      targetFormat: this.deps.config.snapshotFormat ?? info.format,
+      virtualSize: info.virtualSize,
+    };
+  }
+
+  /** qemu-img convert into the store's staging area, with throttled progress events. */
+  private async extract(state: SnapshotProcessState, ctx: CausationContext): Promise<void> {
+    const { images, disks, appender, clock } = this.deps;
+    const plan = state.plan as SnapshotPlanned['data'];
+    const { imageId } = state;
+    const startedAt = clock.now();
+    let image = state.image;
+    let revision = state.imageRevision;
+
+    if (!(await images.hasStaged(imageId))) {
+      let lastWrite = 0;
+      let pending: Promise<void> = Promise.resolve();
+      const record = (percent: number) => {
+        const events = decideProgress(image, percent);
+        if (events.length === 0) return;
+        image = evolveImage(image, events[0]);
+        pending = pending
+          .then(async () => {
+            const r = await appender.append(imageStream(imageId), events, revision, ctx);
+            if (r) revision = r.nextExpectedRevision;
+          })
+          .catch(() => undefined);
+      };
+      await disks.convert({
+        source: plan.diskPath,
+        sourceFormat: plan.sourceFormat,
+        target: images.stagingPath(imageId),
+        targetFormat: plan.targetFormat,
+        onProgress: (percent) => {
+          const now = Date.now();
+          if (now - lastWrite < PROGRESS_INTERVAL_MS) return;
+          lastWrite = now;
+          record(percent);
+        },
+      });
+      await pending;
+      await images.markStaged(imageId);
+    }
+    await appender.append(
+      imageStream(imageId),
+      decideExtracted(image, {
+        diskFormat: plan.targetFormat,
+        virtualSize: plan.virtualSize,
+        startedAt: startedAt.toISOString(),
+        durationMs: clock.now().getTime() - startedAt.getTime(),
+      }),
+      revision,
+      ctx,
+    );
+  }
+}

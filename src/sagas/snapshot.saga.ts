@@ -1,0 +1,212 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { DataSource, EntityManager } from 'typeorm';
+import { DomainError } from '../commands/domain-errors';
+import { DiskImageToolError } from '../drivers/disk-image.port';
+import { DomainNotFoundError } from '../drivers/hypervisor.port';
+import {
+  type EventStore,
+  type StreamSubscription,
+  WrongExpectedRevisionError,
+} from '../event-store/event-store.port';
+import type { ImageReserved, RecordedEvent, TaskStateChanged } from '../events';
+import { nextStep, stepOf, type SnapshotAction } from './snapshot-next-step';
+import { SagaCheckpoint, SnapshotProcessRecord, type SnapshotProcessStatus } from './snapshot-process.entity';
+import { loadSnapshotProcess } from './snapshot-process.state';
+import { PermanentStepError, type SnapshotSteps } from './snapshot-steps';
+
+const CHECKPOINT = 'snapshot-saga';
+
+export interface SagaLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SnapshotSagaOptions {
+  /** Tries per step before the snapshot fails (transient errors only). */
+  readonly attempts: number;
+  /** First back-off between tries, doubled each time. */
+  readonly backoffMs: number;
+}
+
+/** Errors that trying again cannot fix. */
+function isPermanent(error: unknown): boolean {
+  return (
+    error instanceof PermanentStepError ||
+    error instanceof DomainNotFoundError ||
+    error instanceof DomainError ||
+    error instanceof DiskImageToolError
+  );
+}
+
+/**
+ * The snapshot process manager. It is fed by a checkpointed subscription of the event store:
+ * ImageReserved starts a process, recorded in snapshot_process with the checkpoint in one
+ * transaction. Each process runs as a worker that reloads its streams, asks nextStep() what
+ * to do, performs it, and loops until done. A restart resumes every process not finished.
+ */
+export class SnapshotSaga {
+  private subscription: StreamSubscription | null = null;
+  private readonly workers = new Map<string, Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly db: DataSource,
+    private readonly steps: SnapshotSteps,
+    private readonly logger: SagaLogger,
+    private readonly options: SnapshotSagaOptions,
+  ) {}
+
+  /** Resumes unfinished snapshots and subscribes; resolves once caught up with the log. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    await this.subscribe();
+    const open = await this.db.getRepository(SnapshotProcessRecord).find({
+      where: [{ status: 'running' }, { status: 'requested' }],
+    });
+    for (const process of open) this.launch(process.imageId, process.instanceId);
+  }
+
+  /**
+   * Subscribes from the saga's checkpoint. If handling an event fails, the subscription
+   * ends; it is opened again from the checkpoint after a back-off, so no event is skipped.
+   */
+  private async subscribe(failures = 0): Promise<void> {
+    const checkpoint = await this.db.getRepository(SagaCheckpoint).findOneBy({ name: CHECKPOINT });
+    let caughtUp!: () => void;
+    const ready = new Promise<void>((resolve) => (caughtUp = resolve));
+    let failure: unknown = null;
+    const subscription = this.store.subscribe(
+      async (event) => {
+        try {
+          await this.onEvent(event);
+        } catch (error) {
+          failure = error;
+          throw error;
+        }
+      },
+      { after: checkpoint?.position ?? 0, onCaughtUp: () => caughtUp() },
+    );
+    this.subscription = subscription;
+    void subscription.done.then(async () => {
+      caughtUp();
+      if (failure === null || this.stopping || this.subscription !== subscription) return;
+      this.logger.error({ err: failure }, 'snapshot saga failed to handle an event; subscribing again');
+      await delay(this.backoff(failures + 1), undefined, { ref: false });
+      if (!this.stopping && this.subscription === subscription) await this.subscribe(failures + 1);
+    });
+    await ready;
+  }
+
+  /** The image ids of snapshots in flight, e.g. to keep their staged data when sweeping. */
+  async inFlight(): Promise<Set<string>> {
+    const open = await this.db.getRepository(SnapshotProcessRecord).find({
+      where: [{ status: 'running' }, { status: 'requested' }],
+    });
+    return new Set(open.map((p) => p.imageId));
+  }
+
+  /** Stops taking new work and waits (bounded) for running snapshots to finish. */
+  async stop(timeoutMs = 60_000): Promise<void> {
+    const subscription = this.subscription;
+    this.subscription = null;
+    await subscription?.stop();
+    const all = Promise.allSettled([...this.workers.values()]);
+    await Promise.race([all, delay(timeoutMs, undefined, { ref: false })]);
+    this.stopping = true;
+  }
+
+  /** Resolves when the worker for this image (if any) has finished. */
+  async settled(imageId: string): Promise<void> {
+    await this.workers.get(imageId);
+  }
+
+  private async onEvent(event: RecordedEvent): Promise<void> {
+    let launch: SnapshotProcessRecord | null = null;
+    await this.db.transaction(async (manager) => {
+      if (event.type === 'TaskStateChanged') {
+        const data = event.data as TaskStateChanged['data'];
+        if (data.to === 'image_snapshot_pending') await this.record(manager, data.imageId, data.instanceId, 'requested', event.position);
+        if (data.to === null) await this.record(manager, data.imageId, data.instanceId, 'finished', event.position);
+      } else if (event.type === 'ImageReserved') {
+        const data = event.data as ImageReserved['data'];
+        launch = await this.record(manager, data.imageId, data.instanceId, 'running', event.position);
+      }
+      await manager.getRepository(SagaCheckpoint).save({ name: CHECKPOINT, position: event.position });
+    });
+    const started = launch as SnapshotProcessRecord | null;
+    if (started && started.status === 'running') this.launch(started.imageId, started.instanceId);
+  }
+
+  private async record(
+    manager: EntityManager,
+    imageId: string,
+    instanceId: string,
+    status: SnapshotProcessStatus,
+    position: number,
+  ): Promise<SnapshotProcessRecord> {
+    const repo = manager.getRepository(SnapshotProcessRecord);
+    const existing = await repo.findOneBy({ imageId });
+    // A process never moves backwards: finished stays finished.
+    const order: SnapshotProcessStatus[] = ['requested', 'running', 'finished'];
+    if (existing && order.indexOf(existing.status) >= order.indexOf(status)) return existing;
+    return repo.save({ imageId, instanceId, status, position });
+  }
+
+  private launch(imageId: string, instanceId: string): void {
+    if (this.workers.has(imageId) || this.stopping) return;
+    const worker = this.run(imageId, instanceId)
+      .catch((error: unknown) => this.logger.error({ imageId, err: error }, 'snapshot worker crashed'))
+      .finally(() => this.workers.delete(imageId));
+    this.workers.set(imageId, worker);
+  }
+
+  private async run(imageId: string, instanceId: string): Promise<void> {
+    let attempts = 0;
+    let restoreGivenUp = false;
+    for (;;) {
+      if (this.stopping) return;
+      const state = await loadSnapshotProcess(this.store, imageId, instanceId);
+      const action: SnapshotAction = nextStep(state, { restoreGivenUp });
+      if (action.kind === 'done') {
+        await this.db.getRepository(SnapshotProcessRecord).update({ imageId }, { status: 'finished' });
+        this.logger.info({ imageId, instanceId, status: state.image.status }, 'snapshot finished');
+        return;
+      }
+      try {
+        await this.steps.perform(action, state);
+        attempts = 0;
+      } catch (error) {
+        if (error instanceof WrongExpectedRevisionError) continue; // someone appended: re-read, re-decide
+        attempts += 1;
+        const reason = error instanceof Error ? error.message : String(error);
+        const compensating = state.image.status === 'killed' || state.image.status === 'deleted';
+        this.logger.warn({ imageId, action: action.kind, attempt: attempts, reason }, 'snapshot step failed');
+        if (compensating || action.kind === 'fail' || action.kind === 'release') {
+          if (action.kind === 'restore' && (error instanceof DomainNotFoundError || attempts >= this.options.attempts)) {
+            restoreGivenUp = true;
+            attempts = 0;
+            continue;
+          }
+          await delay(this.backoff(attempts));
+          continue;
+        }
+        const step = stepOf[action.kind as keyof typeof stepOf];
+        if (!isPermanent(error) && attempts < this.options.attempts) {
+          await this.steps.recordRetry(state, { step, attempt: attempts, reason }).catch(() => undefined);
+          await delay(this.backoff(attempts));
+          continue;
+        }
+        await this.steps.fail(state, step, reason).catch((e: unknown) => {
+          if (!(e instanceof WrongExpectedRevisionError)) throw e;
+        });
+        attempts = 0;
+      }
+    }
+  }
+
+  private backoff(attempt: number): number {
+    return Math.min(30_000, this.options.backoffMs * 2 ** (attempt - 1));
+  }
+}

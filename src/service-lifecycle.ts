@@ -1,0 +1,71 @@
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import type { DataSource } from 'typeorm';
+import { TokenService } from './api/auth/token.service';
+import { PROJECTION_RUNNER } from './api/read-your-writes';
+import { SYSTEM_ACTOR } from './events';
+import { SyncInstancesCommand, type SyncInstancesResult } from './commands/sync-instances.command';
+import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from './config/snapledger.config';
+import { IMAGE_STORE, type ImageStore } from './drivers/image-store.port';
+import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
+import { LOGGER, type SnapledgerLogger } from './logger';
+import type { ProjectionRunner } from './projections/projection-runner';
+import { SnapshotSaga } from './sagas/snapshot.saga';
+
+export const VIEWS_DB = Symbol('ViewsDataSource');
+export const STATE_DB = Symbol('ServiceStateDataSource');
+export const BACKGROUND_WORK = Symbol('BackgroundWork');
+
+/**
+ * Starts and stops the service's background work in order: projections, then the snapshot
+ * saga (which resumes unfinished snapshots), then a first libvirt sync. CLI commands that
+ * only need the write side run without background work.
+ */
+@Injectable()
+export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(BACKGROUND_WORK) private readonly background: boolean,
+    @Inject(PROJECTION_RUNNER) private readonly runner: ProjectionRunner,
+    private readonly saga: SnapshotSaga,
+    private readonly tokens: TokenService,
+    private readonly commands: CommandBus,
+    @Inject(IMAGE_STORE) private readonly images: ImageStore,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(VIEWS_DB) private readonly views: DataSource,
+    @Inject(STATE_DB) private readonly state: DataSource,
+    @Inject(SNAPLEDGER_CONFIG) private readonly config: SnapledgerConfig,
+    @Inject(LOGGER) private readonly logger: SnapledgerLogger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.background) return;
+    const tokenFile = await this.tokens.bootstrapAdmin(this.config.dataDir, this.config.defaultProject);
+    if (tokenFile) this.logger.info({ tokenFile }, `no API tokens existed: wrote an admin token to ${tokenFile} (mode 0600)`);
+    await this.runner.start();
+    const swept = await this.images.sweepStaging(await this.saga.inFlight());
+    if (swept.length > 0) this.logger.info({ swept }, 'removed leftover staging files');
+    await this.saga.start();
+    try {
+      const result = await this.commands.execute<SyncInstancesCommand, SyncInstancesResult>(
+        new SyncInstancesCommand({ actor: SYSTEM_ACTOR, requestId: `req-sync-${Date.now()}` }),
+      );
+      this.logger.info({ seen: result.seen, registered: result.registered.length, synced: result.synced.length }, 'libvirt instances synced');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'initial libvirt sync failed; the service runs on, retry with `snapledger instances sync`');
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.background) {
+      await this.saga.stop();
+      await this.runner.stop();
+    }
+    await this.store.close();
+    for (const db of [this.views, this.state]) if (db.isInitialized) await db.destroy();
+  }
+}

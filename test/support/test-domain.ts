@@ -1,0 +1,467 @@
+/**
+ * Real libvirt domains for integration tests.
+ *
+ * A test domain is a persistent QEMU domain with no OS: 128 MiB, 1 vCPU, a qcow2 disk on
+ * virtio whose first `dataMiB` hold a deterministic pseudo-random pattern, no network, no
+ * graphics, a serial console appended to a file. SeaBIOS finds no boot sector (the pattern's
+ * boot signature is cleared) and idles, so the guest never writes to its disk and the disk
+ * content can be verified at any time against `expectedDataHash`.
+ *
+ * Everything runs through execa with argument arrays.
+ */
+import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, chmod, mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+export const TEST_LIBVIRT_URI = process.env['SNAPLEDGER_TEST_LIBVIRT_URI'] ?? 'qemu:///system';
+export const TEST_ROOT = '/var/tmp/snapledger-test';
+export const TEST_DOMAIN_PREFIX = 'sl-test-';
+
+const NOVA_NS = 'http://openstack.org/xmlns/libvirt/nova/1.1';
+const SNAPLEDGER_NS = 'https://snapledger.dev/xmlns/1';
+const MiB = 1024 * 1024;
+const VIRSH_TIMEOUT_MS = 120_000;
+const QEMU_IMG_TIMEOUT_MS = 120_000;
+
+export interface ImageRef {
+  readonly path: string;
+  readonly format: string;
+}
+
+export interface TestDomainOwner {
+  readonly projectId: string;
+  readonly userId: string;
+  readonly via: 'nova' | 'snapledger';
+}
+
+export interface CreateTestDomainOptions {
+  /** A short label, [a-z0-9-]; the domain is named `sl-test-<label>-<random>`. */
+  readonly name?: string;
+  /** Virtual size of the qcow2 disk. Default 64. */
+  readonly diskMiB?: number;
+  /** How many leading MiB hold the pattern. Default 8. */
+  readonly dataMiB?: number;
+  readonly owner?: TestDomainOwner;
+  /** Start the domain after defining it. Default false. */
+  readonly start?: boolean;
+  /** Start it paused (implies start). */
+  readonly paused?: boolean;
+  readonly uri?: string;
+}
+
+export interface TestDomain {
+  readonly name: string;
+  readonly uuid: string;
+  readonly uri: string;
+  readonly workDir: string;
+  readonly diskPath: string;
+  readonly diskFormat: 'qcow2';
+  readonly diskMiB: number;
+  readonly dataMiB: number;
+  /** 'kvm' when /dev/kvm works for QEMU here, else 'qemu' (TCG). */
+  readonly virtType: 'kvm' | 'qemu';
+  /** sha256 (hex) of the first dataMiB of the guest disk as created. */
+  readonly expectedDataHash: string;
+  /** `virsh domstate`, e.g. 'running', 'paused', 'shut off'. */
+  state(): Promise<string>;
+  /** sha256 (hex) of the first dataMiB of the guest-visible content of an image (default: this disk). */
+  sha256OfGuestData(path?: string, format?: string): Promise<string>;
+  /** Runs `virsh -c <uri> <command> --domain <uuid> ...args` and returns stdout. */
+  virsh(command: string, ...args: string[]): Promise<string>;
+  /** Destroys (if active) and undefines the domain with its managed save, and removes workDir. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+/** Runs virsh with an argument array, in the C locale, with a timeout; returns stdout. */
+export async function runVirsh(
+  uri: string,
+  args: readonly string[],
+  timeoutMs = VIRSH_TIMEOUT_MS,
+): Promise<string> {
+  const { stdout } = await execa('virsh', ['-q', '-c', uri, ...args], {
+    timeout: timeoutMs,
+    stdin: 'ignore',
+    env: { LC_ALL: 'C', LANG: 'C' },
+  });
+  return stdout;
+}
+
+/** The deterministic pattern: AES-256-CTR keystream keyed by sha256(seed), with the MBR signature cleared. */
+export function patternData(seed: string, bytes: number): Buffer {
+  const key = createHash('sha256').update(seed).digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  const data = Buffer.concat([cipher.update(Buffer.alloc(bytes)), cipher.final()]);
+  // Never a valid boot sector (0x55 0xAA at 510): SeaBIOS must not run random bytes as code.
+  if (data.length >= 512) data.fill(0, 510, 512);
+  return data;
+}
+
+let virtTypeProbe: Promise<'kvm' | 'qemu'> | undefined;
+
+/** 'kvm' when libvirt reports KVM usable (and SNAPLEDGER_TEST_VIRT_TYPE does not say otherwise), else 'qemu'. */
+export function testVirtType(uri = TEST_LIBVIRT_URI): Promise<'kvm' | 'qemu'> {
+  const forced = process.env['SNAPLEDGER_TEST_VIRT_TYPE'];
+  if (forced === 'kvm' || forced === 'qemu') return Promise.resolve(forced);
+  virtTypeProbe ??= (async () => {
+    try {
+      await access('/dev/kvm', constants.R_OK | constants.W_OK);
+      await runVirsh(uri, ['domcapabilities', '--virttype', 'kvm'], 30_000);
+      return 'kvm' as const;
+    } catch {
+      return 'qemu' as const;
+    }
+  })();
+  return virtTypeProbe;
+}
+
+export async function createTestDomain(options: CreateTestDomainOptions = {}): Promise<TestDomain> {
+  const uri = options.uri ?? TEST_LIBVIRT_URI;
+  const diskMiB = options.diskMiB ?? 64;
+  const dataMiB = options.dataMiB ?? 8;
+  if (
+    !Number.isInteger(diskMiB) ||
+    !Number.isInteger(dataMiB) ||
+    dataMiB < 1 ||
+    dataMiB > diskMiB
+  ) {
+    throw new Error(
+      `createTestDomain: need integers 1 <= dataMiB (${dataMiB}) <= diskMiB (${diskMiB})`,
+    );
+  }
+  const label = options.name ?? 'vm';
+  if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(label))
+    throw new Error(`createTestDomain: bad name label ${label}`);
+  const name = `${TEST_DOMAIN_PREFIX}${label}-${randomBytes(4).toString('hex')}`;
+  const uuid = randomUUID();
+  const virtType = await testVirtType(uri);
+
+  const workDir = await makeWorkDir();
+
+  const diskPath = join(workDir, 'disk.qcow2');
+  const consolePath = join(workDir, 'console.log');
+  const domain = makeHandle({
+    name,
+    uuid,
+    uri,
+    workDir,
+    diskPath,
+    diskMiB,
+    dataMiB,
+    virtType,
+    expectedDataHash: '',
+  });
+
+  try {
+    const data = patternData(uuid, dataMiB * MiB);
+    const expectedDataHash = createHash('sha256').update(data).digest('hex');
+    const rawPath = join(workDir, 'pattern.raw');
+    await writeFile(rawPath, data, { mode: 0o600 });
+    await execa('truncate', ['-s', `${diskMiB}M`, '--', rawPath], { timeout: 30_000 });
+    await qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', '--', rawPath, diskPath]);
+    await rm(rawPath, { force: true });
+
+    const xmlPath = join(workDir, 'domain.xml');
+    await writeFile(
+      xmlPath,
+      domainXml({ name, uuid, virtType, diskPath, consolePath, owner: options.owner }),
+      { mode: 0o600 },
+    );
+    await runVirsh(uri, ['define', '--file', xmlPath]);
+
+    if (options.start || options.paused) {
+      await runVirsh(
+        uri,
+        options.paused ? ['start', '--domain', uuid, '--paused'] : ['start', '--domain', uuid],
+      );
+    }
+    return { ...domain, expectedDataHash };
+  } catch (error) {
+    await domain.destroy().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * A fresh work dir under TEST_ROOT. Every directory we create on the way to the disk must be
+ * traversable by libvirt-qemu (0711). Another test's destroy() may remove an empty TEST_ROOT
+ * between our mkdir and mkdtemp: retry.
+ */
+async function makeWorkDir(): Promise<string> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await mkdir(TEST_ROOT, { recursive: true });
+      await chmod(TEST_ROOT, 0o711);
+      const workDir = await mkdtemp(join(TEST_ROOT, 'd-'));
+      await chmod(workDir, 0o711);
+      return workDir;
+    } catch (error) {
+      if (attempt >= 5 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
+/** rmdir, so it only succeeds when no other test domain still has a work dir there. */
+async function removeTestRootIfEmpty(): Promise<void> {
+  try {
+    await rmdir(TEST_ROOT);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT' && code !== 'EBUSY')
+      throw error;
+  }
+}
+
+interface HandleFields {
+  readonly name: string;
+  readonly uuid: string;
+  readonly uri: string;
+  readonly workDir: string;
+  readonly diskPath: string;
+  readonly diskMiB: number;
+  readonly dataMiB: number;
+  readonly virtType: 'kvm' | 'qemu';
+  readonly expectedDataHash: string;
+}
+
+function makeHandle(fields: HandleFields): TestDomain {
+  const { uri, uuid, workDir, diskPath, dataMiB } = fields;
+  return {
+    ...fields,
+    diskFormat: 'qcow2',
+    async state() {
+      return (await runVirsh(uri, ['domstate', '--domain', uuid], 30_000)).trim();
+    },
+    async sha256OfGuestData(path = diskPath, format = 'qcow2') {
+      return sha256OfImageData({ path, format }, dataMiB * MiB, workDir);
+    },
+    async virsh(command: string, ...args: string[]) {
+      return runVirsh(uri, [command, '--domain', uuid, ...args]);
+    },
+    async destroy() {
+      await removeDomain(uri, uuid);
+      await rm(workDir, { recursive: true, force: true });
+      await removeTestRootIfEmpty();
+    },
+  };
+}
+
+/**
+ * sha256 (hex) of the first `bytes` of an image's guest-visible content: the image is
+ * converted to raw (with -U, so a running domain's disk can be read) in a temp dir and hashed.
+ */
+export async function sha256OfImageData(
+  image: ImageRef,
+  bytes: number,
+  tempParent = tmpdir(),
+): Promise<string> {
+  const tempDir = await mkdtemp(join(tempParent, 'hash-'));
+  try {
+    const rawPath = join(tempDir, 'content.raw');
+    await qemuImg(['convert', '-U', '-f', image.format, '-O', 'raw', '--', image.path, rawPath]);
+    const hash = createHash('sha256');
+    let seen = 0;
+    for await (const chunk of createReadStream(rawPath, { start: 0, end: bytes - 1 })) {
+      hash.update(chunk as Buffer);
+      seen += (chunk as Buffer).length;
+    }
+    if (seen !== bytes)
+      throw new Error(`${image.path}: guest content is ${seen} bytes, expected at least ${bytes}`);
+    return hash.digest('hex');
+  } finally {
+    await rm(tempDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `qemu-img compare`: true when both images have the same guest-visible content (exit 0),
+ * false when they differ (exit 1). By default a larger image whose extra area is zero counts
+ * as the same; `sameSize` also requires equal virtual sizes. (qemu-img's own `-s` is not used:
+ * it also compares allocation, which a conversion legitimately changes.)
+ */
+export async function imagesHaveSameContent(
+  a: ImageRef,
+  b: ImageRef,
+  options: { sameSize?: boolean } = {},
+): Promise<boolean> {
+  if (options.sameSize && (await virtualSize(a)) !== (await virtualSize(b))) return false;
+  const result = await execa(
+    'qemu-img',
+    ['compare', '-U', '-f', a.format, '-F', b.format, '--', a.path, b.path],
+    {
+      timeout: QEMU_IMG_TIMEOUT_MS,
+      reject: false,
+      stdin: 'ignore',
+    },
+  );
+  if (result.exitCode === 0) return true;
+  if (result.exitCode === 1) return false;
+  throw new Error(
+    `qemu-img compare ${a.path} ${b.path} failed (exit ${result.exitCode}): ${result.stderr}`,
+  );
+}
+
+async function virtualSize(image: ImageRef): Promise<number> {
+  const { stdout } = await execa(
+    'qemu-img',
+    ['info', '--output=json', '-U', '-f', image.format, '--', image.path],
+    {
+      timeout: QEMU_IMG_TIMEOUT_MS,
+      stdin: 'ignore',
+    },
+  );
+  return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
+}
+
+/** Removes every domain named sl-test-* (leftovers of crashed runs) and, by default, TEST_ROOT. */
+export async function cleanupAllTestDomains(
+  options: { uri?: string; removeWorkDirs?: boolean } = {},
+): Promise<string[]> {
+  const uri = options.uri ?? TEST_LIBVIRT_URI;
+  const names = (await runVirsh(uri, ['list', '--all', '--name'], 30_000))
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith(TEST_DOMAIN_PREFIX));
+  for (const name of names) await removeDomain(uri, name);
+  if (options.removeWorkDirs ?? true) await rm(TEST_ROOT, { recursive: true, force: true });
+  return names;
+}
+
+/** destroy (if active) + undefine with managed save and metadata; absent domains are fine. Retries busy domains. */
+async function removeDomain(uri: string, domain: string): Promise<void> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await ignoreFailures(
+        runVirsh(uri, ['destroy', '--domain', domain], 60_000),
+        /domain is not running|failed to get domain|domain not found/i,
+      );
+      await ignoreFailures(
+        runVirsh(uri, [
+          'undefine',
+          '--domain',
+          domain,
+          '--managed-save',
+          '--snapshots-metadata',
+          '--checkpoints-metadata',
+          '--nvram',
+        ]),
+        /failed to get domain|domain not found/i,
+      );
+      return;
+    } catch (error) {
+      // A job may still hold the domain (e.g. a managedsave of a timed-out test).
+      if (
+        attempt >= 10 ||
+        !/state change lock|Timed out during operation|domain is already active/i.test(
+          stderrOf(error),
+        )
+      ) {
+        throw error;
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+async function ignoreFailures(run: Promise<unknown>, ignorable: RegExp): Promise<void> {
+  try {
+    await run;
+  } catch (error) {
+    if (!ignorable.test(stderrOf(error))) throw error;
+  }
+}
+
+function stderrOf(error: unknown): string {
+  const stderr = (error as { stderr?: unknown } | null)?.stderr;
+  return typeof stderr === 'string' ? stderr : String(error);
+}
+
+async function qemuImg(args: readonly string[]): Promise<void> {
+  await execa('qemu-img', args, { timeout: QEMU_IMG_TIMEOUT_MS, stdin: 'ignore' });
+}
+
+function escapeXml(value: string): string {
+  return value
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
+
+function ownerXml(owner: TestDomainOwner | undefined, name: string): string {
+  if (!owner) return '';
+  const project = escapeXml(owner.projectId);
+  const user = escapeXml(owner.userId);
+  if (owner.via === 'snapledger') {
+    return `
+  <metadata>
+    <snapledger:owner xmlns:snapledger="${SNAPLEDGER_NS}" project="${project}" user="${user}"/>
+  </metadata>`;
+  }
+  // The shape Nova's libvirt driver writes (nova/virt/libvirt/config.py, LibvirtConfigGuestMetaNova*).
+  return `
+  <metadata>
+    <nova:instance xmlns:nova="${NOVA_NS}">
+      <nova:package version="snapledger-test"/>
+      <nova:name>${escapeXml(name)}</nova:name>
+      <nova:creationTime>2024-01-01 00:00:00</nova:creationTime>
+      <nova:flavor name="m1.tiny">
+        <nova:memory>128</nova:memory>
+        <nova:disk>1</nova:disk>
+        <nova:swap>0</nova:swap>
+        <nova:ephemeral>0</nova:ephemeral>
+        <nova:vcpus>1</nova:vcpus>
+      </nova:flavor>
+      <nova:owner>
+        <nova:user uuid="${user}">test-user</nova:user>
+        <nova:project uuid="${project}">test-project</nova:project>
+      </nova:owner>
+    </nova:instance>
+  </metadata>`;
+}
+
+function domainXml(spec: {
+  name: string;
+  uuid: string;
+  virtType: 'kvm' | 'qemu';
+  diskPath: string;
+  consolePath: string;
+  owner: TestDomainOwner | undefined;
+}): string {
+  const disk = escapeXml(spec.diskPath);
+  const consolePath = escapeXml(spec.consolePath);
+  return `<domain type='${spec.virtType}'>
+  <name>${escapeXml(spec.name)}</name>
+  <uuid>${spec.uuid}</uuid>${ownerXml(spec.owner, spec.name)}
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='${disk}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <serial type='file'>
+      <source path='${consolePath}' append='on'/>
+      <target port='0'/>
+    </serial>
+    <console type='file'>
+      <source path='${consolePath}' append='on'/>
+      <target type='serial' port='0'/>
+    </console>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+`;
+}
