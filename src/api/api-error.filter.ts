@@ -25,6 +25,13 @@ interface BodyParserError {
 
 /** Maps a thrown error to a status and a message the caller may see. */
 export function classify(error: unknown): { status: number; message: string } {
+  // Nest wraps body-parser's errors in an HttpException whose cause is the original.
+  const parser = (error instanceof HttpException && error.cause ? error.cause : error) as BodyParserError;
+  if (parser && typeof parser.type === 'string' && typeof parser.status === 'number' && parser.status < 500) {
+    if (parser.type === 'entity.parse.failed') return { status: 400, message: 'Malformed request body' };
+    if (parser.type === 'entity.too.large') return { status: 413, message: 'Request body is too large' };
+    return { status: parser.status, message: parser.message };
+  }
   if (error instanceof ValidationError) return { status: 400, message: error.message };
   if (error instanceof QuotaExceededError) return { status: 403, message: error.message };
   if (error instanceof InstanceNotFoundError || error instanceof ImageNotFoundError) {
@@ -43,12 +50,6 @@ export function classify(error: unknown): { status: number; message: string } {
           ? (response as { message: string }).message
           : error.message;
     return { status: error.getStatus(), message };
-  }
-  const parser = error as BodyParserError;
-  if (parser && typeof parser.type === 'string' && typeof parser.status === 'number' && parser.status < 500) {
-    if (parser.type === 'entity.parse.failed') return { status: 400, message: 'Malformed request body' };
-    if (parser.type === 'entity.too.large') return { status: 413, message: 'Request body is too large' };
-    return { status: parser.status, message: parser.message };
   }
   return { status: 500, message: 'An unexpected error occurred; it has been logged.' };
 }

@@ -1,0 +1,276 @@
+import { describe, expect, it } from 'vitest';
+import { ImageNotFoundError, InvalidTransitionError } from '../../src/commands/domain-errors';
+import {
+  decideDeletion,
+  decideExtracted,
+  decideFailure,
+  decideProgress,
+  decideReservation,
+  decideUploaded,
+} from '../../src/commands/image.decider';
+import {
+  evolveImage,
+  foldImage,
+  initialImageState,
+  isSettled,
+  type ImageState,
+} from '../../src/commands/image.state';
+import type { ImageEvent, ImageReserved, SnapshotStep } from '../../src/events';
+
+const VM = '11111111-1111-4111-8111-111111111111';
+const IMG = '22222222-2222-4222-8222-222222222222';
+const T0 = '2030-01-02T03:04:05.000Z';
+
+const reservation: ImageReserved['data'] = {
+  imageId: IMG,
+  name: 'nightly',
+  instanceId: VM,
+  projectId: 'p-owner',
+  userId: 'u-alice',
+  imageType: 'snapshot',
+  properties: { image_type: 'snapshot', instance_uuid: VM },
+};
+
+const extraction = {
+  diskFormat: 'qcow2',
+  virtualSize: 1_073_741_824,
+  startedAt: T0,
+  durationMs: 5000,
+};
+
+const upload = {
+  size: 123_456,
+  virtualSize: 1_073_741_824,
+  checksum: 'd41d8cd98f00b204e9800998ecf8427e',
+  osHashAlgo: 'sha512' as const,
+  osHashValue: 'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce',
+  diskFormat: 'qcow2',
+  containerFormat: 'bare' as const,
+  startedAt: T0,
+  durationMs: 300,
+};
+
+const reserved: ImageEvent = { type: 'ImageReserved', data: reservation };
+const progressed = (percent: number): ImageEvent => ({
+  type: 'ConversionProgressed',
+  data: { imageId: IMG, percent },
+});
+const extracted: ImageEvent = { type: 'ImageExtracted', data: { imageId: IMG, ...extraction } };
+const uploaded: ImageEvent = { type: 'Uploaded', data: { imageId: IMG, ...upload } };
+const failed = (step: SnapshotStep = 'extract', reason = 'qemu-img exited 1'): ImageEvent => ({
+  type: 'SnapshotFailed',
+  data: { imageId: IMG, step, reason },
+});
+const deleted: ImageEvent = { type: 'ImageDeleted', data: { imageId: IMG, reason: 'user' } };
+
+const given = (...events: ImageEvent[]): ImageState => foldImage(events);
+
+describe('image state (evolveImage / foldImage)', () => {
+  it('given no events, when folded, then the image does not exist and is not settled', () => {
+    expect(given()).toEqual(initialImageState);
+    expect(isSettled(given())).toBe(false);
+  });
+
+  it('given ImageReserved, when folded, then the image is queued with its owner and type', () => {
+    expect(given(reserved)).toMatchObject({
+      exists: true,
+      imageId: IMG,
+      instanceId: VM,
+      projectId: 'p-owner',
+      imageType: 'snapshot',
+      status: 'queued',
+      extracted: false,
+      uploaded: false,
+    });
+  });
+
+  it('given a full successful stream, when folded, then the image is active, uploaded, with progress 100', () => {
+    const state = given(reserved, progressed(40), extracted, uploaded);
+    expect(state.status).toBe('active');
+    expect(state.extracted).toBe(true);
+    expect(state.uploaded).toBe(true);
+    expect(state.lastProgress).toBe(100);
+    expect(isSettled(state)).toBe(true);
+  });
+
+  it('given SnapshotFailed, when folded, then the image is killed with the step and reason', () => {
+    const state = given(reserved, failed('save', 'managedsave timed out'));
+    expect(state.status).toBe('killed');
+    expect(state.failure).toEqual({ step: 'save', reason: 'managedsave timed out' });
+    expect(isSettled(state)).toBe(true);
+  });
+
+  it('given ImageDeleted, when folded, then the image is deleted and settled', () => {
+    const state = evolveImage(given(reserved, failed()), deleted);
+    expect(state.status).toBe('deleted');
+    expect(isSettled(state)).toBe(true);
+  });
+});
+
+describe('decideReservation', () => {
+  it('given no image, when reserved, then ImageReserved is decided with the reservation', () => {
+    expect(decideReservation(initialImageState, reservation)).toEqual([
+      { type: 'ImageReserved', data: reservation },
+    ]);
+  });
+
+  it('given an image already reserved, when reserved again, then nothing is decided', () => {
+    expect(decideReservation(given(reserved), reservation)).toEqual([]);
+  });
+});
+
+describe('decideProgress', () => {
+  it('given a reserved image with no progress, when 12.5% is reported, then ConversionProgressed 12.5 is decided', () => {
+    expect(decideProgress(given(reserved), 12.5)).toEqual([
+      { type: 'ConversionProgressed', data: { imageId: IMG, percent: 12.5 } },
+    ]);
+  });
+
+  it('given progress at 40, when a higher percentage is reported, then it is recorded', () => {
+    expect(decideProgress(given(reserved, progressed(40)), 41)).toEqual([
+      { type: 'ConversionProgressed', data: { imageId: IMG, percent: 41 } },
+    ]);
+  });
+
+  it('given progress at 40, when the same or a lower percentage is reported, then nothing is decided', () => {
+    const state = given(reserved, progressed(40));
+    expect(decideProgress(state, 40)).toEqual([]);
+    expect(decideProgress(state, 39.99)).toEqual([]);
+    expect(decideProgress(state, 0)).toEqual([]);
+  });
+
+  it('given no progress yet, when over 100% is reported, then it is clamped to 100', () => {
+    expect(decideProgress(given(reserved), 250)[0].data.percent).toBe(100);
+  });
+
+  it('given no progress yet, when a negative percentage is reported, then it is clamped to 0', () => {
+    expect(decideProgress(given(reserved), -5)[0].data.percent).toBe(0);
+  });
+
+  it('given progress at 100, when over 100% is reported, then the clamped value does not increase so nothing is decided', () => {
+    expect(decideProgress(given(reserved, progressed(100)), 180)).toEqual([]);
+  });
+
+  it('given progress at 33.33, when 33.339 is reported, then it rounds down to two decimals and is not an increase', () => {
+    expect(decideProgress(given(reserved, progressed(33.33)), 33.339)).toEqual([]);
+    expect(decideProgress(given(reserved), 33.339)[0].data.percent).toBe(33.33);
+  });
+
+  it('given no image, when progress is reported, then nothing is decided', () => {
+    expect(decideProgress(initialImageState, 50)).toEqual([]);
+  });
+
+  it('given an extracted image, when progress is reported, then nothing is decided', () => {
+    expect(decideProgress(given(reserved, progressed(90), extracted), 95)).toEqual([]);
+  });
+
+  it.each<[string, ImageEvent[]]>([
+    ['killed', [reserved, failed()]],
+    ['deleted', [reserved, failed(), deleted]],
+  ])('given a %s image, when progress is reported, then nothing is decided', (_label, events) => {
+    expect(decideProgress(given(...events), 50)).toEqual([]);
+  });
+});
+
+describe('decideExtracted', () => {
+  it('given a reserved image, when extraction finishes, then ImageExtracted is decided', () => {
+    expect(decideExtracted(given(reserved, progressed(100)), extraction)).toEqual([
+      { type: 'ImageExtracted', data: { imageId: IMG, ...extraction } },
+    ]);
+  });
+
+  it('given an image already extracted, when extraction is reported again, then nothing is decided', () => {
+    expect(decideExtracted(given(reserved, extracted), extraction)).toEqual([]);
+  });
+
+  it('given no image, when extraction is reported, then InvalidTransitionError is thrown', () => {
+    expect(() => decideExtracted(initialImageState, extraction)).toThrow(InvalidTransitionError);
+  });
+
+  it('given a killed image, when extraction is reported, then InvalidTransitionError is thrown', () => {
+    expect(() => decideExtracted(given(reserved, failed()), extraction)).toThrow(/is killed/);
+  });
+});
+
+describe('decideUploaded', () => {
+  it('given an extracted image, when the upload finishes, then Uploaded is decided', () => {
+    expect(decideUploaded(given(reserved, extracted), upload)).toEqual([
+      { type: 'Uploaded', data: { imageId: IMG, ...upload } },
+    ]);
+  });
+
+  it('given an image already uploaded, when upload is reported again, then nothing is decided', () => {
+    expect(decideUploaded(given(reserved, extracted, uploaded), upload)).toEqual([]);
+  });
+
+  it('given a reserved image not yet extracted, when upload is reported, then InvalidTransitionError is thrown', () => {
+    expect(() => decideUploaded(given(reserved), upload)).toThrow(InvalidTransitionError);
+    expect(() => decideUploaded(given(reserved), upload)).toThrow(/no extracted data/);
+  });
+
+  it('given an extracted image that was then killed, when upload is reported, then InvalidTransitionError is thrown', () => {
+    expect(() => decideUploaded(given(reserved, extracted, failed('restore')), upload)).toThrow(
+      InvalidTransitionError,
+    );
+  });
+
+  it('given no image, when upload is reported, then InvalidTransitionError is thrown', () => {
+    expect(() => decideUploaded(initialImageState, upload)).toThrow(/not reserved/);
+  });
+});
+
+describe('decideFailure', () => {
+  it('given an image in flight, when the snapshot fails, then SnapshotFailed carries step and reason', () => {
+    expect(
+      decideFailure(given(reserved, extracted), { step: 'upload', reason: 'disk full' }),
+    ).toEqual([
+      { type: 'SnapshotFailed', data: { imageId: IMG, step: 'upload', reason: 'disk full' } },
+    ]);
+  });
+
+  it('given an image already killed, when it fails again, then nothing is decided', () => {
+    expect(decideFailure(given(reserved, failed()), { step: 'restore', reason: 'again' })).toEqual(
+      [],
+    );
+  });
+
+  it('given an active image, when a failure is reported, then nothing is decided', () => {
+    expect(
+      decideFailure(given(reserved, extracted, uploaded), { step: 'upload', reason: 'late' }),
+    ).toEqual([]);
+  });
+
+  it('given no image, when a failure is reported, then nothing is decided', () => {
+    expect(decideFailure(initialImageState, { step: 'reserve', reason: 'x' })).toEqual([]);
+  });
+});
+
+describe('decideDeletion', () => {
+  it.each<[string, ImageEvent[]]>([
+    ['active', [reserved, extracted, uploaded]],
+    ['killed', [reserved, failed()]],
+    ['queued', [reserved]],
+  ])('given a %s image, when deleted, then ImageDeleted is decided', (_label, events) => {
+    expect(decideDeletion(given(...events), { imageId: IMG, reason: 'rotation' })).toEqual([
+      { type: 'ImageDeleted', data: { imageId: IMG, reason: 'rotation' } },
+    ]);
+  });
+
+  it('given no image, when deleted, then ImageNotFoundError is thrown', () => {
+    expect(() => decideDeletion(initialImageState, { imageId: IMG, reason: 'user' })).toThrow(
+      ImageNotFoundError,
+    );
+    expect(() => decideDeletion(initialImageState, { imageId: IMG, reason: 'user' })).toThrow(
+      `No image found with ID ${IMG}`,
+    );
+  });
+
+  it('given an image already deleted, when deleted again, then ImageNotFoundError is thrown', () => {
+    expect(() =>
+      decideDeletion(given(reserved, extracted, uploaded, deleted), {
+        imageId: IMG,
+        reason: 'user',
+      }),
+    ).toThrow(ImageNotFoundError);
+  });
+});

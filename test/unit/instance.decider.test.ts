@@ -1,0 +1,460 @@
+import { describe, expect, it } from 'vitest';
+import {
+  InstanceInvalidStateError,
+  InstanceNotFoundError,
+  InvalidTransitionError,
+} from '../../src/commands/domain-errors';
+import {
+  SNAPSHOT_ALLOWED_VM_STATES,
+  decideDomainRestored,
+  decideDomainSaved,
+  decideObservation,
+  decideSnapshotRequest,
+  decideTaskRelease,
+  decideTaskTransition,
+  type ObservedDomain,
+} from '../../src/commands/instance.decider';
+import {
+  evolveInstance,
+  foldInstance,
+  initialInstanceState,
+  type InstanceState,
+} from '../../src/commands/instance.state';
+import type {
+  InstanceEvent,
+  InstanceRegistered,
+  PowerState,
+  TaskState,
+  VmState,
+} from '../../src/events';
+
+const VM = '11111111-1111-4111-8111-111111111111';
+const IMG = '22222222-2222-4222-8222-222222222222';
+const OTHER_IMG = '33333333-3333-4333-8333-333333333333';
+const T0 = '2030-01-02T03:04:05.000Z';
+
+function observed(overrides: Partial<ObservedDomain> = {}): ObservedDomain {
+  return {
+    instanceId: VM,
+    domainName: 'vm-alpha',
+    projectId: 'p-owner',
+    userId: 'u-alice',
+    ownerSource: 'snapledger',
+    diskPath: '/var/lib/libvirt/images/vm-alpha.qcow2',
+    diskFormat: 'qcow2',
+    powerState: 'running',
+    vmState: 'active',
+    vcpus: 2,
+    memoryMiB: 1024,
+    host: 'host-1',
+    ...overrides,
+  };
+}
+
+function registered(overrides: Partial<ObservedDomain> = {}): InstanceRegistered {
+  return { type: 'InstanceRegistered', data: { ...observed(overrides) } };
+}
+
+function taskChanged(
+  from: TaskState | null,
+  to: TaskState | null,
+  imageId = IMG,
+  reason?: string,
+): InstanceEvent {
+  return {
+    type: 'TaskStateChanged',
+    data: {
+      instanceId: VM,
+      from,
+      to,
+      imageId,
+      ...(reason === undefined ? {} : { reason }),
+    },
+  };
+}
+
+function domainSaved(imageId = IMG, priorPowerState: PowerState = 'running'): InstanceEvent {
+  return {
+    type: 'DomainSaved',
+    data: { instanceId: VM, imageId, priorPowerState, startedAt: T0, durationMs: 1200 },
+  };
+}
+
+function domainRestored(imageId = IMG, powerState: PowerState = 'running'): InstanceEvent {
+  return {
+    type: 'DomainRestored',
+    data: { instanceId: VM, imageId, powerState, startedAt: T0, durationMs: 800 },
+  };
+}
+
+/** A registered instance in the given vm_state / power_state. */
+function instanceIn(
+  vmState: VmState,
+  powerState: PowerState = 'running',
+  ...later: InstanceEvent[]
+): InstanceState {
+  return foldInstance([registered({ vmState, powerState }), ...later]);
+}
+
+/** A running instance whose task state is held by IMG at `task`. */
+function heldAt(task: TaskState, ...later: InstanceEvent[]): InstanceState {
+  const path: InstanceEvent[] = [taskChanged(null, 'image_snapshot_pending')];
+  const order: TaskState[] = [
+    'image_snapshot_pending',
+    'image_snapshot',
+    'image_pending_upload',
+    'image_uploading',
+  ];
+  for (let i = 1; i <= order.indexOf(task); i++) path.push(taskChanged(order[i - 1], order[i]));
+  return instanceIn('active', 'running', ...path, ...later);
+}
+
+const request = { instanceId: VM, imageId: IMG, action: 'createImage' } as const;
+
+describe('instance state (evolveInstance / foldInstance)', () => {
+  it('given no events, when folded, then the instance does not exist', () => {
+    expect(foldInstance([])).toEqual(initialInstanceState);
+    expect(foldInstance([]).exists).toBe(false);
+  });
+
+  it('given an InstanceRegistered event, when folded, then identity, disk and states are taken from it', () => {
+    const state = foldInstance([registered({ powerState: 'paused', vmState: 'paused' })]);
+    expect(state).toEqual({
+      exists: true,
+      instanceId: VM,
+      domainName: 'vm-alpha',
+      projectId: 'p-owner',
+      userId: 'u-alice',
+      powerState: 'paused',
+      vmState: 'paused',
+      taskState: null,
+      taskImageId: null,
+      savedForImageId: null,
+      diskPath: '/var/lib/libvirt/images/vm-alpha.qcow2',
+      diskFormat: 'qcow2',
+    });
+  });
+
+  it('given a registered instance, when PowerStateSynced is applied, then power and vm state change', () => {
+    const state = evolveInstance(instanceIn('active', 'running'), {
+      type: 'PowerStateSynced',
+      data: { instanceId: VM, powerState: 'shutdown', vmState: 'stopped' },
+    });
+    expect(state.powerState).toBe('shutdown');
+    expect(state.vmState).toBe('stopped');
+  });
+
+  it('given a task held by an image, when the task moves to None, then the holding image is cleared', () => {
+    const held = heldAt('image_uploading');
+    expect(held.taskState).toBe('image_uploading');
+    expect(held.taskImageId).toBe(IMG);
+    const released = evolveInstance(held, taskChanged('image_uploading', null));
+    expect(released.taskState).toBeNull();
+    expect(released.taskImageId).toBeNull();
+  });
+
+  it('given a running instance, when DomainSaved then DomainRestored apply, then power goes shutdown and back', () => {
+    const saved = heldAt('image_snapshot', domainSaved());
+    expect(saved.powerState).toBe('shutdown');
+    expect(saved.savedForImageId).toBe(IMG);
+    const restored = evolveInstance(saved, domainRestored(IMG, 'paused'));
+    expect(restored.powerState).toBe('paused');
+    expect(restored.savedForImageId).toBeNull();
+  });
+
+  it('given a state, when an event is applied, then the previous state object is not mutated', () => {
+    const before = instanceIn('active');
+    const snapshot = { ...before };
+    evolveInstance(before, taskChanged(null, 'image_snapshot_pending'));
+    expect(before).toEqual(snapshot);
+  });
+});
+
+describe('decideObservation', () => {
+  it('given an unknown domain, when libvirt reports it, then it is registered with everything seen', () => {
+    const seen = observed();
+    const events = decideObservation(initialInstanceState, seen);
+    expect(events).toEqual([{ type: 'InstanceRegistered', data: seen }]);
+    expect(events[0].data).not.toBe(seen);
+  });
+
+  it('given a registered instance, when the same power and vm state are seen, then nothing is recorded', () => {
+    expect(decideObservation(instanceIn('active', 'running'), observed())).toEqual([]);
+  });
+
+  it('given a running instance with no task, when it is seen shut off, then PowerStateSynced is recorded', () => {
+    const events = decideObservation(
+      instanceIn('active', 'running'),
+      observed({ powerState: 'shutdown', vmState: 'stopped' }),
+    );
+    expect(events).toEqual([
+      {
+        type: 'PowerStateSynced',
+        data: { instanceId: VM, powerState: 'shutdown', vmState: 'stopped' },
+      },
+    ]);
+  });
+
+  it('given an instance, when only the vm_state differs, then PowerStateSynced is recorded', () => {
+    const events = decideObservation(
+      instanceIn('stopped', 'shutdown'),
+      observed({ powerState: 'shutdown', vmState: 'suspended' }),
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'PowerStateSynced', data: { vmState: 'suspended' } });
+  });
+
+  it('given an instance whose task_state is set, when a changed power state is seen, then nothing is synced', () => {
+    const state = heldAt('image_snapshot', domainSaved());
+    expect(
+      decideObservation(state, observed({ powerState: 'shutdown', vmState: 'suspended' })),
+    ).toEqual([]);
+  });
+});
+
+describe('decideSnapshotRequest (createImage)', () => {
+  it('given a running instance with no task, when createImage is requested, then task_state moves to image_snapshot_pending', () => {
+    expect(decideSnapshotRequest(instanceIn('active'), request)).toEqual([
+      {
+        type: 'TaskStateChanged',
+        data: { instanceId: VM, from: null, to: 'image_snapshot_pending', imageId: IMG },
+      },
+    ]);
+  });
+
+  it("given Nova's allowed vm_states, then they are exactly active, stopped, paused and suspended", () => {
+    expect([...SNAPSHOT_ALLOWED_VM_STATES].sort()).toEqual([
+      'active',
+      'paused',
+      'stopped',
+      'suspended',
+    ]);
+  });
+
+  it.each<[VmState, PowerState]>([
+    ['active', 'running'],
+    ['stopped', 'shutdown'],
+    ['paused', 'paused'],
+    ['suspended', 'shutdown'],
+  ])(
+    'given an instance in vm_state %s with no task, when createImage is requested, then it is accepted',
+    (vmState, powerState) => {
+      const events = decideSnapshotRequest(instanceIn(vmState, powerState), request);
+      expect(events).toHaveLength(1);
+      expect(events[0].data.to).toBe('image_snapshot_pending');
+    },
+  );
+
+  it("given an instance in vm_state error, when createImage is requested, then a 409-style error with Nova's message is thrown", () => {
+    const state = instanceIn('error', 'crashed');
+    expect(() => decideSnapshotRequest(state, request)).toThrow(InstanceInvalidStateError);
+    expect(() => decideSnapshotRequest(state, request)).toThrow(
+      `Cannot 'createImage' instance ${VM} while it is in vm_state error`,
+    );
+  });
+
+  it("given an instance whose task_state is image_snapshot_pending, when createImage is requested again, then Nova's task_state message is thrown", () => {
+    const state = heldAt('image_snapshot_pending');
+    let caught: unknown;
+    try {
+      decideSnapshotRequest(state, { ...request, imageId: OTHER_IMG });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InstanceInvalidStateError);
+    const error = caught as InstanceInvalidStateError;
+    expect(error.message).toBe(
+      `Cannot 'createImage' instance ${VM} while it is in task_state image_snapshot_pending`,
+    );
+    expect(error.attribute).toBe('task_state');
+    expect(error.state).toBe('image_snapshot_pending');
+    expect(error.action).toBe('createImage');
+  });
+
+  it('given an instance in vm_state error that also has a task_state, when createImage is requested, then vm_state is reported first', () => {
+    const state = foldInstance([
+      registered({ vmState: 'error', powerState: 'crashed' }),
+      taskChanged(null, 'image_snapshot_pending', OTHER_IMG),
+    ]);
+    expect(state.taskState).toBe('image_snapshot_pending');
+    expect(() => decideSnapshotRequest(state, request)).toThrow(
+      `Cannot 'createImage' instance ${VM} while it is in vm_state error`,
+    );
+  });
+
+  it('given no registered instance, when createImage is requested, then InstanceNotFoundError is thrown', () => {
+    expect(() => decideSnapshotRequest(initialInstanceState, request)).toThrow(
+      InstanceNotFoundError,
+    );
+    expect(() => decideSnapshotRequest(initialInstanceState, request)).toThrow(
+      `Instance ${VM} could not be found.`,
+    );
+  });
+});
+
+describe('decideTaskTransition', () => {
+  it('given a task at image_snapshot_pending for the image, when it moves to image_snapshot, then TaskStateChanged is decided', () => {
+    expect(
+      decideTaskTransition(heldAt('image_snapshot_pending'), {
+        imageId: IMG,
+        from: 'image_snapshot_pending',
+        to: 'image_snapshot',
+      }),
+    ).toEqual([
+      {
+        type: 'TaskStateChanged',
+        data: {
+          instanceId: VM,
+          from: 'image_snapshot_pending',
+          to: 'image_snapshot',
+          imageId: IMG,
+        },
+      },
+    ]);
+  });
+
+  it('given a task at image_uploading, when it moves to None with a reason, then the reason is carried', () => {
+    const [event] = decideTaskTransition(heldAt('image_uploading'), {
+      imageId: IMG,
+      from: 'image_uploading',
+      to: null,
+      reason: 'done early',
+    });
+    expect(event.data).toEqual({
+      instanceId: VM,
+      from: 'image_uploading',
+      to: null,
+      imageId: IMG,
+      reason: 'done early',
+    });
+  });
+
+  it('given a transition without a reason, when decided, then the event has no reason key at all', () => {
+    const [event] = decideTaskTransition(heldAt('image_snapshot'), {
+      imageId: IMG,
+      from: 'image_snapshot',
+      to: 'image_pending_upload',
+    });
+    expect(Object.keys(event.data)).not.toContain('reason');
+  });
+
+  it('given a task at image_snapshot, when a transition from image_snapshot_pending is asked, then InvalidTransitionError is thrown', () => {
+    expect(() =>
+      decideTaskTransition(heldAt('image_snapshot'), {
+        imageId: IMG,
+        from: 'image_snapshot_pending',
+        to: 'image_snapshot',
+      }),
+    ).toThrow(InvalidTransitionError);
+  });
+
+  it('given a task held by another image, when this image asks for a transition, then InvalidTransitionError is thrown', () => {
+    expect(() =>
+      decideTaskTransition(heldAt('image_snapshot'), {
+        imageId: OTHER_IMG,
+        from: 'image_snapshot',
+        to: 'image_pending_upload',
+      }),
+    ).toThrow(InvalidTransitionError);
+  });
+
+  it('given no task, when a transition is asked, then InvalidTransitionError is thrown', () => {
+    expect(() =>
+      decideTaskTransition(instanceIn('active'), {
+        imageId: IMG,
+        from: 'image_snapshot_pending',
+        to: 'image_snapshot',
+      }),
+    ).toThrow(/expected image_snapshot_pending for image/);
+  });
+});
+
+describe('decideTaskRelease', () => {
+  it('given a task held by the image at image_pending_upload, when released, then it moves from there to None with the reason', () => {
+    expect(
+      decideTaskRelease(heldAt('image_pending_upload'), { imageId: IMG, reason: 'failed' }),
+    ).toEqual([
+      {
+        type: 'TaskStateChanged',
+        data: {
+          instanceId: VM,
+          from: 'image_pending_upload',
+          to: null,
+          imageId: IMG,
+          reason: 'failed',
+        },
+      },
+    ]);
+  });
+
+  it('given a task held by another image, when this image releases, then nothing is decided', () => {
+    expect(decideTaskRelease(heldAt('image_snapshot'), { imageId: OTHER_IMG })).toEqual([]);
+  });
+
+  it('given no task at all, when released, then nothing is decided', () => {
+    expect(decideTaskRelease(instanceIn('active'), { imageId: IMG })).toEqual([]);
+  });
+
+  it('given a task already released, when released again, then nothing is decided', () => {
+    const state = heldAt('image_snapshot', taskChanged('image_snapshot', null, IMG, 'failed'));
+    expect(decideTaskRelease(state, { imageId: IMG })).toEqual([]);
+  });
+});
+
+describe('decideDomainSaved / decideDomainRestored', () => {
+  const saved = {
+    imageId: IMG,
+    priorPowerState: 'running' as const,
+    startedAt: T0,
+    durationMs: 1200,
+  };
+  const restored = { imageId: IMG, powerState: 'running' as const, startedAt: T0, durationMs: 800 };
+
+  it('given a task held by the image, when the domain is saved, then DomainSaved is decided', () => {
+    expect(decideDomainSaved(heldAt('image_snapshot'), saved)).toEqual([
+      { type: 'DomainSaved', data: { instanceId: VM, ...saved } },
+    ]);
+  });
+
+  it('given the domain already saved for the image, when it is saved again, then nothing is decided', () => {
+    const state = heldAt('image_snapshot', domainSaved());
+    expect(decideDomainSaved(state, saved)).toEqual([]);
+  });
+
+  it('given a task held by another image, when this image saves the domain, then InvalidTransitionError is thrown', () => {
+    expect(() =>
+      decideDomainSaved(heldAt('image_snapshot'), { ...saved, imageId: OTHER_IMG }),
+    ).toThrow(InvalidTransitionError);
+  });
+
+  it('given a domain saved for the image, when it is restored, then DomainRestored is decided', () => {
+    const state = heldAt('image_pending_upload', domainSaved());
+    expect(decideDomainRestored(state, restored)).toEqual([
+      { type: 'DomainRestored', data: { instanceId: VM, ...restored } },
+    ]);
+  });
+
+  it('given a domain already restored, when it is restored again, then nothing is decided', () => {
+    const state = heldAt('image_pending_upload', domainSaved(), domainRestored());
+    expect(decideDomainRestored(state, restored)).toEqual([]);
+  });
+
+  it('given a domain never saved, when a restore is decided, then nothing is decided', () => {
+    expect(decideDomainRestored(heldAt('image_pending_upload'), restored)).toEqual([]);
+  });
+
+  it('given a domain saved for another image, when this image restores it, then nothing is decided', () => {
+    const state = heldAt('image_pending_upload', domainSaved(OTHER_IMG));
+    expect(decideDomainRestored(state, restored)).toEqual([]);
+  });
+
+  it('given a released task but a domain still saved for the image (compensation), when restored, then DomainRestored is still decided', () => {
+    const state = heldAt(
+      'image_snapshot',
+      domainSaved(),
+      taskChanged('image_snapshot', null, IMG, 'failed'),
+    );
+    expect(state.taskState).toBeNull();
+    expect(decideDomainRestored(state, restored)).toHaveLength(1);
+  });
+});
