@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what snapledger needs on a Debian 12 host (as root) and starts libvirt.
+# Safe to run again: it installs only what is missing and starts only what is stopped.
+set -euo pipefail
+
+need_apt=()
+command -v qemu-img >/dev/null || need_apt+=(qemu-utils)
+command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+command -v libvirtd >/dev/null || need_apt+=(libvirt-daemon-system)
+command -v virsh >/dev/null || need_apt+=(libvirt-clients)
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v make >/dev/null || need_apt+=(make)
+command -v python3 >/dev/null || need_apt+=(python3)
+command -v curl >/dev/null || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null; then
+  echo "setup: Node.js 20 or newer is required (node was not found)" >&2
+  exit 1
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is required, found $(node --version)" >&2
+  exit 1
+fi
+
+# libvirt: nothing starts by itself on this machine kind; start virtlogd, then libvirtd.
+uri=${SNAPLEDGER_LIBVIRT_URI:-qemu:///system}
+if ! virsh -c "$uri" version >/dev/null 2>&1; then
+  pidof virtlogd >/dev/null || virtlogd -d
+  pidof libvirtd >/dev/null || libvirtd -d
+  for _ in $(seq 1 100); do
+    virsh -c "$uri" version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  virsh -c "$uri" version >/dev/null || { echo "setup: libvirtd did not come up" >&2; exit 1; }
+  echo "setup: libvirtd is running"
+fi
