@@ -11,7 +11,14 @@ import { PROJECTION_RUNNER } from './api/read-your-writes';
 import { GlanceImagesController } from './api/rest/glance-images.controller';
 import { InstancesController } from './api/rest/instances.controller';
 import { ServerActionsController } from './api/rest/server-actions.controller';
-import { CLOCK, ID_GENERATOR, randomIds, systemClock, type Clock, type IdGenerator } from './commands/clock';
+import {
+  CLOCK,
+  ID_GENERATOR,
+  randomIds,
+  systemClock,
+  type Clock,
+  type IdGenerator,
+} from './commands/clock';
 import { CreateImageHandler } from './commands/create-image.handler';
 import { EventAppender } from './commands/event-appender';
 import { FAULT_INJECTOR, FaultInjector } from './commands/fault-injection';
@@ -49,7 +56,11 @@ export const dataFiles = (dataDir: string) => ({
 
 @Module({})
 export class AppModule {
-  static forRoot(config: SnapledgerConfig, logger: SnapledgerLogger, options: AppOptions): DynamicModule {
+  static forRoot(
+    config: SnapledgerConfig,
+    logger: SnapledgerLogger,
+    options: AppOptions,
+  ): DynamicModule {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const files = dataFiles(config.dataDir);
     const providers: Provider[] = [
@@ -89,11 +100,24 @@ export class AppModule {
         provide: PROJECTION_RUNNER,
         inject: [EVENT_STORE, VIEWS_DB],
         useFactory: (store: EventStore, db: DataSource) =>
-          new ProjectionRunner(store, db, createViewProjections(), logger.child({ component: 'projections' })),
+          new ProjectionRunner(
+            store,
+            db,
+            createViewProjections(),
+            logger.child({ component: 'projections' }),
+          ),
       },
       {
         provide: SnapshotSaga,
-        inject: [EVENT_STORE, STATE_DB, EventAppender, HYPERVISOR, DISK_IMAGE_TOOL, IMAGE_STORE, CLOCK],
+        inject: [
+          EVENT_STORE,
+          STATE_DB,
+          EventAppender,
+          HYPERVISOR,
+          DISK_IMAGE_TOOL,
+          IMAGE_STORE,
+          CLOCK,
+        ],
         useFactory: (
           store: EventStore,
           db: DataSource,
@@ -111,8 +135,16 @@ export class AppModule {
             { attempts: config.stepAttempts, backoffMs: 500 },
           ),
       },
-      { provide: TokenService, inject: [STATE_DB], useFactory: (db: DataSource) => new TokenService(db) },
-      { provide: ReadModels, inject: [VIEWS_DB], useFactory: (db: DataSource) => new ReadModels(db) },
+      {
+        provide: TokenService,
+        inject: [STATE_DB],
+        useFactory: (db: DataSource) => new TokenService(db),
+      },
+      {
+        provide: ReadModels,
+        inject: [VIEWS_DB],
+        useFactory: (db: DataSource) => new ReadModels(db),
+      },
       CreateImageHandler,
       SyncInstancesHandler,
       ServiceLifecycle,
@@ -121,7 +153,9 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: options.http ? [ServerActionsController, GlanceImagesController, InstancesController] : [],
+      controllers: options.http
+        ? [ServerActionsController, GlanceImagesController, InstancesController]
+        : [],
       providers,
     };
   }

@@ -44,8 +44,15 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.background) return;
-    const tokenFile = await this.tokens.bootstrapAdmin(this.config.dataDir, this.config.defaultProject);
-    if (tokenFile) this.logger.info({ tokenFile }, `no API tokens existed: wrote an admin token to ${tokenFile} (mode 0600)`);
+    const tokenFile = await this.tokens.bootstrapAdmin(
+      this.config.dataDir,
+      this.config.defaultProject,
+    );
+    if (tokenFile)
+      this.logger.info(
+        { tokenFile },
+        `no API tokens existed: wrote an admin token to ${tokenFile} (mode 0600)`,
+      );
     await this.runner.start();
     const swept = await this.images.sweepStaging(await this.saga.inFlight());
     if (swept.length > 0) this.logger.info({ swept }, 'removed leftover staging files');
@@ -54,9 +61,15 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
       const result = await this.commands.execute<SyncInstancesCommand, SyncInstancesResult>(
         new SyncInstancesCommand({ actor: SYSTEM_ACTOR, requestId: `req-sync-${Date.now()}` }),
       );
-      this.logger.info({ seen: result.seen, registered: result.registered.length, synced: result.synced.length }, 'libvirt instances synced');
+      this.logger.info(
+        { seen: result.seen, registered: result.registered.length, synced: result.synced.length },
+        'libvirt instances synced',
+      );
     } catch (error) {
-      this.logger.warn({ err: error }, 'initial libvirt sync failed; the service runs on, retry with `snapledger instances sync`');
+      this.logger.warn(
+        { err: error },
+        'initial libvirt sync failed; the service runs on, retry with `snapledger instances sync`',
+      );
     }
   }
 

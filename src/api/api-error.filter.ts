@@ -26,10 +26,19 @@ interface BodyParserError {
 /** Maps a thrown error to a status and a message the caller may see. */
 export function classify(error: unknown): { status: number; message: string } {
   // Nest wraps body-parser's errors in an HttpException whose cause is the original.
-  const parser = (error instanceof HttpException && error.cause ? error.cause : error) as BodyParserError;
-  if (parser && typeof parser.type === 'string' && typeof parser.status === 'number' && parser.status < 500) {
-    if (parser.type === 'entity.parse.failed') return { status: 400, message: 'Malformed request body' };
-    if (parser.type === 'entity.too.large') return { status: 413, message: 'Request body is too large' };
+  const parser = (
+    error instanceof HttpException && error.cause ? error.cause : error
+  ) as BodyParserError;
+  if (
+    parser &&
+    typeof parser.type === 'string' &&
+    typeof parser.status === 'number' &&
+    parser.status < 500
+  ) {
+    if (parser.type === 'entity.parse.failed')
+      return { status: 400, message: 'Malformed request body' };
+    if (parser.type === 'entity.too.large')
+      return { status: 413, message: 'Request body is too large' };
     return { status: parser.status, message: parser.message };
   }
   if (error instanceof ValidationError) return { status: 400, message: error.message };
@@ -39,7 +48,10 @@ export function classify(error: unknown): { status: number; message: string } {
   }
   if (error instanceof InstanceInvalidStateError) return { status: 409, message: error.message };
   if (error instanceof WrongExpectedRevisionError || error instanceof InvalidTransitionError) {
-    return { status: 409, message: 'The resource changed while the request was handled; try again.' };
+    return {
+      status: 409,
+      message: 'The resource changed while the request was handled; try again.',
+    };
   }
   if (error instanceof HttpException) {
     const response = error.getResponse();
@@ -64,7 +76,8 @@ export class ApiErrorFilter implements ExceptionFilter {
     const req = http.getRequest<SnapledgerRequest>();
     const res = http.getResponse<Response>();
     const { status, message } = classify(error);
-    if (status >= 500) this.logger.error({ err: error, path: req.path, requestId: req.requestId }, 'request failed');
+    if (status >= 500)
+      this.logger.error({ err: error, path: req.path, requestId: req.requestId }, 'request failed');
     if (res.headersSent) return;
     res.status(status).json(errorBody(apiFamilyOf(req.path), status, message));
   }

@@ -8,7 +8,10 @@ import { ApiErrorFilter } from './api-error.filter';
 import { requestIdMiddleware } from './request-context.middleware';
 
 /** Builds the HTTP service: auth on every route, request ids, family-shaped errors. */
-export async function createHttpApp(config: SnapledgerConfig, logger: SnapledgerLogger): Promise<INestApplication> {
+export async function createHttpApp(
+  config: SnapledgerConfig,
+  logger: SnapledgerLogger,
+): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(
     AppModule.forRoot(config, logger, { http: true, background: true }),
     { logger: ['error', 'warn'], bodyParser: false },
@@ -21,9 +24,15 @@ export async function createHttpApp(config: SnapledgerConfig, logger: Snapledger
   return app;
 }
 
-export async function serve(config: SnapledgerConfig, logger: SnapledgerLogger): Promise<INestApplication> {
+export async function serve(
+  config: SnapledgerConfig,
+  logger: SnapledgerLogger,
+): Promise<INestApplication> {
   const app = await createHttpApp(config, logger);
   await app.listen(config.port, config.host);
-  logger.info({ url: `http://${config.host}:${config.port}`, dataDir: config.dataDir }, 'snapledger is listening');
+  logger.info(
+    { url: `http://${config.host}:${config.port}`, dataDir: config.dataDir },
+    'snapledger is listening',
+  );
   return app;
 }

@@ -19,7 +19,9 @@ export class ReadModels {
 
   /** Instances the actor may see, by name then id. */
   async instances(actor: Actor): Promise<InstanceView[]> {
-    const rows = await this.db.getRepository(InstanceView).find({ order: { name: 'ASC', id: 'ASC' } });
+    const rows = await this.db
+      .getRepository(InstanceView)
+      .find({ order: { name: 'ASC', id: 'ASC' } });
     return rows.filter((r) => canSee(actor, r.projectId));
   }
 

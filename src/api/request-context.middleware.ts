@@ -9,7 +9,11 @@ export interface SnapledgerRequest extends Request {
 }
 
 /** Gives every request an OpenStack-style id (req-<uuid>) and echoes it, as Nova and Glance do. */
-export function requestIdMiddleware(req: SnapledgerRequest, res: Response, next: NextFunction): void {
+export function requestIdMiddleware(
+  req: SnapledgerRequest,
+  res: Response,
+  next: NextFunction,
+): void {
   const id = `req-${randomUUID()}`;
   req.requestId = id;
   res.setHeader('x-openstack-request-id', id);

@@ -19,7 +19,9 @@ export function resolveToken(config: SnapledgerConfig, explicit?: string): strin
   try {
     return readFileSync(join(config.dataDir, 'admin-token'), 'utf8').trim();
   } catch {
-    throw new Error(`no token: pass --token, set SNAPLEDGER_TOKEN, or start the service once to create ${join(config.dataDir, 'admin-token')}`);
+    throw new Error(
+      `no token: pass --token, set SNAPLEDGER_TOKEN, or start the service once to create ${join(config.dataDir, 'admin-token')}`,
+    );
   }
 }
 
@@ -30,7 +32,11 @@ export class ApiClient {
     private readonly token: string,
   ) {}
 
-  async request<T>(method: string, path: string, options: { body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: T; headers: Headers }> {
+  async request<T>(
+    method: string,
+    path: string,
+    options: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: T; headers: Headers }> {
     const res = await fetch(new URL(path, this.baseUrl), {
       method,
       headers: {

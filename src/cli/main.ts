@@ -15,11 +15,17 @@ import { ApiClient, ApiError, resolveToken } from './api-client';
 import { snapshotCommand } from './snapshot.command';
 
 /** Runs `work` inside the application context without HTTP or background work. */
-async function withLocalContext<T>(config: SnapledgerConfig, work: (get: <R>(token: unknown) => R) => Promise<T>): Promise<T> {
+async function withLocalContext<T>(
+  config: SnapledgerConfig,
+  work: (get: <R>(token: unknown) => R) => Promise<T>,
+): Promise<T> {
   const logger = createLogger('stderr', process.env.SNAPLEDGER_LOG_LEVEL ?? 'warn');
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logger, { http: false, background: false }), {
-    logger: ['error', 'warn'],
-  });
+  const app = await NestFactory.createApplicationContext(
+    AppModule.forRoot(config, logger, { http: false, background: false }),
+    {
+      logger: ['error', 'warn'],
+    },
+  );
   try {
     return await work(<R>(token: unknown) => app.get(token as never) as R);
   } finally {
@@ -53,21 +59,29 @@ export function buildCli(): Command {
     .argument('<instance>', 'instance uuid or libvirt domain name')
     .requiredOption('--name <name>', 'name of the new image')
     .option('--wait', 'wait for the snapshot to finish, with a progress bar', false)
-    .option('--url <url>', 'API base URL (default SNAPLEDGER_URL or http://127.0.0.1:$SNAPLEDGER_PORT)')
+    .option(
+      '--url <url>',
+      'API base URL (default SNAPLEDGER_URL or http://127.0.0.1:$SNAPLEDGER_PORT)',
+    )
     .option('--token <token>', 'X-Auth-Token (default SNAPLEDGER_TOKEN or <data dir>/admin-token)')
     .option('--json', 'print the image as JSON when done', false)
-    .action(async (instance: string, opts: { name: string; wait: boolean; url?: string; token?: string; json: boolean }) => {
-      const config = loadConfig();
-      const result = await snapshotCommand(apiFor(config, opts), instance, {
-        name: opts.name,
-        wait: opts.wait,
-        out: process.stderr,
-        progress: process.stderr.isTTY === true || process.env.SNAPLEDGER_PROGRESS === '1',
-      });
-      if (result.image !== undefined) print(result.image);
-      else if (opts.json) print({ image_id: result.imageId, result: result.result });
-      if (result.result === 'killed') process.exitCode = 1;
-    });
+    .action(
+      async (
+        instance: string,
+        opts: { name: string; wait: boolean; url?: string; token?: string; json: boolean },
+      ) => {
+        const config = loadConfig();
+        const result = await snapshotCommand(apiFor(config, opts), instance, {
+          name: opts.name,
+          wait: opts.wait,
+          out: process.stderr,
+          progress: process.stderr.isTTY === true || process.env.SNAPLEDGER_PROGRESS === '1',
+        });
+        if (result.image !== undefined) print(result.image);
+        else if (opts.json) print({ image_id: result.imageId, result: result.result });
+        if (result.result === 'killed') process.exitCode = 1;
+      },
+    );
 
   const instances = program.command('instances').description('instances known from libvirt');
   instances
@@ -77,7 +91,10 @@ export function buildCli(): Command {
       const config = loadConfig();
       const result = await withLocalContext(config, (get) =>
         get<CommandBus>(CommandBus).execute<SyncInstancesCommand, SyncInstancesResult>(
-          new SyncInstancesCommand({ actor: SYSTEM_ACTOR, requestId: `req-cli-sync-${Date.now()}` }),
+          new SyncInstancesCommand({
+            actor: SYSTEM_ACTOR,
+            requestId: `req-cli-sync-${Date.now()}`,
+          }),
         ),
       );
       print(result);
@@ -94,12 +111,27 @@ export function buildCli(): Command {
     .action(async (opts: { project: string; user: string; role: string[]; ttl?: string }) => {
       const config = loadConfig();
       const ttl = opts.ttl === undefined ? undefined : Number(opts.ttl);
-      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new Error('--ttl must be a positive whole number of seconds');
-      const roles = opts.role.flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean);
+      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
+        throw new Error('--ttl must be a positive whole number of seconds');
+      const roles = opts.role
+        .flatMap((r) => r.split(','))
+        .map((r) => r.trim())
+        .filter(Boolean);
       const issued = await withLocalContext(config, (get) =>
-        get<TokenService>(TokenService).issue({ userId: opts.user, projectId: opts.project, roles, ttlSeconds: ttl }),
+        get<TokenService>(TokenService).issue({
+          userId: opts.user,
+          projectId: opts.project,
+          roles,
+          ttlSeconds: ttl,
+        }),
       );
-      print({ token: issued.token, user: issued.actor.userId, project: issued.actor.projectId, roles: issued.actor.roles, expires_at: issued.expiresAt });
+      print({
+        token: issued.token,
+        user: issued.actor.userId,
+        project: issued.actor.projectId,
+        roles: issued.actor.roles,
+        expires_at: issued.expiresAt,
+      });
     });
 
   const projections = program.command('projections').description('read models');
@@ -108,7 +140,9 @@ export function buildCli(): Command {
     .description('drop every view and replay the whole event log into it (stop the service first)')
     .action(async () => {
       const config = loadConfig();
-      const result = await withLocalContext(config, (get) => get<ProjectionRunner>(PROJECTION_RUNNER).rebuild());
+      const result = await withLocalContext(config, (get) =>
+        get<ProjectionRunner>(PROJECTION_RUNNER).rebuild(),
+      );
       print(result);
     });
 
@@ -119,7 +153,12 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (error) {
-    const message = error instanceof ApiError ? error.message : error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof ApiError
+        ? error.message
+        : error instanceof Error
+          ? error.message
+          : String(error);
     process.stderr.write(`snapledger: ${message}\n`);
     process.exitCode = 1;
   }

@@ -36,19 +36,31 @@ export async function snapshotCommand(
   options: { name: string; wait: boolean; out: NodeJS.WriteStream; progress: boolean },
 ): Promise<{ imageId: string; result: SnapshotRow['result'] | 'requested'; image?: unknown }> {
   const instance = await resolveInstance(api, instanceRef);
-  const { body } = await api.request<{ image_id: string }>('POST', `/v2.1/servers/${instance.id}/action`, {
-    body: { createImage: { name: options.name } },
-    headers: { 'OpenStack-API-Version': 'compute 2.45' },
-  });
+  const { body } = await api.request<{ image_id: string }>(
+    'POST',
+    `/v2.1/servers/${instance.id}/action`,
+    {
+      body: { createImage: { name: options.name } },
+      headers: { 'OpenStack-API-Version': 'compute 2.45' },
+    },
+  );
   const imageId = body.image_id;
   options.out.write(`snapshot of ${instance.name} (${instance.id}) requested: image ${imageId}\n`);
   if (!options.wait) return { imageId, result: 'requested' };
 
-  const bar = options.progress ? new SingleBar({ format: 'converting [{bar}] {percentage}% | {step}', hideCursor: true }, Presets.shades_classic) : null;
+  const bar = options.progress
+    ? new SingleBar(
+        { format: 'converting [{bar}] {percentage}% | {step}', hideCursor: true },
+        Presets.shades_classic,
+      )
+    : null;
   bar?.start(100, 0, { step: 'queued' });
   let row: SnapshotRow | undefined;
   for (;;) {
-    const { body: history } = await api.request<{ snapshots: SnapshotRow[] }>('GET', `/v1/instances/${instance.id}/snapshots`);
+    const { body: history } = await api.request<{ snapshots: SnapshotRow[] }>(
+      'GET',
+      `/v1/instances/${instance.id}/snapshots`,
+    );
     row = history.snapshots.find((s) => s.image_id === imageId);
     if (row) bar?.update(Math.floor(row.progress ?? 0), { step: row.task_state ?? row.result });
     if (row && row.result !== 'running' && row.task_state === null) break;
@@ -61,6 +73,8 @@ export async function snapshotCommand(
     return { imageId, result: 'killed' };
   }
   const { body: image } = await api.request<unknown>('GET', `/v2/images/${imageId}`);
-  options.out.write(`snapshot ${imageId} is active (mode ${row.mode}, downtime ${row.downtime_ms} ms)\n`);
+  options.out.write(
+    `snapshot ${imageId} is active (mode ${row.mode}, downtime ${row.downtime_ms} ms)\n`,
+  );
   return { imageId, result: row.result, image };
 }

@@ -1,6 +1,10 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { EVENT_STORE, type EventStore, WrongExpectedRevisionError } from '../event-store/event-store.port';
+import {
+  EVENT_STORE,
+  type EventStore,
+  WrongExpectedRevisionError,
+} from '../event-store/event-store.port';
 import { imageStream, instanceStream } from '../events';
 import { loadAggregate } from './aggregate-loader';
 import { ID_GENERATOR, type IdGenerator } from './clock';
@@ -38,13 +42,17 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
     const causation = causationFromRequest(command.request);
     const imageId = this.ids.uuid();
 
-    let instance: InstanceState | null = null;
+    let instance: InstanceState;
     for (let attempt = 1; ; attempt += 1) {
       const loaded = await loadAggregate(this.store, instanceStream(instanceId), foldInstance);
       if (!loaded.state.exists || !canSee(command.request.actor, loaded.state.projectId)) {
         throw new InstanceNotFoundError(instanceId);
       }
-      const events = decideSnapshotRequest(loaded.state, { instanceId, imageId, action: 'createImage' });
+      const events = decideSnapshotRequest(loaded.state, {
+        instanceId,
+        imageId,
+        action: 'createImage',
+      });
       try {
         await this.appender.append(instanceStream(instanceId), events, loaded.revision, causation);
         instance = loaded.state;
@@ -70,7 +78,12 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
         metadata: request.metadata,
       }),
     });
-    const result = await this.appender.append(imageStream(imageId), reserved, 'no_stream', causation);
+    const result = await this.appender.append(
+      imageStream(imageId),
+      reserved,
+      'no_stream',
+      causation,
+    );
     return { imageId, position: result?.position ?? 0 };
   }
 }

@@ -60,7 +60,8 @@ export function parseCreateImageBody(body: unknown): CreateImageRequest {
   if (!validateCreateImageBody(body)) {
     throw new ValidationError(describeError(body, validateCreateImageBody.errors?.[0]));
   }
-  const entity = (body as { createImage: { name: string; metadata?: Record<string, string> } }).createImage;
+  const entity = (body as { createImage: { name: string; metadata?: Record<string, string> } })
+    .createImage;
   const metadata = entity.metadata ?? {};
   if (Object.keys(metadata).length > MAX_IMAGE_METADATA_ITEMS) {
     throw new QuotaExceededError('Image metadata limit exceeded');
@@ -68,20 +69,25 @@ export function parseCreateImageBody(body: unknown): CreateImageRequest {
   return { name: entity.name, metadata };
 }
 
+/**
+ * Nova's wording (nova/api/validation/validators.py): an invalid name gets the name rule
+ * alone; an error inside the body names the last path element and its value; an error at
+ * the top of the body is the bare schema message.
+ */
 function describeError(body: unknown, error: ErrorObject | undefined): string {
   if (!error) return 'Invalid input.';
+  if (error.keyword === 'format') {
+    return "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.";
+  }
   const segments = error.instancePath.split('/').filter(Boolean);
   let value: unknown = body;
   for (const s of segments) value = (value as Record<string, unknown> | undefined)?.[s];
-  const field = segments.length > 0 ? segments.join('/') : 'root';
   const shown = typeof value === 'string' ? value : JSON.stringify(value);
   let detail: string;
   switch (error.keyword) {
-    case 'additionalProperties': {
-      const extra = (error.params as { additionalProperty: string }).additionalProperty;
-      detail = `Additional properties are not allowed ('${extra}' was unexpected)`;
+    case 'additionalProperties':
+      detail = `Additional properties are not allowed ('${(error.params as { additionalProperty: string }).additionalProperty}' was unexpected)`;
       break;
-    }
     case 'required':
       detail = `'${(error.params as { missingProperty: string }).missingProperty}' is a required property`;
       break;
@@ -94,12 +100,11 @@ function describeError(body: unknown, error: ErrorObject | undefined): string {
     case 'maxLength':
       detail = `'${shown}' is too long`;
       break;
-    case 'format':
-      detail =
-        "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.";
-      break;
     default:
       detail = error.message ?? 'is invalid';
   }
-  return `Invalid input for field/attribute ${field}. Value: ${shown}. ${detail}`;
+  const field = segments.at(-1);
+  return field === undefined
+    ? detail
+    : `Invalid input for field/attribute ${field}. Value: ${shown}. ${detail}`;
 }

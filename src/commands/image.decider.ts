@@ -11,34 +11,51 @@ import { ImageNotFoundError, InvalidTransitionError } from './domain-errors';
 import type { ImageState } from './image.state';
 import { isSettled } from './image.state';
 
-export function decideReservation(state: ImageState, reservation: ImageReserved['data']): ImageReserved[] {
+export function decideReservation(
+  state: ImageState,
+  reservation: ImageReserved['data'],
+): ImageReserved[] {
   if (state.exists) return [];
   return [{ type: 'ImageReserved', data: reservation }];
 }
 
 /** Progress is recorded only while the image is being made, and only when it moved. */
 export function decideProgress(state: ImageState, percent: number): ConversionProgressed[] {
-  if (!state.exists || isSettled(state) || state.extracted) return [];
+  if (!state.exists || isSettled(state) || state.extracted || !Number.isFinite(percent)) return [];
   const rounded = Math.floor(Math.max(0, Math.min(100, percent)) * 100) / 100;
   if (state.lastProgress !== null && rounded <= state.lastProgress) return [];
-  return [{ type: 'ConversionProgressed', data: { imageId: state.imageId as string, percent: rounded } }];
+  return [
+    { type: 'ConversionProgressed', data: { imageId: state.imageId as string, percent: rounded } },
+  ];
 }
 
-export function decideExtracted(state: ImageState, extracted: Omit<ImageExtracted['data'], 'imageId'>): ImageExtracted[] {
+export function decideExtracted(
+  state: ImageState,
+  extracted: Omit<ImageExtracted['data'], 'imageId'>,
+): ImageExtracted[] {
   requireInFlight(state, 'extract');
   if (state.extracted) return [];
   return [{ type: 'ImageExtracted', data: { imageId: state.imageId as string, ...extracted } }];
 }
 
-export function decideUploaded(state: ImageState, uploaded: Omit<Uploaded['data'], 'imageId'>): Uploaded[] {
+export function decideUploaded(
+  state: ImageState,
+  uploaded: Omit<Uploaded['data'], 'imageId'>,
+): Uploaded[] {
   if (state.uploaded) return [];
   requireInFlight(state, 'upload');
-  if (!state.extracted) throw new InvalidTransitionError(`image ${String(state.imageId)} has no extracted data to upload`);
+  if (!state.extracted)
+    throw new InvalidTransitionError(
+      `image ${String(state.imageId)} has no extracted data to upload`,
+    );
   return [{ type: 'Uploaded', data: { imageId: state.imageId as string, ...uploaded } }];
 }
 
 /** A snapshot fails once: the image is killed with the step and reason; a second failure adds nothing. */
-export function decideFailure(state: ImageState, failure: { step: SnapshotStep; reason: string }): SnapshotFailed[] {
+export function decideFailure(
+  state: ImageState,
+  failure: { step: SnapshotStep; reason: string },
+): SnapshotFailed[] {
   if (!state.exists || isSettled(state)) return [];
   return [{ type: 'SnapshotFailed', data: { imageId: state.imageId as string, ...failure } }];
 }
@@ -53,5 +70,8 @@ export function decideDeletion(
 
 function requireInFlight(state: ImageState, step: string): void {
   if (!state.exists) throw new InvalidTransitionError(`cannot ${step}: image is not reserved`);
-  if (isSettled(state)) throw new InvalidTransitionError(`cannot ${step}: image ${String(state.imageId)} is ${String(state.status)}`);
+  if (isSettled(state))
+    throw new InvalidTransitionError(
+      `cannot ${step}: image ${String(state.imageId)} is ${String(state.status)}`,
+    );
 }

@@ -48,7 +48,11 @@ export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
     case 'Uploaded':
       return { ...state, uploaded: true, status: 'active', lastProgress: 100 };
     case 'SnapshotFailed':
-      return { ...state, status: 'killed', failure: { step: event.data.step, reason: event.data.reason } };
+      return {
+        ...state,
+        status: 'killed',
+        failure: { step: event.data.step, reason: event.data.reason },
+      };
     case 'ImageDeleted':
       return { ...state, status: 'deleted' };
     default:

@@ -8,7 +8,11 @@ import type {
   TaskStateChanged,
   VmState,
 } from '../events';
-import { InstanceInvalidStateError, InstanceNotFoundError, InvalidTransitionError } from './domain-errors';
+import {
+  InstanceInvalidStateError,
+  InstanceNotFoundError,
+  InvalidTransitionError,
+} from './domain-errors';
 import type { InstanceState } from './instance.state';
 
 /** What a libvirt sync saw of one domain. */
@@ -28,7 +32,12 @@ export interface ObservedDomain {
 }
 
 /** Nova allows createImage in these vm_states (compute/api.py snapshot()). */
-export const SNAPSHOT_ALLOWED_VM_STATES: readonly VmState[] = ['active', 'stopped', 'paused', 'suspended'];
+export const SNAPSHOT_ALLOWED_VM_STATES: readonly VmState[] = [
+  'active',
+  'stopped',
+  'paused',
+  'suspended',
+];
 
 /**
  * Records a domain seen by libvirt. New domains are registered; a changed power state is
@@ -60,15 +69,30 @@ export function decideSnapshotRequest(
 ): TaskStateChanged[] {
   if (!state.exists || state.vmState === null) throw new InstanceNotFoundError(request.instanceId);
   if (!SNAPSHOT_ALLOWED_VM_STATES.includes(state.vmState)) {
-    throw new InstanceInvalidStateError(request.instanceId, request.action, 'vm_state', state.vmState);
+    throw new InstanceInvalidStateError(
+      request.instanceId,
+      request.action,
+      'vm_state',
+      state.vmState,
+    );
   }
   if (state.taskState !== null) {
-    throw new InstanceInvalidStateError(request.instanceId, request.action, 'task_state', state.taskState);
+    throw new InstanceInvalidStateError(
+      request.instanceId,
+      request.action,
+      'task_state',
+      state.taskState,
+    );
   }
   return [
     {
       type: 'TaskStateChanged',
-      data: { instanceId: request.instanceId, from: null, to: 'image_snapshot_pending', imageId: request.imageId },
+      data: {
+        instanceId: request.instanceId,
+        from: null,
+        to: 'image_snapshot_pending',
+        imageId: request.imageId,
+      },
     },
   ];
 }
@@ -100,7 +124,12 @@ export function decideTaskRelease(
   release: { imageId: string; reason?: string },
 ): TaskStateChanged[] {
   if (state.taskImageId !== release.imageId || state.taskState === null) return [];
-  return decideTaskTransition(state, { imageId: release.imageId, from: state.taskState, to: null, reason: release.reason });
+  return decideTaskTransition(state, {
+    imageId: release.imageId,
+    from: state.taskState,
+    to: null,
+    reason: release.reason,
+  });
 }
 
 export function decideDomainSaved(
@@ -108,7 +137,9 @@ export function decideDomainSaved(
   saved: { imageId: string; priorPowerState: PowerState; startedAt: string; durationMs: number },
 ): DomainSaved[] {
   if (state.taskImageId !== saved.imageId) {
-    throw new InvalidTransitionError(`instance ${String(state.instanceId)} is not held by snapshot ${saved.imageId}`);
+    throw new InvalidTransitionError(
+      `instance ${String(state.instanceId)} is not held by snapshot ${saved.imageId}`,
+    );
   }
   if (state.savedForImageId === saved.imageId) return [];
   return [{ type: 'DomainSaved', data: { instanceId: state.instanceId as string, ...saved } }];
@@ -119,5 +150,7 @@ export function decideDomainRestored(
   restored: { imageId: string; powerState: PowerState; startedAt: string; durationMs: number },
 ): DomainRestored[] {
   if (state.savedForImageId !== restored.imageId) return [];
-  return [{ type: 'DomainRestored', data: { instanceId: state.instanceId as string, ...restored } }];
+  return [
+    { type: 'DomainRestored', data: { instanceId: state.instanceId as string, ...restored } },
+  ];
 }

@@ -2,7 +2,11 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../config/snapledger.config';
 import { HYPERVISOR, type DomainDetails, type Hypervisor } from '../drivers/hypervisor.port';
-import { EVENT_STORE, type EventStore, WrongExpectedRevisionError } from '../event-store/event-store.port';
+import {
+  EVENT_STORE,
+  type EventStore,
+  WrongExpectedRevisionError,
+} from '../event-store/event-store.port';
 import { instanceStream } from '../events';
 import { loadAggregate } from './aggregate-loader';
 import { EventAppender } from './event-appender';
@@ -31,7 +35,10 @@ export function observe(domain: DomainDetails, config: SnapledgerConfig): Observ
 }
 
 @CommandHandler(SyncInstancesCommand)
-export class SyncInstancesHandler implements ICommandHandler<SyncInstancesCommand, SyncInstancesResult> {
+export class SyncInstancesHandler implements ICommandHandler<
+  SyncInstancesCommand,
+  SyncInstancesResult
+> {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(HYPERVISOR) private readonly hypervisor: Hypervisor,
@@ -57,10 +64,19 @@ export class SyncInstancesHandler implements ICommandHandler<SyncInstancesComman
       seenCount += 1;
       const seen = observe(details, this.config);
       for (let attempt = 1; attempt <= 3; attempt += 1) {
-        const loaded = await loadAggregate(this.store, instanceStream(seen.instanceId), foldInstance);
+        const loaded = await loadAggregate(
+          this.store,
+          instanceStream(seen.instanceId),
+          foldInstance,
+        );
         const events = decideObservation(loaded.state, seen);
         try {
-          const appended = await this.appender.append(instanceStream(seen.instanceId), events, loaded.revision, causation);
+          const appended = await this.appender.append(
+            instanceStream(seen.instanceId),
+            events,
+            loaded.revision,
+            causation,
+          );
           if (appended) {
             position = Math.max(position, appended.position);
             (events[0].type === 'InstanceRegistered' ? registered : synced).push(seen.instanceId);

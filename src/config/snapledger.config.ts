@@ -23,7 +23,8 @@ export interface SnapledgerConfig {
 function intFrom(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${name} must be a non-negative integer, got "${value}"`);
   return n;
 }
 
@@ -42,7 +43,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     hostName: env.SNAPLEDGER_HOST_NAME || require('node:os').hostname(),
     snapshotFormat: format,
     stepAttempts: Math.max(1, intFrom(env.SNAPLEDGER_STEP_ATTEMPTS, 3, 'SNAPLEDGER_STEP_ATTEMPTS')),
-    faults: (env.SNAPLEDGER_FAULTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    faults: (env.SNAPLEDGER_FAULTS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     noAuth: env.SNAPLEDGER_NO_AUTH === 'yes-i-know',
   };
 }

@@ -61,7 +61,11 @@ export interface SubscribeOptions {
  */
 export interface EventStore {
   /** Appends atomically: all the events land on the stream, or none do. */
-  append(streamName: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  append(
+    streamName: string,
+    events: readonly NewEvent[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult>;
   /** The stream's events in revision order; [] when the stream does not exist. */
   readStream(streamName: string): Promise<RecordedEvent[]>;
   /** Events of every stream in position order. */
@@ -72,7 +76,10 @@ export interface EventStore {
    * Delivers every event after `after`, then tails the log. The handler is awaited: events
    * are delivered one at a time, in order. A handler that throws ends the subscription.
    */
-  subscribe(handler: (event: RecordedEvent) => Promise<void>, options: SubscribeOptions): StreamSubscription;
+  subscribe(
+    handler: (event: RecordedEvent) => Promise<void>,
+    options: SubscribeOptions,
+  ): StreamSubscription;
   close(): Promise<void>;
 }
 

@@ -64,9 +64,4 @@ export type ImageDeleted = {
 };
 
 export type ImageEvent =
-  | ImageReserved
-  | ConversionProgressed
-  | ImageExtracted
-  | Uploaded
-  | SnapshotFailed
-  | ImageDeleted;
+  ImageReserved | ConversionProgressed | ImageExtracted | Uploaded | SnapshotFailed | ImageDeleted;

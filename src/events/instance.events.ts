@@ -75,8 +75,4 @@ export type DomainRestored = {
 };
 
 export type InstanceEvent =
-  | InstanceRegistered
-  | PowerStateSynced
-  | TaskStateChanged
-  | DomainSaved
-  | DomainRestored;
+  InstanceRegistered | PowerStateSynced | TaskStateChanged | DomainSaved | DomainRestored;

@@ -10,7 +10,8 @@ export const StreamCategory = {
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
-export const instanceStream = (instanceId: string): string => `${StreamCategory.Instance}-${instanceId}`;
+export const instanceStream = (instanceId: string): string =>
+  `${StreamCategory.Instance}-${instanceId}`;
 export const imageStream = (imageId: string): string => `${StreamCategory.Image}-${imageId}`;
 export const snapshotStream = (imageId: string): string => `${StreamCategory.Snapshot}-${imageId}`;
 

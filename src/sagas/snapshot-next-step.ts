@@ -28,7 +28,10 @@ export interface NextStepOptions {
 }
 
 /** The step a forward action belongs to, for SnapshotFailed. */
-export const stepOf: Record<Exclude<SnapshotAction['kind'], 'fail' | 'release' | 'done'>, SnapshotStep> = {
+export const stepOf: Record<
+  Exclude<SnapshotAction['kind'], 'fail' | 'release' | 'done'>,
+  SnapshotStep
+> = {
   begin: 'begin',
   plan: 'plan',
   save: 'save',
@@ -40,13 +43,18 @@ export const stepOf: Record<Exclude<SnapshotAction['kind'], 'fail' | 'release' |
   finish: 'upload',
 };
 
-export function nextStep(state: SnapshotProcessState, options: NextStepOptions = {}): SnapshotAction {
+export function nextStep(
+  state: SnapshotProcessState,
+  options: NextStepOptions = {},
+): SnapshotAction {
   const { image, instance, plan, imageId } = state;
   const held = instance.taskImageId === imageId && instance.taskState !== null;
   const savedByUs = instance.savedForImageId === imageId;
 
   if (!image.exists) {
-    return held ? { kind: 'release', reason: 'the image reservation was lost before it was recorded' } : { kind: 'done' };
+    return held
+      ? { kind: 'release', reason: 'the image reservation was lost before it was recorded' }
+      : { kind: 'done' };
   }
 
   if (image.status === 'killed' || image.status === 'deleted') {
@@ -62,7 +70,11 @@ export function nextStep(state: SnapshotProcessState, options: NextStepOptions =
 
   if (!held) {
     if (image.status === 'active') return { kind: 'done' };
-    return { kind: 'fail', step: 'begin', reason: 'the instance task state no longer belongs to this snapshot' };
+    return {
+      kind: 'fail',
+      step: 'begin',
+      reason: 'the instance task state no longer belongs to this snapshot',
+    };
   }
 
   switch (instance.taskState) {
@@ -79,6 +91,10 @@ export function nextStep(state: SnapshotProcessState, options: NextStepOptions =
     case 'image_uploading':
       return image.uploaded ? { kind: 'finish' } : { kind: 'upload' };
     default:
-      return { kind: 'fail', step: 'begin', reason: `unexpected task_state ${String(instance.taskState)}` };
+      return {
+        kind: 'fail',
+        step: 'begin',
+        reason: `unexpected task_state ${String(instance.taskState)}`,
+      };
   }
 }

@@ -34,13 +34,18 @@ export function foldSnapshotProcess(input: {
   const image = foldImage(input.imageEvents as never);
   const instance = foldInstance(input.instanceEvents as never);
   const planned = input.snapshotEvents.find((e) => e.type === 'SnapshotPlanned') as
-    | RecordedEvent<'SnapshotPlanned', SnapshotPlanned['data']>
-    | undefined;
+    RecordedEvent<'SnapshotPlanned', SnapshotPlanned['data']> | undefined;
   const reserved = input.imageEvents.find((e) => e.type === 'ImageReserved') as
-    | RecordedEvent<'ImageReserved', ImageReserved['data']>
-    | undefined;
-  const revisionOf = (events: readonly RecordedEvent[]): ExpectedRevision => events.at(-1)?.revision ?? 'no_stream';
-  const related = [...input.imageEvents, ...input.snapshotEvents, ...input.instanceEvents.filter((e) => (e.data as { imageId?: string }).imageId === input.imageId)];
+    RecordedEvent<'ImageReserved', ImageReserved['data']> | undefined;
+  const revisionOf = (events: readonly RecordedEvent[]): ExpectedRevision =>
+    events.at(-1)?.revision ?? 'no_stream';
+  const related = [
+    ...input.imageEvents,
+    ...input.snapshotEvents,
+    ...input.instanceEvents.filter(
+      (e) => (e.data as { imageId?: string }).imageId === input.imageId,
+    ),
+  ];
   const latest = related.sort((a, b) => a.position - b.position).at(-1);
   return {
     imageId: input.imageId,

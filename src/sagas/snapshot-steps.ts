@@ -1,4 +1,9 @@
-import { decideExtracted, decideFailure, decideProgress, decideUploaded } from '../commands/image.decider';
+import {
+  decideExtracted,
+  decideFailure,
+  decideProgress,
+  decideUploaded,
+} from '../commands/image.decider';
 import { evolveImage } from '../commands/image.state';
 import {
   decideDomainRestored,
@@ -62,11 +67,22 @@ export class SnapshotSteps {
 
     switch (action.kind) {
       case 'begin':
-        await onInstance(decideTaskTransition(instance, { imageId, from: 'image_snapshot_pending', to: 'image_snapshot' }));
+        await onInstance(
+          decideTaskTransition(instance, {
+            imageId,
+            from: 'image_snapshot_pending',
+            to: 'image_snapshot',
+          }),
+        );
         return;
       case 'plan': {
         const plan = await this.plan(state);
-        await appender.append(snapshotStream(imageId), [{ type: 'SnapshotPlanned', data: plan }], state.snapshotRevision, ctx);
+        await appender.append(
+          snapshotStream(imageId),
+          [{ type: 'SnapshotPlanned', data: plan }],
+          state.snapshotRevision,
+          ctx,
+        );
         return;
       }
       case 'save': {
@@ -84,7 +100,13 @@ export class SnapshotSteps {
         return;
       }
       case 'mark-pending-upload':
-        await onInstance(decideTaskTransition(instance, { imageId, from: 'image_snapshot', to: 'image_pending_upload' }));
+        await onInstance(
+          decideTaskTransition(instance, {
+            imageId,
+            from: 'image_snapshot',
+            to: 'image_pending_upload',
+          }),
+        );
         return;
       case 'extract':
         await this.extract(state, ctx);
@@ -105,7 +127,13 @@ export class SnapshotSteps {
         return;
       }
       case 'mark-uploading':
-        await onInstance(decideTaskTransition(instance, { imageId, from: 'image_pending_upload', to: 'image_uploading' }));
+        await onInstance(
+          decideTaskTransition(instance, {
+            imageId,
+            from: 'image_pending_upload',
+            to: 'image_uploading',
+          }),
+        );
         return;
       case 'upload': {
         const startedAt = clock.now();
@@ -132,7 +160,9 @@ export class SnapshotSteps {
         return;
       }
       case 'finish':
-        await onInstance(decideTaskTransition(instance, { imageId, from: 'image_uploading', to: null }));
+        await onInstance(
+          decideTaskTransition(instance, { imageId, from: 'image_uploading', to: null }),
+        );
         return;
       case 'fail':
         await this.fail(state, action.step, action.reason);
@@ -155,7 +185,10 @@ export class SnapshotSteps {
     );
   }
 
-  async recordRetry(state: SnapshotProcessState, retry: Omit<SnapshotStepRetried['data'], 'imageId'>): Promise<void> {
+  async recordRetry(
+    state: SnapshotProcessState,
+    retry: Omit<SnapshotStepRetried['data'], 'imageId'>,
+  ): Promise<void> {
     await this.deps.appender.append(
       snapshotStream(state.imageId),
       [{ type: 'SnapshotStepRetried', data: { imageId: state.imageId, ...retry } }],
@@ -168,7 +201,8 @@ export class SnapshotSteps {
   private async plan(state: SnapshotProcessState): Promise<SnapshotPlanned['data']> {
     const instanceId = state.instance.instanceId as string;
     const domain = await this.deps.hypervisor.describe(instanceId);
-    if (!domain.firstFileDisk) throw new PermanentStepError(`domain ${domain.name} has no file-backed disk`);
+    if (!domain.firstFileDisk)
+      throw new PermanentStepError(`domain ${domain.name} has no file-backed disk`);
     const { vmState, powerState } = novaStateOf(domain.state, domain.hasManagedSave);
     if (!['active', 'paused', 'stopped', 'suspended'].includes(vmState)) {
       throw new PermanentStepError(`domain ${domain.name} is ${domain.state}; cannot snapshot it`);

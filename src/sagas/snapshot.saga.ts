@@ -10,7 +10,11 @@ import {
 } from '../event-store/event-store.port';
 import type { ImageReserved, RecordedEvent, TaskStateChanged } from '../events';
 import { nextStep, stepOf, type SnapshotAction } from './snapshot-next-step';
-import { SagaCheckpoint, SnapshotProcessRecord, type SnapshotProcessStatus } from './snapshot-process.entity';
+import {
+  SagaCheckpoint,
+  SnapshotProcessRecord,
+  type SnapshotProcessStatus,
+} from './snapshot-process.entity';
 import { loadSnapshotProcess } from './snapshot-process.state';
 import { PermanentStepError, type SnapshotSteps } from './snapshot-steps';
 
@@ -92,7 +96,10 @@ export class SnapshotSaga {
     void subscription.done.then(async () => {
       caughtUp();
       if (failure === null || this.stopping || this.subscription !== subscription) return;
-      this.logger.error({ err: failure }, 'snapshot saga failed to handle an event; subscribing again');
+      this.logger.error(
+        { err: failure },
+        'snapshot saga failed to handle an event; subscribing again',
+      );
       await delay(this.backoff(failures + 1), undefined, { ref: false });
       if (!this.stopping && this.subscription === subscription) await this.subscribe(failures + 1);
     });
@@ -127,13 +134,23 @@ export class SnapshotSaga {
     await this.db.transaction(async (manager) => {
       if (event.type === 'TaskStateChanged') {
         const data = event.data as TaskStateChanged['data'];
-        if (data.to === 'image_snapshot_pending') await this.record(manager, data.imageId, data.instanceId, 'requested', event.position);
-        if (data.to === null) await this.record(manager, data.imageId, data.instanceId, 'finished', event.position);
+        if (data.to === 'image_snapshot_pending')
+          await this.record(manager, data.imageId, data.instanceId, 'requested', event.position);
+        if (data.to === null)
+          await this.record(manager, data.imageId, data.instanceId, 'finished', event.position);
       } else if (event.type === 'ImageReserved') {
         const data = event.data as ImageReserved['data'];
-        launch = await this.record(manager, data.imageId, data.instanceId, 'running', event.position);
+        launch = await this.record(
+          manager,
+          data.imageId,
+          data.instanceId,
+          'running',
+          event.position,
+        );
       }
-      await manager.getRepository(SagaCheckpoint).save({ name: CHECKPOINT, position: event.position });
+      await manager
+        .getRepository(SagaCheckpoint)
+        .save({ name: CHECKPOINT, position: event.position });
     });
     const started = launch as SnapshotProcessRecord | null;
     if (started && started.status === 'running') this.launch(started.imageId, started.instanceId);
@@ -157,7 +174,9 @@ export class SnapshotSaga {
   private launch(imageId: string, instanceId: string): void {
     if (this.workers.has(imageId) || this.stopping) return;
     const worker = this.run(imageId, instanceId)
-      .catch((error: unknown) => this.logger.error({ imageId, err: error }, 'snapshot worker crashed'))
+      .catch((error: unknown) =>
+        this.logger.error({ imageId, err: error }, 'snapshot worker crashed'),
+      )
       .finally(() => this.workers.delete(imageId));
     this.workers.set(imageId, worker);
   }
@@ -170,7 +189,9 @@ export class SnapshotSaga {
       const state = await loadSnapshotProcess(this.store, imageId, instanceId);
       const action: SnapshotAction = nextStep(state, { restoreGivenUp });
       if (action.kind === 'done') {
-        await this.db.getRepository(SnapshotProcessRecord).update({ imageId }, { status: 'finished' });
+        await this.db
+          .getRepository(SnapshotProcessRecord)
+          .update({ imageId }, { status: 'finished' });
         this.logger.info({ imageId, instanceId, status: state.image.status }, 'snapshot finished');
         return;
       }
@@ -182,9 +203,15 @@ export class SnapshotSaga {
         attempts += 1;
         const reason = error instanceof Error ? error.message : String(error);
         const compensating = state.image.status === 'killed' || state.image.status === 'deleted';
-        this.logger.warn({ imageId, action: action.kind, attempt: attempts, reason }, 'snapshot step failed');
+        this.logger.warn(
+          { imageId, action: action.kind, attempt: attempts, reason },
+          'snapshot step failed',
+        );
         if (compensating || action.kind === 'fail' || action.kind === 'release') {
-          if (action.kind === 'restore' && (error instanceof DomainNotFoundError || attempts >= this.options.attempts)) {
+          if (
+            action.kind === 'restore' &&
+            (error instanceof DomainNotFoundError || attempts >= this.options.attempts)
+          ) {
             restoreGivenUp = true;
             attempts = 0;
             continue;
@@ -194,7 +221,9 @@ export class SnapshotSaga {
         }
         const step = stepOf[action.kind as keyof typeof stepOf];
         if (!isPermanent(error) && attempts < this.options.attempts) {
-          await this.steps.recordRetry(state, { step, attempt: attempts, reason }).catch(() => undefined);
+          await this.steps
+            .recordRetry(state, { step, attempt: attempts, reason })
+            .catch(() => undefined);
           await delay(this.backoff(attempts));
           continue;
         }

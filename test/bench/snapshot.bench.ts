@@ -19,11 +19,16 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
-import { createTestDomain, runVirsh, TEST_LIBVIRT_URI, type TestDomain } from '../support/test-domain';
+import {
+  createTestDomain,
+  runVirsh,
+  TEST_LIBVIRT_URI,
+  type TestDomain,
+} from '../support/test-domain';
 
 export interface ColdSnapshotBenchOptions {
   /** Virtual size of the test domain's qcow2 disk. Default 1024 (1 GiB). */
@@ -124,7 +129,15 @@ export interface ColdSnapshotBenchResult {
   readonly downtimeRatio: number;
 }
 
-const DEFAULT_PORT = 18901;
+/** The defaults of benchColdSnapshot's options. */
+export const SNAPSHOT_BENCH_DEFAULTS = {
+  diskMiB: 1024,
+  dataMiB: 256,
+  rounds: 3,
+  warmupRounds: 1,
+  port: 18901,
+} as const;
+
 const POLL_INTERVAL_MS = 100;
 const SERVICE_READY_TIMEOUT_MS = 90_000;
 const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
@@ -165,11 +178,12 @@ interface Service {
 export async function benchColdSnapshot(
   options: ColdSnapshotBenchOptions = {},
 ): Promise<ColdSnapshotBenchResult> {
-  const diskMiB = options.diskMiB ?? 1024;
-  const dataMiB = options.dataMiB ?? 256;
-  const rounds = options.rounds ?? 3;
-  const warmupRounds = options.warmupRounds ?? 1;
-  const port = options.port ?? DEFAULT_PORT;
+  const defaults = SNAPSHOT_BENCH_DEFAULTS;
+  const diskMiB = options.diskMiB ?? defaults.diskMiB;
+  const dataMiB = options.dataMiB ?? defaults.dataMiB;
+  const rounds = options.rounds ?? defaults.rounds;
+  const warmupRounds = options.warmupRounds ?? defaults.warmupRounds;
+  const port = options.port ?? defaults.port;
   const uri = options.uri ?? TEST_LIBVIRT_URI;
   const { signal } = options;
   const log = options.log ?? (() => undefined);
@@ -184,8 +198,11 @@ export async function benchColdSnapshot(
   const tempDir = await mkdtemp(join(tmpdir(), 'snapledger-bench-'));
   const dataDir = join(tempDir, 'data');
   const bareDir = join(tempDir, 'bare');
+  const serviceLog = join(tempDir, 'service.log');
   let domain: TestDomain | undefined;
   let service: Service | undefined;
+  let result: ColdSnapshotBenchResult | undefined;
+  let failure: { error: unknown } | undefined;
   try {
     await mkdir(bareDir, { mode: 0o700 });
     log(`creating a running test domain (${diskMiB} MiB qcow2, ${dataMiB} MiB of data)`);
@@ -193,14 +210,16 @@ export async function benchColdSnapshot(
     signal?.throwIfAborted();
 
     log(`starting snapledger on 127.0.0.1:${port} (data dir ${dataDir})`);
-    service = await startService({ root, dataDir, port, uri, logPath: join(tempDir, 'service.log') });
+    service = await startService({ root, dataDir, port, uri, logPath: serviceLog });
     await waitForInstance(service, domain.uuid);
+    log('snapledger is ready and knows the domain');
     signal?.throwIfAborted();
 
     const measured: ColdSnapshotRound[] = [];
     for (let round = -warmupRounds; round < rounds; round++) {
       const warmup = round < 0;
-      const first = (round + warmupRounds) % 2 === 0 ? 'snapledger' : 'bare';
+      // Measured rounds alternate which side goes first, starting with snapledger.
+      const first = ((round % 2) + 2) % 2 === 0 ? 'snapledger' : 'bare';
       let sl: SnapledgerRound | undefined;
       let bare: BareRound | undefined;
       for (const side of first === 'snapledger' ? ['snapledger', 'bare'] : ['bare', 'snapledger']) {
@@ -219,21 +238,31 @@ export async function benchColdSnapshot(
       if (!warmup) measured.push({ round: round + 1, first, ...done });
     }
     await expectRunning(domain);
-    return summarize({ diskMiB, dataMiB, rounds, warmupRounds, domain, measured });
+    result = summarize({ diskMiB, dataMiB, rounds, warmupRounds, domain, measured });
   } catch (error) {
-    if (service) {
-      const tail = await logTail(service.logPath);
-      if (tail) log(`snapledger service log (tail):\n${tail}`);
-    }
-    throw error;
-  } finally {
-    // Each step runs even when an earlier one fails; the first failure is rethrown.
-    const failures: unknown[] = [];
-    if (service) await stopService(service).catch((e: unknown) => failures.push(e));
-    if (domain) await domain.destroy().catch((e: unknown) => failures.push(e));
-    await rm(tempDir, { recursive: true, force: true }).catch((e: unknown) => failures.push(e));
-    if (failures.length > 0) log(`cleanup failed: ${failures.map(String).join('; ')}`);
+    failure = { error };
+    const tail = await logTail(serviceLog);
+    if (tail) log(`snapledger service log (tail):\n${tail}`);
   }
+
+  // Cleanup: every step runs even when an earlier one fails.
+  const cleanupErrors: string[] = [];
+  const attempt = async (what: string, work: () => Promise<unknown>) => {
+    try {
+      await work();
+    } catch (error) {
+      cleanupErrors.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  if (service) await attempt('stopping the service', () => stopService(service as Service));
+  if (domain) await attempt('removing the domain', () => (domain as TestDomain).destroy());
+  await attempt('removing the temp dir', () => rm(tempDir, { recursive: true, force: true }));
+  if (cleanupErrors.length === 0) log('cleaned up: service stopped, domain and temp dir removed');
+  else log(`CLEANUP FAILED: ${cleanupErrors.join('; ')}`);
+
+  if (failure) throw failure.error;
+  if (cleanupErrors.length > 0) throw new Error(`cleanup failed: ${cleanupErrors.join('; ')}`);
+  return result as ColdSnapshotBenchResult;
 }
 
 /** The repository root: the nearest ancestor with bin/snapledger (works from src and dist). */
@@ -592,15 +621,3 @@ function summarize(input: {
     downtimeRatio: ratio(median_.snapledgerDowntimeMs, median_.bareDowntimeMs),
   };
 }
-
-/** For callers that want the default paths. */
-export const SNAPSHOT_BENCH_DEFAULTS = {
-  diskMiB: 1024,
-  dataMiB: 256,
-  rounds: 3,
-  warmupRounds: 1,
-  port: DEFAULT_PORT,
-} as const;
-
-/** Re-exported for the runner's machine facts. */
-export { resolve as _resolvePath };

@@ -24,10 +24,14 @@ describe('a snapshot survives SIGKILL after DomainSaved', () => {
     const sync = await service.api('POST', '/v1/admin/instances/sync');
     expect(sync.status).toBe(200);
 
-    const res = await service.api<{ image_id: string }>('POST', `/v2.1/servers/${domain.uuid}/action`, {
-      body: { createImage: { name: 'crash-snap' } },
-      headers: { 'OpenStack-API-Version': 'compute 2.45' },
-    });
+    const res = await service.api<{ image_id: string }>(
+      'POST',
+      `/v2.1/servers/${domain.uuid}/action`,
+      {
+        body: { createImage: { name: 'crash-snap' } },
+        headers: { 'OpenStack-API-Version': 'compute 2.45' },
+      },
+    );
     expect(res.status).toBe(202);
     const imageId = res.body.image_id;
 
@@ -42,16 +46,24 @@ describe('a snapshot survives SIGKILL after DomainSaved', () => {
     expect(row.result).toBe('active');
     expect(await domain.state()).toBe('running');
 
-    const instance = await service.api<{ instance: { task_state: string | null; power_state: string } }>(
-      'GET',
-      `/v1/instances/${domain.uuid}`,
-    );
+    const instance = await service.api<{
+      instance: { task_state: string | null; power_state: string };
+    }>('GET', `/v1/instances/${domain.uuid}`);
     expect(instance.body.instance.task_state).toBeNull();
     expect(instance.body.instance.power_state).toBe('running');
 
-    const events = service.events().filter((e) => e.type !== 'ConversionProgressed' && e.type !== 'InstanceRegistered');
+    const events = service
+      .events()
+      .filter((e) => e.type !== 'ConversionProgressed' && e.type !== 'InstanceRegistered');
     const count = (type: string) => events.filter((e) => e.type === type).length;
-    for (const type of ['ImageReserved', 'SnapshotPlanned', 'DomainSaved', 'ImageExtracted', 'DomainRestored', 'Uploaded']) {
+    for (const type of [
+      'ImageReserved',
+      'SnapshotPlanned',
+      'DomainSaved',
+      'ImageExtracted',
+      'DomainRestored',
+      'Uploaded',
+    ]) {
       expect(count(type), type).toBe(1);
     }
     expect(count('TaskStateChanged')).toBe(5);

@@ -58,7 +58,10 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     for (const d of domains) await d.destroy();
   });
 
-  async function newDomain(kind: 'running' | 'paused' | 'shut off', owner?: { projectId: string; userId: string }): Promise<TestDomain> {
+  async function newDomain(
+    kind: 'running' | 'paused' | 'shut off',
+    owner?: { projectId: string; userId: string },
+  ): Promise<TestDomain> {
     const domain = await createTestDomain({
       name: kind.replace(' ', ''),
       start: kind !== 'shut off',
@@ -73,10 +76,14 @@ describe('snapshots of real QEMU domains through the REST API', () => {
   }
 
   async function snapshot(domain: TestDomain, name: string): Promise<string> {
-    const res = await service.api<{ image_id: string }>('POST', `/v2.1/servers/${domain.uuid}/action`, {
-      body: { createImage: { name, metadata: { purpose: 'e2e' } } },
-      headers: { 'OpenStack-API-Version': 'compute 2.45' },
-    });
+    const res = await service.api<{ image_id: string }>(
+      'POST',
+      `/v2.1/servers/${domain.uuid}/action`,
+      {
+        body: { createImage: { name, metadata: { purpose: 'e2e' } } },
+        headers: { 'OpenStack-API-Version': 'compute 2.45' },
+      },
+    );
     expect(res.status).toBe(202);
     expect(res.headers.get('openstack-api-version')).toBe('compute 2.45');
     expect(res.body.image_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -87,12 +94,24 @@ describe('snapshots of real QEMU domains through the REST API', () => {
   function storyOf(imageId: string): string[] {
     return service
       .events()
-      .filter((e) => e.stream_name.endsWith(imageId) || (JSON.parse(e.data) as { imageId?: string }).imageId === imageId)
+      .filter(
+        (e) =>
+          e.stream_name.endsWith(imageId) ||
+          (JSON.parse(e.data) as { imageId?: string }).imageId === imageId,
+      )
       .filter((e) => e.type !== 'ConversionProgressed')
-      .map((e) => (e.type === 'TaskStateChanged' ? `TaskStateChanged:${String((JSON.parse(e.data) as { to: string | null }).to)}` : e.type));
+      .map((e) =>
+        e.type === 'TaskStateChanged'
+          ? `TaskStateChanged:${String((JSON.parse(e.data) as { to: string | null }).to)}`
+          : e.type,
+      );
   }
 
-  async function expectSnapshotOf(domain: TestDomain, imageId: string, expected: { mode: string; steps: string[]; events: string[]; state: string }) {
+  async function expectSnapshotOf(
+    domain: TestDomain,
+    imageId: string,
+    expected: { mode: string; steps: string[]; events: string[]; state: string },
+  ) {
     const row = await service.waitForSnapshot(domain.uuid, imageId);
     expect(row.result).toBe('active');
     expect(row.mode).toBe(expected.mode);
@@ -116,17 +135,30 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     // The file passes qemu-img check and holds the source disk's content.
     const check = await execa('qemu-img', ['check', '-f', 'qcow2', file], { reject: false });
     expect(check.exitCode).toBe(0);
-    expect(await imagesHaveSameContent({ path: file, format: 'qcow2' }, { path: domain.diskPath, format: 'qcow2' })).toBe(true);
+    expect(
+      await imagesHaveSameContent(
+        { path: file, format: 'qcow2' },
+        { path: domain.diskPath, format: 'qcow2' },
+      ),
+    ).toBe(true);
     expect(await domain.sha256OfGuestData(file, 'qcow2')).toBe(domain.expectedDataHash);
 
     // The domain is back in its prior power state and the task state is released.
     expect(await domain.state()).toBe(expected.state);
-    const instance = await service.api<{ instance: { task_state: string | null } }>('GET', `/v1/instances/${domain.uuid}`);
+    const instance = await service.api<{ instance: { task_state: string | null } }>(
+      'GET',
+      `/v1/instances/${domain.uuid}`,
+    );
     expect(instance.body.instance.task_state).toBeNull();
 
     // The log and the audit view tell every step once, in order, under the request's correlation id.
     expect(storyOf(imageId)).toEqual(expected.events);
-    const audit = service.viewRows<{ type: string; correlationId: string; requestId: string; actorUserId: string }>(
+    const audit = service.viewRows<{
+      type: string;
+      correlationId: string;
+      requestId: string;
+      actorUserId: string;
+    }>(
       'SELECT type, correlationId, requestId, actorUserId FROM audit_log WHERE imageId = ? ORDER BY position',
       imageId,
     );
@@ -139,57 +171,99 @@ describe('snapshots of real QEMU domains through the REST API', () => {
   it('takes a cold snapshot of a running domain and leaves it running', async () => {
     const domain = await newDomain('running');
     const imageId = await snapshot(domain, 'running-snap');
-    await expectSnapshotOf(domain, imageId, { mode: 'cold', steps: COLD_STEPS, events: COLD_EVENTS, state: 'running' });
+    await expectSnapshotOf(domain, imageId, {
+      mode: 'cold',
+      steps: COLD_STEPS,
+      events: COLD_EVENTS,
+      state: 'running',
+    });
   });
 
   it('takes a cold snapshot of a paused domain and leaves it paused', async () => {
     const domain = await newDomain('paused');
     const imageId = await snapshot(domain, 'paused-snap');
-    await expectSnapshotOf(domain, imageId, { mode: 'cold', steps: COLD_STEPS, events: COLD_EVENTS, state: 'paused' });
+    await expectSnapshotOf(domain, imageId, {
+      mode: 'cold',
+      steps: COLD_STEPS,
+      events: COLD_EVENTS,
+      state: 'paused',
+    });
   });
 
   it('converts a shut-off domain without saving it', async () => {
     const domain = await newDomain('shut off');
     const imageId = await snapshot(domain, 'stopped-snap');
-    await expectSnapshotOf(domain, imageId, { mode: 'offline', steps: OFFLINE_STEPS, events: OFFLINE_EVENTS, state: 'shut off' });
+    await expectSnapshotOf(domain, imageId, {
+      mode: 'offline',
+      steps: OFFLINE_STEPS,
+      events: OFFLINE_EVENTS,
+      state: 'shut off',
+    });
   });
 
-  it('answers 409 with Nova\'s message while a snapshot holds the task state, and 202 with Location below 2.45', async () => {
+  it("answers 409 with Nova's message while a snapshot holds the task state, and 202 with Location below 2.45", async () => {
     const domain = await newDomain('shut off');
-    const first = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, { body: { createImage: { name: 'first' } } });
+    const first = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      body: { createImage: { name: 'first' } },
+    });
     expect(first.status).toBe(202);
     expect(first.body).toBeUndefined();
     const location = first.headers.get('location') ?? '';
     expect(location).toMatch(/\/v2\/images\/[0-9a-f-]{36}$/);
     const imageId = location.split('/').at(-1) as string;
 
-    const second = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, { body: { createImage: { name: 'second' } } });
+    const second = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      body: { createImage: { name: 'second' } },
+    });
     expect(second.status).toBe(409);
     expect(second.body).toEqual({
       conflictingRequest: {
         code: 409,
-        message: expect.stringMatching(new RegExp(`^Cannot 'createImage' instance ${domain.uuid} while it is in task_state image_`)),
+        message: expect.stringMatching(
+          new RegExp(
+            `^Cannot 'createImage' instance ${domain.uuid} while it is in task_state image_`,
+          ),
+        ),
       },
     });
     await service.waitForSnapshot(domain.uuid, imageId);
   });
 
-  it('rejects bad input with Nova\'s error shape and appends nothing', async () => {
+  it("rejects bad input with Nova's error shape and appends nothing", async () => {
     const domain = await newDomain('shut off');
     const before = service.events().length;
-    const tooLong = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, { body: { createImage: { name: 'x'.repeat(256) } } });
+    const tooLong = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      body: { createImage: { name: 'x'.repeat(256) } },
+    });
     expect(tooLong.status).toBe(400);
-    expect(tooLong.body).toEqual({ badRequest: { code: 400, message: expect.stringContaining('Invalid input for field/attribute createImage/name') } });
-    const unknown = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, { body: { createImage: { name: 'ok', colour: 'red' } } });
+    expect(tooLong.body).toEqual({
+      badRequest: {
+        code: 400,
+        message: expect.stringContaining('Invalid input for field/attribute name'),
+      },
+    });
+    const unknown = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      body: { createImage: { name: 'ok', colour: 'red' } },
+    });
     expect(unknown.status).toBe(400);
-    const malformed = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, { rawBody: '{"createImage": ' });
+    const malformed = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      rawBody: '{"createImage": ',
+    });
     expect(malformed.status).toBe(400);
-    expect(malformed.body).toEqual({ badRequest: { code: 400, message: 'Malformed request body' } });
+    expect(malformed.body).toEqual({
+      badRequest: { code: 400, message: 'Malformed request body' },
+    });
     const tooMany = Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, 'v']));
-    const quota = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, { body: { createImage: { name: 'ok', metadata: tooMany } } });
+    const quota = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      body: { createImage: { name: 'ok', metadata: tooMany } },
+    });
     expect(quota.status).toBe(403);
-    expect(quota.body).toEqual({ forbidden: { code: 403, message: 'Image metadata limit exceeded' } });
-    const noSuchAction = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, { body: { reboot: { type: 'HARD' } } });
+    expect(quota.body).toEqual({
+      forbidden: { code: 403, message: 'Image metadata limit exceeded' },
+    });
+    const noSuchAction = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      body: { reboot: { type: 'HARD' } },
+    });
     expect(noSuchAction.status).toBe(400);
     const badVersion = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
       body: { createImage: { name: 'ok' } },
@@ -199,39 +273,78 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     expect(service.events().length).toBe(before);
   });
 
-  it('authenticates every route and hides other projects\' instances and images as 404', async () => {
+  it("authenticates every route and hides other projects' instances and images as 404", async () => {
     const domain = await newDomain('shut off', { projectId: 'project-a', userId: 'alice' });
     const noToken = await service.api('GET', `/v1/instances/${domain.uuid}`, { token: null });
     expect(noToken.status).toBe(401);
-    const badToken = await service.api('GET', `/v2/images/00000000-0000-4000-8000-000000000000`, { token: 'nope' });
+    const badToken = await service.api('GET', `/v2/images/00000000-0000-4000-8000-000000000000`, {
+      token: 'nope',
+    });
     expect(badToken.status).toBe(401);
 
-    const made = await service.cli(['token', 'create', '--project', 'project-b', '--user', 'bob', '--role', 'member']);
+    const made = await service.cli([
+      'token',
+      'create',
+      '--project',
+      'project-b',
+      '--user',
+      'bob',
+      '--role',
+      'member',
+    ]);
     expect(made.code).toBe(0);
     const bob = (JSON.parse(made.stdout) as { token: string }).token;
-    const madeA = await service.cli(['token', 'create', '--project', 'project-a', '--user', 'alice', '--role', 'member']);
+    const madeA = await service.cli([
+      'token',
+      'create',
+      '--project',
+      'project-a',
+      '--user',
+      'alice',
+      '--role',
+      'member',
+    ]);
     const alice = (JSON.parse(madeA.stdout) as { token: string }).token;
 
-    const hidden = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, { token: bob, body: { createImage: { name: 'steal' } } });
-    expect(hidden.status).toBe(404);
-    expect(hidden.body).toEqual({ itemNotFound: { code: 404, message: `Instance ${domain.uuid} could not be found.` } });
-    expect((await service.api('GET', `/v1/instances/${domain.uuid}/snapshots`, { token: bob })).status).toBe(404);
-    expect((await service.api('POST', '/v1/admin/instances/sync', { token: alice })).status).toBe(403);
-
-    const own = await service.api<{ image_id: string }>('POST', `/v2.1/servers/${domain.uuid}/action`, {
-      token: alice,
-      body: { createImage: { name: 'mine' } },
-      headers: { 'OpenStack-API-Version': 'compute 2.45' },
+    const hidden = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      token: bob,
+      body: { createImage: { name: 'steal' } },
     });
+    expect(hidden.status).toBe(404);
+    expect(hidden.body).toEqual({
+      itemNotFound: { code: 404, message: `Instance ${domain.uuid} could not be found.` },
+    });
+    expect(
+      (await service.api('GET', `/v1/instances/${domain.uuid}/snapshots`, { token: bob })).status,
+    ).toBe(404);
+    expect((await service.api('POST', '/v1/admin/instances/sync', { token: alice })).status).toBe(
+      403,
+    );
+
+    const own = await service.api<{ image_id: string }>(
+      'POST',
+      `/v2.1/servers/${domain.uuid}/action`,
+      {
+        token: alice,
+        body: { createImage: { name: 'mine' } },
+        headers: { 'OpenStack-API-Version': 'compute 2.45' },
+      },
+    );
     expect(own.status).toBe(202);
     const imageId = own.body.image_id;
-    const asAlice = await service.api<GlanceImage>('GET', `/v2/images/${imageId}`, { token: alice });
+    const asAlice = await service.api<GlanceImage>('GET', `/v2/images/${imageId}`, {
+      token: alice,
+    });
     expect(asAlice.status).toBe(200);
     expect(asAlice.body.owner).toBe('project-a');
     expect(asAlice.body.user_id).toBe('alice');
     const asBob = await service.api('GET', `/v2/images/${imageId}`, { token: bob });
     expect(asBob.status).toBe(404);
-    expect(asBob.body).toEqual({ code: '404 Not Found', title: 'Not Found', message: `No image found with ID ${imageId}` });
+    expect(asBob.body).toEqual({
+      code: '404 Not Found',
+      title: 'Not Found',
+      message: `No image found with ID ${imageId}`,
+    });
     await service.waitForSnapshot(domain.uuid, imageId);
   });
 });

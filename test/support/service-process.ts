@@ -86,7 +86,9 @@ export class ServiceProcess {
     this.child = child;
     child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));
+    this.exited = new Promise((resolveExit) =>
+      child.once('exit', (code, signal) => resolveExit({ code, signal })),
+    );
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
@@ -94,19 +96,24 @@ export class ServiceProcess {
       }
       if (existsSync(join(this.dataDir, 'admin-token'))) {
         try {
-          const res = await fetch(`${this.baseUrl}/v1/instances`, { headers: { 'X-Auth-Token': this.adminToken } });
+          const res = await fetch(`${this.baseUrl}/v1/instances`, {
+            headers: { 'X-Auth-Token': this.adminToken },
+          });
           if (res.status === 200) return;
         } catch {
           // not listening yet
         }
       }
-      if (Date.now() > deadline) throw new Error(`service did not start within 60 s:\n${this.output}`);
+      if (Date.now() > deadline)
+        throw new Error(`service did not start within 60 s:\n${this.output}`);
       await delay(100);
     }
   }
 
   /** Resolves when the process has exited (e.g. after an injected SIGKILL). */
-  async waitForExit(timeoutMs = 120_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async waitForExit(
+    timeoutMs = 120_000,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (!this.exited) throw new Error('service not started');
     const result = await Promise.race([
       this.exited,
@@ -148,7 +155,12 @@ export class ServiceProcess {
   async api<T = unknown>(
     method: string,
     path: string,
-    options: { token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+    options: {
+      token?: string | null;
+      body?: unknown;
+      rawBody?: string;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<ApiResponse<T>> {
     const token = options.token === undefined ? this.adminToken : options.token;
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
@@ -156,7 +168,8 @@ export class ServiceProcess {
     let body: string | undefined;
     if (options.rawBody !== undefined) body = options.rawBody;
     else if (options.body !== undefined) body = JSON.stringify(options.body);
-    if (body !== undefined && !headers['Content-Type']) headers['Content-Type'] = 'application/json';
+    if (body !== undefined && !headers['Content-Type'])
+      headers['Content-Type'] = 'application/json';
     const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body });
     const text = await res.text();
     let parsed: unknown = text;
@@ -169,24 +182,39 @@ export class ServiceProcess {
   }
 
   /** Runs a `snapledger` CLI command against this service's data directory. */
-  async cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async cli(
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, SNAPLEDGER_DATA_DIR: this.dataDir, SNAPLEDGER_PORT: String(this.port), ...env },
+      env: {
+        ...process.env,
+        SNAPLEDGER_DATA_DIR: this.dataDir,
+        SNAPLEDGER_PORT: String(this.port),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const code = await new Promise<number | null>((resolveCode) => child.once('exit', (c) => resolveCode(c)));
+    const code = await new Promise<number | null>((resolveCode) =>
+      child.once('exit', (c) => resolveCode(c)),
+    );
     return { code, stdout, stderr };
   }
 
   /** The stored events, read from the log file with a read-only connection. */
   events(): StoredEventRow[] {
-    const db = new Database(join(this.dataDir, 'events.sqlite'), { readonly: true, fileMustExist: true });
+    const db = new Database(join(this.dataDir, 'events.sqlite'), {
+      readonly: true,
+      fileMustExist: true,
+    });
     try {
-      return db.prepare('SELECT position, stream_name, type, data, metadata FROM events ORDER BY position').all() as StoredEventRow[];
+      return db
+        .prepare('SELECT position, stream_name, type, data, metadata FROM events ORDER BY position')
+        .all() as StoredEventRow[];
     } finally {
       db.close();
     }
@@ -194,7 +222,10 @@ export class ServiceProcess {
 
   /** Rows of a view table, read-only. */
   viewRows<T>(sql: string, ...params: unknown[]): T[] {
-    const db = new Database(join(this.dataDir, 'views.sqlite'), { readonly: true, fileMustExist: true });
+    const db = new Database(join(this.dataDir, 'views.sqlite'), {
+      readonly: true,
+      fileMustExist: true,
+    });
     try {
       return db.prepare(sql).all(...params) as T[];
     } finally {
@@ -203,13 +234,23 @@ export class ServiceProcess {
   }
 
   /** Polls the snapshot history until the snapshot settles (active or killed, task released). */
-  async waitForSnapshot(instanceId: string, imageId: string, timeoutMs = 120_000): Promise<SnapshotRow> {
+  async waitForSnapshot(
+    instanceId: string,
+    imageId: string,
+    timeoutMs = 120_000,
+  ): Promise<SnapshotRow> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const res = await this.api<{ snapshots: SnapshotRow[] }>('GET', `/v1/instances/${instanceId}/snapshots`);
+      const res = await this.api<{ snapshots: SnapshotRow[] }>(
+        'GET',
+        `/v1/instances/${instanceId}/snapshots`,
+      );
       const row = res.body.snapshots?.find((s) => s.image_id === imageId);
       if (row && row.result !== 'running' && row.task_state === null) return row;
-      if (Date.now() > deadline) throw new Error(`snapshot ${imageId} did not settle: ${JSON.stringify(row)}\n${this.output.slice(-4000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `snapshot ${imageId} did not settle: ${JSON.stringify(row)}\n${this.output.slice(-4000)}`,
+        );
       await delay(200);
     }
   }

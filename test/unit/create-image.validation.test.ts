@@ -7,6 +7,13 @@ import {
 import { QuotaExceededError, ValidationError } from '../../src/commands/domain-errors';
 
 const NOVA_PREFIX = 'Invalid input for field/attribute';
+const NOVA_INVALID_NAME =
+  "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.";
+/** Nova's three message forms (nova/api/validation/validators.py). */
+const NOVA_MESSAGE = new RegExp(
+  `^(${NOVA_PREFIX} [^ /]+\\. Value: .*|${NOVA_INVALID_NAME.replace(/[.()]/g, '\\$&')}|'\\w+' is a required property|Additional properties are not allowed .*|.* is not of type '\\w+')$`,
+  's',
+);
 
 /** The error thrown by parsing `body`, or a failure if nothing is thrown. */
 function errorOf(body: unknown): Error {
@@ -21,9 +28,25 @@ function errorOf(body: unknown): Error {
 function expectValidationError(body: unknown): ValidationError {
   const error = errorOf(body);
   expect(error).toBeInstanceOf(ValidationError);
-  expect(error.message.startsWith(NOVA_PREFIX)).toBe(true);
+  expect(error.message).toMatch(NOVA_MESSAGE);
   return error as ValidationError;
 }
+
+describe("parseCreateImageBody: Nova's message forms", () => {
+  it("given a name with a leading space, when parsed, then the message is Nova's name rule alone", () => {
+    expect(expectValidationError(withName(' snap')).message).toBe(NOVA_INVALID_NAME);
+  });
+  it('given a name of the wrong type, when parsed, then the message names the last path element and the value', () => {
+    expect(expectValidationError(withName(42)).message).toBe(
+      `${NOVA_PREFIX} name. Value: 42. 42 is not of type 'string'`,
+    );
+  });
+  it('given an unknown top-level key, when parsed, then the message is the bare schema message', () => {
+    expect(expectValidationError({ createImage: { name: 'a' }, x: 1 }).message).toBe(
+      "Additional properties are not allowed ('x' was unexpected)",
+    );
+  });
+});
 
 const withName = (name: unknown) => ({ createImage: { name } });
 const withMetadata = (metadata: unknown) => ({ createImage: { name: 'snap', metadata } });
@@ -61,7 +84,7 @@ describe('parseCreateImageBody: name length', () => {
     'given a name of %i characters, when parsed, then a ValidationError is thrown',
     (length) => {
       const error = expectValidationError(withName('a'.repeat(length)));
-      expect(error.message).toContain('createImage/name');
+      expect(error.message).toMatch(/field\/attribute (createImage\/)?name\./);
     },
   );
 
@@ -184,7 +207,7 @@ describe('parseCreateImageBody: metadata', () => {
   it('given a value of 256 characters, when parsed, then it is rejected as too long', () => {
     const error = expectValidationError(withMetadata({ key: 'v'.repeat(256) }));
     expect(error.message).toContain('is too long');
-    expect(error.message).toContain('createImage/metadata/key');
+    expect(error.message).toMatch(/field\/attribute (createImage\/metadata\/)?key\./);
   });
 
   it.each([1, true, null, { nested: 'x' }, ['x']])(

@@ -1,4 +1,10 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
 import type { SnapledgerRequest } from '../request-context.middleware';
@@ -24,17 +30,25 @@ export class AuthGuard implements CanActivate {
     const requestId = req.requestId ?? 'req-unknown';
     if (this.config.noAuth) {
       req.context = {
-        actor: { userId: this.config.defaultUser, projectId: this.config.defaultProject, roles: ['admin', 'member', 'reader'] },
+        actor: {
+          userId: this.config.defaultUser,
+          projectId: this.config.defaultProject,
+          roles: ['admin', 'member', 'reader'],
+        },
         requestId,
       };
       return true;
     }
-    const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]);
+    const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (isPublic) return true;
     const header = req.headers['x-auth-token'];
     const token = Array.isArray(header) ? header[0] : header;
     const actor = token ? await this.tokens.verify(token) : null;
-    if (!actor) throw new UnauthorizedException('The request you have made requires authentication.');
+    if (!actor)
+      throw new UnauthorizedException('The request you have made requires authentication.');
     req.context = { actor, requestId };
     return true;
   }

@@ -1,22 +1,32 @@
-import { createParamDecorator, type ExecutionContext, ForbiddenException, SetMetadata } from '@nestjs/common';
+import {
+  createParamDecorator,
+  type ExecutionContext,
+  ForbiddenException,
+  SetMetadata,
+} from '@nestjs/common';
 import { isAdmin, type RequestContext } from '../../commands/request-context';
 import type { SnapledgerRequest } from '../request-context.middleware';
 import { PUBLIC_ROUTE } from './auth.guard';
 
 /** The authenticated caller of this request. */
-export const Caller = createParamDecorator((_data: unknown, ctx: ExecutionContext): RequestContext => {
-  const req = ctx.switchToHttp().getRequest<SnapledgerRequest>();
-  if (!req.context) throw new Error('route reached without authentication');
-  return req.context;
-});
+export const Caller = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): RequestContext => {
+    const req = ctx.switchToHttp().getRequest<SnapledgerRequest>();
+    if (!req.context) throw new Error('route reached without authentication');
+    return req.context;
+  },
+);
 
 /** The caller, who must hold the admin role. */
-export const AdminCaller = createParamDecorator((_data: unknown, ctx: ExecutionContext): RequestContext => {
-  const req = ctx.switchToHttp().getRequest<SnapledgerRequest>();
-  if (!req.context) throw new Error('route reached without authentication');
-  if (!isAdmin(req.context.actor)) throw new ForbiddenException('This action requires the admin role.');
-  return req.context;
-});
+export const AdminCaller = createParamDecorator(
+  (_data: unknown, ctx: ExecutionContext): RequestContext => {
+    const req = ctx.switchToHttp().getRequest<SnapledgerRequest>();
+    if (!req.context) throw new Error('route reached without authentication');
+    if (!isAdmin(req.context.actor))
+      throw new ForbiddenException('This action requires the admin role.');
+    return req.context;
+  },
+);
 
 /** A route that answers without a token (version documents only). */
 export const Public = () => SetMetadata(PUBLIC_ROUTE, true);

@@ -20,14 +20,22 @@ export interface IssuedToken {
 export class TokenService {
   constructor(private readonly db: DataSource) {}
 
-  async issue(input: { userId: string; projectId: string; roles: readonly string[]; ttlSeconds?: number }): Promise<IssuedToken> {
+  async issue(input: {
+    userId: string;
+    projectId: string;
+    roles: readonly string[];
+    ttlSeconds?: number;
+  }): Promise<IssuedToken> {
     for (const role of input.roles) {
-      if (!(KNOWN_ROLES as readonly string[]).includes(role)) throw new Error(`unknown role "${role}" (known: ${KNOWN_ROLES.join(', ')})`);
+      if (!(KNOWN_ROLES as readonly string[]).includes(role))
+        throw new Error(`unknown role "${role}" (known: ${KNOWN_ROLES.join(', ')})`);
     }
     if (!input.userId || !input.projectId) throw new Error('a token needs a user and a project');
     const token = randomBytes(32).toString('base64url');
     const now = new Date();
-    const expiresAt = input.ttlSeconds ? new Date(now.getTime() + input.ttlSeconds * 1000).toISOString() : null;
+    const expiresAt = input.ttlSeconds
+      ? new Date(now.getTime() + input.ttlSeconds * 1000).toISOString()
+      : null;
     await this.db.getRepository(AuthToken).insert({
       tokenHash: hash(token),
       userId: input.userId,
@@ -37,7 +45,11 @@ export class TokenService {
       expiresAt,
       revokedAt: null,
     });
-    return { token, actor: { userId: input.userId, projectId: input.projectId, roles: [...input.roles] }, expiresAt };
+    return {
+      token,
+      actor: { userId: input.userId, projectId: input.projectId, roles: [...input.roles] },
+      expiresAt,
+    };
   }
 
   /** The actor a token stands for, or null when it is unknown, expired or revoked. */
@@ -46,11 +58,17 @@ export class TokenService {
     const row = await this.db.getRepository(AuthToken).findOneBy({ tokenHash: hash(token) });
     if (!row || row.revokedAt) return null;
     if (row.expiresAt && new Date(row.expiresAt).getTime() <= now.getTime()) return null;
-    return { userId: row.userId, projectId: row.projectId, roles: row.roles.split(',').filter(Boolean) };
+    return {
+      userId: row.userId,
+      projectId: row.projectId,
+      roles: row.roles.split(',').filter(Boolean),
+    };
   }
 
   async revoke(token: string): Promise<boolean> {
-    const result = await this.db.getRepository(AuthToken).update({ tokenHash: hash(token) }, { revokedAt: new Date().toISOString() });
+    const result = await this.db
+      .getRepository(AuthToken)
+      .update({ tokenHash: hash(token) }, { revokedAt: new Date().toISOString() });
     return (result.affected ?? 0) > 0;
   }
 
@@ -60,7 +78,11 @@ export class TokenService {
    */
   async bootstrapAdmin(dataDir: string, projectId: string): Promise<string | null> {
     if ((await this.db.getRepository(AuthToken).count()) > 0) return null;
-    const issued = await this.issue({ userId: 'admin', projectId, roles: ['admin', 'member', 'reader'] });
+    const issued = await this.issue({
+      userId: 'admin',
+      projectId,
+      roles: ['admin', 'member', 'reader'],
+    });
     const path = join(dataDir, 'admin-token');
     await writeFile(path, `${issued.token}\n`, { mode: 0o600 });
     await chmod(path, 0o600);

@@ -10,7 +10,10 @@ export class GlanceImagesController {
   constructor(private readonly views: ReadModels) {}
 
   @Get(':id')
-  async show(@Param('id') id: string, @Caller() caller: RequestContext): Promise<Record<string, unknown>> {
+  async show(
+    @Param('id') id: string,
+    @Caller() caller: RequestContext,
+  ): Promise<Record<string, unknown>> {
     const image = await this.views.image(caller.actor, id);
     if (!image) throw new NotFoundException(`No image found with ID ${id}`);
     return glanceImage(image);

@@ -1,7 +1,10 @@
 import { Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { RequestContext } from '../../commands/request-context';
-import { SyncInstancesCommand, type SyncInstancesResult } from '../../commands/sync-instances.command';
+import {
+  SyncInstancesCommand,
+  type SyncInstancesResult,
+} from '../../commands/sync-instances.command';
 import type { InstanceView } from '../../projections/entities/instance-view.entity';
 import type { SnapshotHistory } from '../../projections/entities/snapshot-history.entity';
 import { AdminCaller, Caller } from '../auth/request-context.decorator';
@@ -79,7 +82,9 @@ export class InstancesController {
   @Post('admin/instances/sync')
   @HttpCode(200)
   async sync(@AdminCaller() caller: RequestContext): Promise<SyncInstancesResult> {
-    const result = await this.commands.execute<SyncInstancesCommand, SyncInstancesResult>(new SyncInstancesCommand(caller));
+    const result = await this.commands.execute<SyncInstancesCommand, SyncInstancesResult>(
+      new SyncInstancesCommand(caller),
+    );
     await this.runner.waitFor(result.position);
     return result;
   }

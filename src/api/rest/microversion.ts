@@ -37,10 +37,16 @@ export function negotiateComputeVersion(req: Request, res: Response): Microversi
     else {
       const match = /^(\d+)\.(\d+)$/.exec(requested);
       if (!match) {
-        throw new HttpException(`Invalid format for API version ${requested}`, HttpStatus.BAD_REQUEST);
+        throw new HttpException(
+          `Invalid format for API version ${requested}`,
+          HttpStatus.BAD_REQUEST,
+        );
       }
       version = { major: Number(match[1]), minor: Number(match[2]) };
-      if (!atLeast(version, MIN_COMPUTE_VERSION.major, MIN_COMPUTE_VERSION.minor) || !atLeast(MAX_COMPUTE_VERSION, version.major, version.minor)) {
+      if (
+        !atLeast(version, MIN_COMPUTE_VERSION.major, MIN_COMPUTE_VERSION.minor) ||
+        !atLeast(MAX_COMPUTE_VERSION, version.major, version.minor)
+      ) {
         throw new HttpException(
           `Version ${requested} is not supported by the API. Minimum is ${formatVersion(MIN_COMPUTE_VERSION)} and maximum is ${formatVersion(MAX_COMPUTE_VERSION)}.`,
           HttpStatus.NOT_ACCEPTABLE,

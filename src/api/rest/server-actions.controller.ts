@@ -29,7 +29,8 @@ export class ServerActionsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ image_id: string } | undefined> {
     const version = negotiateComputeVersion(req, res);
-    const action = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body)[0] : undefined;
+    const action =
+      body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body)[0] : undefined;
     if (action === undefined) throw new ValidationError('Malformed request body: no action given');
     if (!(SUPPORTED_ACTIONS as readonly string[]).includes(action)) {
       throw new ValidationError(`There is no such action: ${action}`);
@@ -39,7 +40,10 @@ export class ServerActionsController {
     );
     await this.views.waitFor(result.position);
     if (atLeast(version, 2, 45)) return { image_id: result.imageId };
-    res.setHeader('Location', `${req.protocol}://${req.get('host') ?? 'localhost'}/v2/images/${result.imageId}`);
+    res.setHeader(
+      'Location',
+      `${req.protocol}://${req.get('host') ?? 'localhost'}/v2/images/${result.imageId}`,
+    );
     return undefined;
   }
 }
