@@ -117,6 +117,7 @@ export class AppModule {
           DISK_IMAGE_TOOL,
           IMAGE_STORE,
           CLOCK,
+          FAULT_INJECTOR,
         ],
         useFactory: (
           store: EventStore,
@@ -126,11 +127,12 @@ export class AppModule {
           disks: DiskImageTool,
           images: ImageStore,
           clock: Clock,
+          faults: FaultInjector,
         ) =>
           new SnapshotSaga(
             store,
             db,
-            new SnapshotSteps({ appender, hypervisor, disks, images, clock, config }),
+            new SnapshotSteps({ appender, hypervisor, disks, images, clock, config, faults }),
             logger.child({ component: 'snapshot-saga' }),
             { attempts: config.stepAttempts, backoffMs: 500 },
           ),

@@ -50,7 +50,13 @@ export async function snapshotCommand(
 
   const bar = options.progress
     ? new SingleBar(
-        { format: 'converting [{bar}] {percentage}% | {step}', hideCursor: true },
+        {
+          format: 'converting [{bar}] {percentage}% | {step}',
+          hideCursor: true,
+          // Also draw when stderr is not a terminal (SNAPLEDGER_PROGRESS=1), one line a second.
+          noTTYOutput: true,
+          notTTYSchedule: 1000,
+        },
         Presets.shades_classic,
       )
     : null;

@@ -14,6 +14,7 @@ import {
 import { novaStateOf } from '../commands/nova-state.mapping';
 import type { Clock } from '../commands/clock';
 import type { EventAppender } from '../commands/event-appender';
+import type { FaultInjector } from '../commands/fault-injection';
 import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { DiskImageTool } from '../drivers/disk-image.port';
 import type { Hypervisor } from '../drivers/hypervisor.port';
@@ -45,6 +46,7 @@ export interface SnapshotStepDependencies {
   readonly images: ImageStore;
   readonly clock: Clock;
   readonly config: SnapledgerConfig;
+  readonly faults: FaultInjector;
 }
 
 /** How often progress is written while qemu-img converts (the read side sees it within 2 s). */
@@ -58,6 +60,7 @@ export class SnapshotSteps {
   constructor(private readonly deps: SnapshotStepDependencies) {}
 
   async perform(action: SnapshotAction, state: SnapshotProcessState): Promise<void> {
+    this.deps.faults.failIfArmed(action.kind);
     const ctx = state.origin as CausationContext;
     const { imageId, instance } = state;
     const instanceId = instance.instanceId as string;

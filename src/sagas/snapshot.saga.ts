@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../commands/domain-errors';
+import { InjectedFaultError } from '../commands/fault-injection';
 import { DiskImageToolError } from '../drivers/disk-image.port';
 import { DomainNotFoundError } from '../drivers/hypervisor.port';
 import {
@@ -35,6 +36,7 @@ export interface SnapshotSagaOptions {
 
 /** Errors that trying again cannot fix. */
 function isPermanent(error: unknown): boolean {
+  if (error instanceof InjectedFaultError) return error.permanent;
   return (
     error instanceof PermanentStepError ||
     error instanceof DomainNotFoundError ||

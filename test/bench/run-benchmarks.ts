@@ -18,6 +18,7 @@ import {
   SNAPSHOT_BENCH_DEFAULTS,
   SNAPSHOT_STEPS,
   type ColdSnapshotBenchResult,
+  type ColdSnapshotRound,
   type SnapshotStepName,
 } from './snapshot.bench';
 
@@ -49,7 +50,6 @@ export interface BenchmarkReport {
   readonly eventStore?: EventStoreBenchResult;
   readonly snapshot?: ColdSnapshotBenchResult;
   readonly failures: readonly { benchmark: string; error: string }[];
-  readonly settings: { events: number; rounds: number; warmupRounds: number };
 }
 
 async function firstLineOf(command: string, args: readonly string[]): Promise<string> {
@@ -107,7 +107,7 @@ const STEP_ROWS: readonly {
 ];
 
 export function renderMarkdown(report: BenchmarkReport): string {
-  const { machine, eventStore, snapshot, failures, settings } = report;
+  const { machine, eventStore, snapshot, failures } = report;
   const out: string[] = [];
   out.push(`## Benchmark results (${machine.date.slice(0, 10)})`, '');
   out.push(
@@ -170,9 +170,15 @@ export function renderMarkdown(report: BenchmarkReport): string {
 
   if (snapshot) {
     const m = snapshot.median;
+    const label = (r: ColdSnapshotRound) =>
+      r.round > 0
+        ? String(r.round)
+        : `warm-up ${r.round + snapshot.warmupRounds + 1} (not counted)`;
+    const all = [...snapshot.warmups, ...snapshot.perRound];
     out.push(
-      `### Cold snapshot per round (${settings.warmupRounds} untimed warm-up round` +
-        `${settings.warmupRounds === 1 ? '' : 's'} first; QEMU ${snapshot.virtType === 'kvm' ? 'kvm' : 'tcg'})`,
+      `### Cold snapshot per round (QEMU ${snapshot.virtType === 'kvm' ? 'kvm' : 'tcg'}; ` +
+        `${snapshot.warmupRounds} warm-up round${snapshot.warmupRounds === 1 ? '' : 's'}, ` +
+        `${snapshot.rounds} measured)`,
       '',
     );
     out.push(
@@ -191,8 +197,8 @@ export function renderMarkdown(report: BenchmarkReport): string {
           'ratio',
         ],
         [
-          ...snapshot.perRound.map((r) => [
-            String(r.round),
+          ...all.map((r) => [
+            label(r),
             r.first,
             ms(r.snapledger.totalMs),
             ms(r.snapledger.historyMs),
@@ -266,11 +272,31 @@ export function renderMarkdown(report: BenchmarkReport): string {
         'parts need not add up to the median total.',
       '',
     );
+    out.push('Wall segments per round:', '');
+    out.push(
+      table(
+        ['round', 'api', ...SNAPSHOT_STEPS, 'finish', 'total'],
+        all.map((r) => {
+          const x = r.snapledger.times;
+          return [
+            label(r),
+            ms(x.apiMs),
+            ...SNAPSHOT_STEPS.map((s) => ms(x.steps[s].segmentMs)),
+            ms(x.finishMs),
+            ms(r.snapledger.totalMs),
+          ];
+        }),
+      ),
+      '',
+    );
   }
 
   if (failures.length > 0) {
     out.push('### Failures', '');
-    for (const f of failures) out.push(`- **${f.benchmark}**: ${f.error.replace(/\n/g, ' ')}`);
+    for (const f of failures) {
+      const first = f.error.split('\n')[0].trim();
+      out.push(`- **${f.benchmark}**: ${first.length > 300 ? `${first.slice(0, 300)}…` : first}`);
+    }
     out.push('');
   }
   return `${out.join('\n').trimEnd()}\n`;
@@ -381,11 +407,6 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         eventStore,
         snapshot,
         failures,
-        settings: {
-          events: settings.events,
-          rounds: settings.rounds,
-          warmupRounds: settings.warmupRounds,
-        },
       }),
     );
     return failures.length > 0 ? 1 : 0;

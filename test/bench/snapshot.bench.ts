@@ -37,7 +37,11 @@ export interface ColdSnapshotBenchOptions {
   readonly dataMiB?: number;
   /** Measured rounds; each round runs both sides, alternating which goes first. Default 3. */
   readonly rounds?: number;
-  /** Untimed rounds of both sides before measuring (page cache, first-call costs). Default 1. */
+  /**
+   * Rounds of both sides before the measured ones, reported apart and left out of the medians.
+   * Default 2: on the reference machine one of the first two snapledger snapshots after the
+   * service started was often ~0.5-0.9 s slower, in every step (see docs/benchmarks.md).
+   */
   readonly warmupRounds?: number;
   /** Port of the benchmark's own snapledger service. Default 18901. */
   readonly port?: number;
@@ -93,6 +97,7 @@ export interface BareRound {
 }
 
 export interface ColdSnapshotRound {
+  /** 1..rounds for measured rounds; -warmupRounds..-1 for warm-up rounds. */
   readonly round: number;
   readonly first: 'snapledger' | 'bare';
   readonly snapledger: SnapledgerRound;
@@ -107,6 +112,8 @@ export interface ColdSnapshotBenchResult {
   /** The test domain's libvirt type: 'kvm', or 'qemu' (TCG). */
   readonly virtType: 'kvm' | 'qemu';
   readonly perRound: readonly ColdSnapshotRound[];
+  /** The warm-up rounds, measured the same way but not part of any median. */
+  readonly warmups: readonly ColdSnapshotRound[];
   readonly median: {
     readonly snapledgerMs: number;
     readonly snapledgerHistoryMs: number;
@@ -134,7 +141,7 @@ export const SNAPSHOT_BENCH_DEFAULTS = {
   diskMiB: 1024,
   dataMiB: 256,
   rounds: 3,
-  warmupRounds: 1,
+  warmupRounds: 2,
   port: 18901,
 } as const;
 
@@ -216,6 +223,7 @@ export async function benchColdSnapshot(
     signal?.throwIfAborted();
 
     const measured: ColdSnapshotRound[] = [];
+    const warmups: ColdSnapshotRound[] = [];
     for (let round = -warmupRounds; round < rounds; round++) {
       const warmup = round < 0;
       // Measured rounds alternate which side goes first, starting with snapledger.
@@ -231,14 +239,15 @@ export async function benchColdSnapshot(
       }
       const done = { snapledger: sl as SnapledgerRound, bare: bare as BareRound };
       log(
-        `${warmup ? 'warm-up' : `round ${round + 1}/${rounds}`} (${first} first): ` +
+        `${warmup ? `warm-up ${round + warmupRounds + 1}/${warmupRounds}` : `round ${round + 1}/${rounds}`} (${first} first): ` +
           `snapledger ${done.snapledger.totalMs} ms (downtime ${done.snapledger.downtimeMs} ms), ` +
           `bare ${done.bare.totalMs} ms`,
       );
-      if (!warmup) measured.push({ round: round + 1, first, ...done });
+      if (warmup) warmups.push({ round, first, ...done });
+      else measured.push({ round: round + 1, first, ...done });
     }
     await expectRunning(domain);
-    result = summarize({ diskMiB, dataMiB, rounds, warmupRounds, domain, measured });
+    result = summarize({ diskMiB, dataMiB, rounds, warmupRounds, domain, measured, warmups });
   } catch (error) {
     failure = { error };
     const tail = await logTail(serviceLog);
@@ -573,6 +582,7 @@ function summarize(input: {
   warmupRounds: number;
   domain: TestDomain;
   measured: readonly ColdSnapshotRound[];
+  warmups: readonly ColdSnapshotRound[];
 }): ColdSnapshotBenchResult {
   const { measured } = input;
   const sl = measured.map((r) => r.snapledger);
@@ -615,6 +625,7 @@ function summarize(input: {
     warmupRounds: input.warmupRounds,
     virtType: input.domain.virtType,
     perRound: measured,
+    warmups: input.warmups,
     median: median_,
     ratio: ratio(median_.snapledgerMs, median_.bareMs),
     historyRatio: ratio(median_.snapledgerHistoryMs, median_.bareMs),

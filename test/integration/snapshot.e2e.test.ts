@@ -201,6 +201,31 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     });
   });
 
+  it('converts a suspended domain (shut off with a managed save) and keeps its managed-save image', async () => {
+    const domain = await createTestDomain({ name: 'suspended', start: true });
+    domains.push(domain);
+    await domain.virsh('managedsave');
+    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
+    expect(sync.body.registered).toContain(domain.uuid);
+    const instance = await service.api<{ instance: { vm_state: string; power_state: string } }>(
+      'GET',
+      `/v1/instances/${domain.uuid}`,
+    );
+    expect(instance.body.instance).toMatchObject({
+      vm_state: 'suspended',
+      power_state: 'shutdown',
+    });
+
+    const imageId = await snapshot(domain, 'suspended-snap');
+    await expectSnapshotOf(domain, imageId, {
+      mode: 'offline',
+      steps: OFFLINE_STEPS,
+      events: OFFLINE_EVENTS,
+      state: 'shut off',
+    });
+    expect(await domain.virsh('dominfo')).toMatch(/Managed save:\s+yes/);
+  });
+
   it("answers 409 with Nova's message while a snapshot holds the task state, and 202 with Location below 2.45", async () => {
     const domain = await newDomain('shut off');
     const first = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
@@ -271,6 +296,20 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     });
     expect(badVersion.status).toBe(406);
     expect(service.events().length).toBe(before);
+  });
+
+  it('shows progress and every step through the CLI', async () => {
+    const domain = await newDomain('running');
+    const result = await service.cli(['snapshot', domain.name, '--name', 'from-cli', '--wait'], {
+      SNAPLEDGER_PROGRESS: '1',
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/converting \[.*\] 100% \| active/);
+    expect(result.stderr).toMatch(/is active \(mode cold, downtime \d+ ms\)/);
+    const image = JSON.parse(result.stdout) as GlanceImage;
+    expect(image.status).toBe('active');
+    expect(image.instance_uuid).toBe(domain.uuid);
+    expect(await domain.state()).toBe('running');
   });
 
   it("authenticates every route and hides other projects' instances and images as 404", async () => {
@@ -346,5 +385,17 @@ describe('snapshots of real QEMU domains through the REST API', () => {
       message: `No image found with ID ${imageId}`,
     });
     await service.waitForSnapshot(domain.uuid, imageId);
+  });
+
+  it('rebuilding the views from the log gives identical views', async () => {
+    const tables = ['instance_view', 'image_view', 'snapshot_history', 'audit_log'];
+    const dump = () => tables.map((t) => service.viewRows(`SELECT * FROM ${t} ORDER BY 1`));
+    await service.stop();
+    const before = dump();
+    expect(before[1].length).toBeGreaterThanOrEqual(5);
+    const rebuilt = await service.cli(['projections', 'rebuild']);
+    expect(rebuilt.code).toBe(0);
+    expect(JSON.parse(rebuilt.stdout)).toMatchObject({ events: service.events().length });
+    expect(JSON.stringify(dump())).toBe(JSON.stringify(before));
   });
 });
