@@ -34,6 +34,8 @@ export class LocalImageStore implements ImageStore {
   private readonly imagesDir: string;
   private readonly stagingDir: string;
   private dirsReady = false;
+  /** Hashes started when a conversion was staged, so commit need not wait for a full read. */
+  private readonly hashing = new Map<string, Promise<StoredImage>>();
 
   constructor(dataDir: string) {
     if (!dataDir) throw new Error('LocalImageStore needs a data directory');
@@ -63,6 +65,25 @@ export class LocalImageStore implements ImageStore {
     await fsyncPath(partial);
     await rename(partial, staged);
     await fsyncPath(this.stagingDir);
+    // Read the file for its checksums now, while the saga restores the domain; the staged file
+    // does not change until commit renames it.
+    const digest = hashFile(staged);
+    digest.catch(() => undefined); // commit hashes again if this read failed
+    this.hashing.set(id, digest);
+  }
+
+  /** The checksums of a staged file: from the hash begun at markStaged, or read now. */
+  private async stagedDigest(id: string): Promise<StoredImage> {
+    const started = this.hashing.get(id);
+    this.hashing.delete(id);
+    if (started) {
+      try {
+        return await started;
+      } catch {
+        // fall through and read it again
+      }
+    }
+    return hashFile(this.stagedFile(id));
   }
 
   /**
@@ -74,8 +95,8 @@ export class LocalImageStore implements ImageStore {
     const staged = this.stagedFile(id);
     const stored = this.storedFile(id);
     if (await isFile(staged)) {
-      const digest = await hashFile(staged);
-      await fsyncPath(staged);
+      // markStaged made the data durable before the staged name existed.
+      const digest = await this.stagedDigest(id);
       try {
         await rename(staged, stored);
       } catch (error) {
@@ -102,6 +123,7 @@ export class LocalImageStore implements ImageStore {
 
   async discard(imageId: string): Promise<void> {
     const id = canonicalImageId(imageId);
+    this.hashing.delete(id);
     await Promise.all(
       [this.partialFile(id), this.stagedFile(id), this.storedFile(id)].map((f) =>
         rm(f, { force: true }),

@@ -28,6 +28,7 @@ import {
   type SnapshotStep,
   type SnapshotStepRetried,
 } from '../events';
+import { ProgressThrottle } from './progress-throttle';
 import type { SnapshotAction } from './snapshot-next-step';
 import type { SnapshotProcessState } from './snapshot-process.state';
 
@@ -48,9 +49,6 @@ export interface SnapshotStepDependencies {
   readonly config: SnapledgerConfig;
   readonly faults: FaultInjector;
 }
-
-/** How often progress is written while qemu-img converts (the read side sees it within 2 s). */
-const PROGRESS_INTERVAL_MS = 1000;
 
 /**
  * Performs one action of the snapshot process: the driver call (idempotent: it checks
@@ -141,14 +139,13 @@ export class SnapshotSteps {
       case 'upload': {
         const startedAt = clock.now();
         const stored = await this.deps.images.commit(imageId);
-        const path = await this.deps.images.dataPath(imageId);
         const plan = state.plan as SnapshotPlanned['data'];
-        const info = await this.deps.disks.info(path as string);
         await appender.append(
           imageStream(imageId),
           decideUploaded(state.image, {
             size: stored.size,
-            virtualSize: info.virtualSize,
+            // qemu-img convert keeps the virtual size, which the plan read from the source.
+            virtualSize: plan.virtualSize,
             checksum: stored.checksum,
             osHashAlgo: 'sha512',
             osHashValue: stored.osHashValue,
@@ -236,7 +233,7 @@ export class SnapshotSteps {
     let revision = state.imageRevision;
 
     if (!(await images.hasStaged(imageId))) {
-      let lastWrite = 0;
+      const throttle = new ProgressThrottle();
       let pending: Promise<void> = Promise.resolve();
       const record = (percent: number) => {
         const events = decideProgress(image, percent);
@@ -255,10 +252,7 @@ export class SnapshotSteps {
         target: images.stagingPath(imageId),
         targetFormat: plan.targetFormat,
         onProgress: (percent) => {
-          const now = Date.now();
-          if (now - lastWrite < PROGRESS_INTERVAL_MS) return;
-          lastWrite = now;
-          record(percent);
+          if (throttle.admit()) record(percent);
         },
       });
       await pending;
