@@ -5,6 +5,7 @@ import {
   InstanceInvalidStateError,
   InstanceNotFoundError,
   InvalidTransitionError,
+  PolicyForbiddenError,
   QuotaExceededError,
   ValidationError,
 } from '../commands/domain-errors';
@@ -42,7 +43,9 @@ export function classify(error: unknown): { status: number; message: string } {
     return { status: parser.status, message: parser.message };
   }
   if (error instanceof ValidationError) return { status: 400, message: error.message };
-  if (error instanceof QuotaExceededError) return { status: 403, message: error.message };
+  if (error instanceof QuotaExceededError || error instanceof PolicyForbiddenError) {
+    return { status: 403, message: error.message };
+  }
   if (error instanceof InstanceNotFoundError || error instanceof ImageNotFoundError) {
     return { status: 404, message: error.message };
   }

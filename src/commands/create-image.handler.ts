@@ -10,13 +10,13 @@ import { loadAggregate } from './aggregate-loader';
 import { ID_GENERATOR, type IdGenerator } from './clock';
 import { CreateImageCommand, type CreateImageResult } from './create-image.command';
 import { parseCreateImageBody } from './create-image.validation';
-import { InstanceNotFoundError } from './domain-errors';
+import { InstanceNotFoundError, PolicyForbiddenError } from './domain-errors';
 import { EventAppender } from './event-appender';
 import { decideReservation } from './image.decider';
 import { initialImageState } from './image.state';
 import { decideSnapshotRequest } from './instance.decider';
 import { foldInstance, type InstanceState } from './instance.state';
-import { canSee, causationFromRequest, isUuid } from './request-context';
+import { canSee, causationFromRequest, isMemberOrAdmin, isUuid } from './request-context';
 import { snapshotProperties } from './snapshot-properties';
 
 /** How often a lost compare-and-swap is re-read and re-decided before giving up. */
@@ -36,6 +36,10 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
   ) {}
 
   async execute(command: CreateImageCommand): Promise<CreateImageResult> {
+    // Nova checks the policy first, against the caller's project, before it reads the server.
+    if (!isMemberOrAdmin(command.request.actor)) {
+      throw new PolicyForbiddenError('os_compute_api:servers:create_image');
+    }
     const request = parseCreateImageBody(command.body);
     const { instanceId } = command;
     if (!isUuid(instanceId)) throw new InstanceNotFoundError(instanceId);

@@ -51,3 +51,11 @@ export class QuotaExceededError extends DomainError {
     this.name = 'QuotaExceededError';
   }
 }
+
+/** The caller's roles do not allow the action (Nova's policy check): 403. */
+export class PolicyForbiddenError extends DomainError {
+  constructor(readonly rule: string) {
+    super(`Policy doesn't allow ${rule} to be performed.`);
+    this.name = 'PolicyForbiddenError';
+  }
+}

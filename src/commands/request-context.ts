@@ -10,6 +10,11 @@ export function isAdmin(actor: Actor): boolean {
   return actor.roles.includes('admin');
 }
 
+/** Nova's PROJECT_MEMBER_OR_ADMIN: who may change things, such as taking a snapshot. */
+export function isMemberOrAdmin(actor: Actor): boolean {
+  return actor.roles.includes('member') || isAdmin(actor);
+}
+
 /** A command starts a correlation: the request id is both correlation and first cause. */
 export function causationFromRequest(request: RequestContext): CausationContext {
   return {

@@ -173,13 +173,20 @@ export class SnapshotSaga {
     return repo.save({ imageId, instanceId, status, position });
   }
 
-  private launch(imageId: string, instanceId: string): void {
+  private launch(imageId: string, instanceId: string, crashes = 0): void {
     if (this.workers.has(imageId) || this.stopping) return;
     const worker = this.run(imageId, instanceId)
-      .catch((error: unknown) =>
-        this.logger.error({ imageId, err: error }, 'snapshot worker crashed'),
-      )
-      .finally(() => this.workers.delete(imageId));
+      .then(() => true)
+      .catch((error: unknown) => {
+        this.logger.error({ imageId, err: error }, 'snapshot worker crashed; it will be started again');
+        return false;
+      })
+      .then(async (finished) => {
+        this.workers.delete(imageId);
+        if (finished || this.stopping || this.subscription === null) return;
+        await delay(this.backoff(crashes + 1), undefined, { ref: false });
+        this.launch(imageId, instanceId, crashes + 1);
+      });
     this.workers.set(imageId, worker);
   }
 

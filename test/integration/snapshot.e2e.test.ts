@@ -345,6 +345,32 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     ]);
     const alice = (JSON.parse(madeA.stdout) as { token: string }).token;
 
+    const madeReader = await service.cli([
+      'token',
+      'create',
+      '--project',
+      'project-a',
+      '--user',
+      'rita',
+      '--role',
+      'reader',
+    ]);
+    const reader = (JSON.parse(madeReader.stdout) as { token: string }).token;
+    expect(
+      (await service.api('GET', `/v1/instances/${domain.uuid}`, { token: reader })).status,
+    ).toBe(200);
+    const readOnly = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      token: reader,
+      body: { createImage: { name: 'not-allowed' } },
+    });
+    expect(readOnly.status).toBe(403);
+    expect(readOnly.body).toEqual({
+      forbidden: {
+        code: 403,
+        message: "Policy doesn't allow os_compute_api:servers:create_image to be performed.",
+      },
+    });
+
     const hidden = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
       token: bob,
       body: { createImage: { name: 'steal' } },
