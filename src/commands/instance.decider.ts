@@ -15,21 +15,8 @@ import {
 } from './domain-errors';
 import type { InstanceState } from './instance.state';
 
-/** What a libvirt sync saw of one domain. */
-export interface ObservedDomain {
-  readonly instanceId: string;
-  readonly domainName: string;
-  readonly projectId: string;
-  readonly userId: string;
-  readonly ownerSource: 'nova' | 'snapledger' | 'default';
-  readonly diskPath: string | null;
-  readonly diskFormat: string | null;
-  readonly powerState: PowerState;
-  readonly vmState: VmState;
-  readonly vcpus: number;
-  readonly memoryMiB: number;
-  readonly host: string;
-}
+/** What a libvirt sync saw of one domain: exactly what registering it records. */
+export type ObservedDomain = InstanceRegistered['data'];
 
 /** Nova allows createImage in these vm_states (compute/api.py snapshot()). */
 export const SNAPSHOT_ALLOWED_VM_STATES: readonly VmState[] = [
