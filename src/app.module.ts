@@ -28,6 +28,7 @@ import { DISK_IMAGE_TOOL, type DiskImageTool } from './drivers/disk-image.port';
 import { HYPERVISOR, type Hypervisor } from './drivers/hypervisor.port';
 import { IMAGE_STORE, type ImageStore } from './drivers/image-store.port';
 import { LocalImageStore } from './drivers/local-image-store';
+import { readBootId } from './drivers/host-boot';
 import { QemuImgTool } from './drivers/qemu-img.driver';
 import { VirshHypervisor } from './drivers/virsh.driver';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
@@ -132,7 +133,16 @@ export class AppModule {
           new SnapshotSaga(
             store,
             db,
-            new SnapshotSteps({ appender, hypervisor, disks, images, clock, config, faults }),
+            new SnapshotSteps({
+              appender,
+              hypervisor,
+              disks,
+              images,
+              clock,
+              config,
+              faults,
+              bootId: readBootId(),
+            }),
             logger.child({ component: 'snapshot-saga' }),
             { attempts: config.stepAttempts, backoffMs: 500 },
           ),

@@ -11,6 +11,8 @@ export interface ImageState {
   readonly imageType: ImageType | null;
   readonly status: ImageStatus | null;
   readonly extracted: boolean;
+  /** Boot id of the host when the data was extracted, when the event recorded it. */
+  readonly extractedOnBoot: string | null;
   readonly uploaded: boolean;
   readonly failure: { readonly step: SnapshotStep; readonly reason: string } | null;
   readonly lastProgress: number | null;
@@ -24,6 +26,7 @@ export const initialImageState: ImageState = Object.freeze({
   imageType: null,
   status: null,
   extracted: false,
+  extractedOnBoot: null,
   uploaded: false,
   failure: null,
   lastProgress: null,
@@ -44,7 +47,7 @@ export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
     case 'ConversionProgressed':
       return { ...state, lastProgress: event.data.percent };
     case 'ImageExtracted':
-      return { ...state, extracted: true };
+      return { ...state, extracted: true, extractedOnBoot: event.data.bootId ?? null };
     case 'Uploaded':
       return { ...state, uploaded: true, status: 'active', lastProgress: 100 };
     case 'SnapshotFailed':

@@ -16,11 +16,14 @@ export interface ImageStore {
   stagingPath(imageId: string): string;
   /** True when a finished conversion is staged for this image. */
   hasStaged(imageId: string): Promise<boolean>;
-  /** Marks the partial file as a finished conversion (atomic rename within staging). */
+  /**
+   * Marks the partial file as a finished conversion (atomic rename within staging). It need
+   * not be durable yet: commit makes it so before it moves it into the store.
+   */
   markStaged(imageId: string): Promise<void>;
   /**
-   * Hashes the staged file and moves it into the store by atomic rename. Idempotent: if the
-   * image is already stored, returns what is stored.
+   * Makes the staged file durable, hashes it and moves it into the store by atomic rename.
+   * Idempotent: if the image is already stored, returns what is stored.
    */
   commit(imageId: string): Promise<StoredImage>;
   /** Is the image's data in the store? */

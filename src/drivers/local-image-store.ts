@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { digestFile } from './file-digest';
 import type { ImageStore, StoredImage } from './image-store.port';
 
 /** A canonical uuid (any version); ids are lower-cased before they become file names. */
@@ -34,8 +34,11 @@ export class LocalImageStore implements ImageStore {
   private readonly imagesDir: string;
   private readonly stagingDir: string;
   private dirsReady = false;
-  /** Hashes started when a conversion was staged, so commit need not wait for a full read. */
-  private readonly hashing = new Map<string, Promise<StoredImage>>();
+  /**
+   * Started when a conversion is staged: the fsync that makes it durable and its checksums,
+   * so that commit need not wait for a full read of the file.
+   */
+  private readonly settling = new Map<string, Promise<StoredImage>>();
 
   constructor(dataDir: string) {
     if (!dataDir) throw new Error('LocalImageStore needs a data directory');
@@ -53,7 +56,12 @@ export class LocalImageStore implements ImageStore {
     return isFile(this.stagedFile(canonicalImageId(imageId)));
   }
 
-  /** Renames <uuid>.partial to <uuid>.staged after making its data durable. Idempotent. */
+  /**
+   * Renames <uuid>.partial to <uuid>.staged. Idempotent. From here on, while the saga goes on
+   * (restoring the domain), the file is fsynced and its checksums computed in worker threads;
+   * commit waits for both, so the data is durable before the image can become active. The
+   * staged file does not change until commit renames it.
+   */
   async markStaged(imageId: string): Promise<void> {
     const id = canonicalImageId(imageId);
     const partial = this.partialFile(id);
@@ -62,28 +70,33 @@ export class LocalImageStore implements ImageStore {
       if ((await isFile(staged)) || (await isFile(this.storedFile(id)))) return;
       throw new Error(`image ${id}: no partial conversion to mark as staged`);
     }
-    await fsyncPath(partial);
     await rename(partial, staged);
-    await fsyncPath(this.stagingDir);
-    // Read the file for its checksums now, while the saga restores the domain; the staged file
-    // does not change until commit renames it.
-    const digest = hashFile(staged);
-    digest.catch(() => undefined); // commit hashes again if this read failed
-    this.hashing.set(id, digest);
+    const settle = this.settle(staged);
+    settle.catch(() => undefined); // commit settles the file again if this failed
+    this.settling.set(id, settle);
   }
 
-  /** The checksums of a staged file: from the hash begun at markStaged, or read now. */
-  private async stagedDigest(id: string): Promise<StoredImage> {
-    const started = this.hashing.get(id);
-    this.hashing.delete(id);
+  /** Makes a staged file durable and computes its checksums, side by side. */
+  private async settle(staged: string): Promise<StoredImage> {
+    const [digest] = await Promise.all([
+      digestFile(staged),
+      fsyncPath(staged).then(() => fsyncPath(this.stagingDir)),
+    ]);
+    return digest;
+  }
+
+  /** The checksums of a durable staged file: from the work begun at markStaged, or done now. */
+  private async settledDigest(id: string): Promise<StoredImage> {
+    const started = this.settling.get(id);
+    this.settling.delete(id);
     if (started) {
       try {
         return await started;
       } catch {
-        // fall through and read it again
+        // fall through and do it again
       }
     }
-    return hashFile(this.stagedFile(id));
+    return this.settle(this.stagedFile(id));
   }
 
   /**
@@ -95,20 +108,19 @@ export class LocalImageStore implements ImageStore {
     const staged = this.stagedFile(id);
     const stored = this.storedFile(id);
     if (await isFile(staged)) {
-      // markStaged made the data durable before the staged name existed.
-      const digest = await this.stagedDigest(id);
+      const digest = await this.settledDigest(id);
       try {
         await rename(staged, stored);
       } catch (error) {
         // A concurrent commit of the same image may have moved it first.
         if (!isNotFound(error) || !(await isFile(stored))) throw error;
-        return hashFile(stored);
+        return digestFile(stored);
       }
       await fsyncPath(this.imagesDir);
       await fsyncPath(this.stagingDir);
       return digest;
     }
-    if (await isFile(stored)) return hashFile(stored);
+    if (await isFile(stored)) return digestFile(stored);
     throw new Error(`image ${id}: nothing staged and nothing stored`);
   }
 
@@ -123,7 +135,7 @@ export class LocalImageStore implements ImageStore {
 
   async discard(imageId: string): Promise<void> {
     const id = canonicalImageId(imageId);
-    this.hashing.delete(id);
+    this.settling.delete(id);
     await Promise.all(
       [this.partialFile(id), this.stagedFile(id), this.storedFile(id)].map((f) =>
         rm(f, { force: true }),
@@ -168,19 +180,6 @@ export class LocalImageStore implements ImageStore {
     mkdirSync(this.stagingDir, { recursive: true, mode: 0o700 });
     this.dirsReady = true;
   }
-}
-
-async function hashFile(path: string): Promise<StoredImage> {
-  const md5 = createHash('md5');
-  const sha512 = createHash('sha512');
-  let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-    const buffer = chunk as Buffer;
-    md5.update(buffer);
-    sha512.update(buffer);
-    size += buffer.length;
-  }
-  return { size, checksum: md5.digest('hex'), osHashValue: sha512.digest('hex') };
 }
 
 /** fsync of a file or a directory (opened read-only, which Linux allows for both). */

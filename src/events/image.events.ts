@@ -28,6 +28,11 @@ export type ImageExtracted = {
     readonly virtualSize: number;
     readonly startedAt: string;
     readonly durationMs: number;
+    /**
+     * The host's boot id when the data was extracted. The staged file is made durable only
+     * before upload; if the host has rebooted since, the data may be incomplete.
+     */
+    readonly bootId?: string;
   };
 };
 

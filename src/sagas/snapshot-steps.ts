@@ -48,6 +48,8 @@ export interface SnapshotStepDependencies {
   readonly clock: Clock;
   readonly config: SnapledgerConfig;
   readonly faults: FaultInjector;
+  /** This boot of the host (see drivers/host-boot.ts). */
+  readonly bootId: string;
 }
 
 /**
@@ -137,6 +139,12 @@ export class SnapshotSteps {
         );
         return;
       case 'upload': {
+        const extractedOn = state.image.extractedOnBoot;
+        if (extractedOn !== null && extractedOn !== this.deps.bootId) {
+          throw new PermanentStepError(
+            'the host restarted after the image was extracted and before it was made durable; the extracted data may be incomplete',
+          );
+        }
         const startedAt = clock.now();
         const stored = await this.deps.images.commit(imageId);
         const plan = state.plan as SnapshotPlanned['data'];
@@ -232,32 +240,32 @@ export class SnapshotSteps {
     let image = state.image;
     let revision = state.imageRevision;
 
-    if (!(await images.hasStaged(imageId))) {
-      const throttle = new ProgressThrottle();
-      let pending: Promise<void> = Promise.resolve();
-      const record = (percent: number) => {
-        const events = decideProgress(image, percent);
-        if (events.length === 0) return;
-        image = evolveImage(image, events[0]);
-        pending = pending
-          .then(async () => {
-            const r = await appender.append(imageStream(imageId), events, revision, ctx);
-            if (r) revision = r.nextExpectedRevision;
-          })
-          .catch(() => undefined);
-      };
-      await disks.convert({
-        source: plan.diskPath,
-        sourceFormat: plan.sourceFormat,
-        target: images.stagingPath(imageId),
-        targetFormat: plan.targetFormat,
-        onProgress: (percent) => {
-          if (throttle.admit()) record(percent);
-        },
-      });
-      await pending;
-      await images.markStaged(imageId);
-    }
+    // Always convert: a staged file without ImageExtracted in the log may predate a power
+    // loss and hold less than it should; the source is still quiescent, so convert again.
+    const throttle = new ProgressThrottle();
+    let pending: Promise<void> = Promise.resolve();
+    const record = (percent: number) => {
+      const events = decideProgress(image, percent);
+      if (events.length === 0) return;
+      image = evolveImage(image, events[0]);
+      pending = pending
+        .then(async () => {
+          const r = await appender.append(imageStream(imageId), events, revision, ctx);
+          if (r) revision = r.nextExpectedRevision;
+        })
+        .catch(() => undefined);
+    };
+    await disks.convert({
+      source: plan.diskPath,
+      sourceFormat: plan.sourceFormat,
+      target: images.stagingPath(imageId),
+      targetFormat: plan.targetFormat,
+      onProgress: (percent) => {
+        if (throttle.admit()) record(percent);
+      },
+    });
+    await pending;
+    await images.markStaged(imageId);
     await appender.append(
       imageStream(imageId),
       decideExtracted(image, {
@@ -265,6 +273,7 @@ export class SnapshotSteps {
         virtualSize: plan.virtualSize,
         startedAt: startedAt.toISOString(),
         durationMs: clock.now().getTime() - startedAt.getTime(),
+        bootId: this.deps.bootId,
       }),
       revision,
       ctx,

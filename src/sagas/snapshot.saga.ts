@@ -178,7 +178,10 @@ export class SnapshotSaga {
     const worker = this.run(imageId, instanceId)
       .then(() => true)
       .catch((error: unknown) => {
-        this.logger.error({ imageId, err: error }, 'snapshot worker crashed; it will be started again');
+        this.logger.error(
+          { imageId, err: error },
+          'snapshot worker crashed; it will be started again',
+        );
         return false;
       })
       .then(async (finished) => {

@@ -39,8 +39,8 @@ export interface ColdSnapshotBenchOptions {
   readonly rounds?: number;
   /**
    * Rounds of both sides before the measured ones, reported apart and left out of the medians.
-   * Default 2: on the reference machine one of the first two snapledger snapshots after the
-   * service started was often ~0.5-0.9 s slower, in every step (see docs/benchmarks.md).
+   * Default 2: the first managedsave after the domain boots was often among the slowest, and
+   * the first snapshots also warm the service's code paths (see docs/benchmarks.md).
    */
   readonly warmupRounds?: number;
   /** Port of the benchmark's own snapledger service. Default 18901. */
@@ -134,6 +134,14 @@ export interface ColdSnapshotBenchResult {
   readonly historyRatio: number;
   /** median(snapledger downtime_ms) / median(bare managedsave → start finished). */
   readonly downtimeRatio: number;
+  /**
+   * Median over rounds of (snapledger total − its save step + that round's bare managedsave) /
+   * that round's bare total. managedsave is the same libvirt job on both sides and its duration
+   * comes in steps of ~200 ms (1.25, 1.45, 1.65 s...), which makes `ratio` swing from run to run;
+   * this paired ratio leaves that noise out and keeps all of snapledger's own overhead except
+   * the state check inside its save step (~15 ms).
+   */
+  readonly saveEqualizedRatio: number;
 }
 
 /** The defaults of benchColdSnapshot's options. */
@@ -200,6 +208,10 @@ export async function benchColdSnapshot(
   if (!Number.isSafeInteger(port) || port < 1 || port > 65_535)
     throw new RangeError('port must be 1..65535');
   signal?.throwIfAborted();
+  // Before anything is created: another service there would answer in our place.
+  if (await portAnswers(port)) {
+    throw new Error(`port ${port} is already in use: pick another one (port option)`);
+  }
 
   const root = repoRoot();
   const tempDir = await mkdtemp(join(tmpdir(), 'snapledger-bench-'));
@@ -226,6 +238,9 @@ export async function benchColdSnapshot(
     const warmups: ColdSnapshotRound[] = [];
     for (let round = -warmupRounds; round < rounds; round++) {
       const warmup = round < 0;
+      const label = warmup
+        ? `warm-up ${round + warmupRounds + 1}/${warmupRounds}`
+        : `round ${round + 1}/${rounds}`;
       // Measured rounds alternate which side goes first, starting with snapledger.
       const first = ((round % 2) + 2) % 2 === 0 ? 'snapledger' : 'bare';
       let sl: SnapledgerRound | undefined;
@@ -233,13 +248,13 @@ export async function benchColdSnapshot(
       for (const side of first === 'snapledger' ? ['snapledger', 'bare'] : ['bare', 'snapledger']) {
         signal?.throwIfAborted();
         await expectRunning(domain);
-        if (side === 'snapledger') sl = await snapledgerRound(service, domain.uuid, round);
+        if (side === 'snapledger') sl = await snapledgerRound(service, domain.uuid, label, signal);
         else bare = await bareRound(domain, join(bareDir, 'bare.qcow2'), signal);
         await delay(SETTLE_MS, undefined, { signal });
       }
       const done = { snapledger: sl as SnapledgerRound, bare: bare as BareRound };
       log(
-        `${warmup ? `warm-up ${round + warmupRounds + 1}/${warmupRounds}` : `round ${round + 1}/${rounds}`} (${first} first): ` +
+        `${label} (${first} first): ` +
           `snapledger ${done.snapledger.totalMs} ms (downtime ${done.snapledger.downtimeMs} ms), ` +
           `bare ${done.bare.totalMs} ms`,
       );
@@ -290,7 +305,8 @@ function repoRoot(): string {
 async function snapledgerRound(
   service: Service,
   instanceId: string,
-  round: number,
+  label: string,
+  signal: AbortSignal | undefined,
 ): Promise<SnapledgerRound> {
   const postAt = Date.now();
   const started = performance.now();
@@ -301,7 +317,9 @@ async function snapledgerRound(
       'Content-Type': 'application/json',
       'OpenStack-API-Version': 'compute 2.45',
     },
-    body: JSON.stringify({ createImage: { name: `bench-round-${round}` } }),
+    body: JSON.stringify({
+      createImage: { name: `snapledger-bench-${label.replace(/[^a-z0-9]+/gi, '-')}` },
+    }),
   });
   const answer = await response.text();
   const postMs = performance.now() - started;
@@ -312,7 +330,7 @@ async function snapledgerRound(
 
   let row: SnapshotHistoryRow;
   for (;;) {
-    await delay(POLL_INTERVAL_MS);
+    await delay(POLL_INTERVAL_MS, undefined, { signal });
     const found = (
       await getJson<{ snapshots: SnapshotHistoryRow[] }>(
         service,
@@ -435,9 +453,6 @@ async function startService(spec: {
   uri: string;
   logPath: string;
 }): Promise<Service> {
-  if (await portAnswers(spec.port)) {
-    throw new Error(`port ${spec.port} is already in use: pick another one (port option)`);
-  }
   // Only our settings: no SNAPLEDGER_* of the caller's environment (faults, no-auth, format...).
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
@@ -575,6 +590,13 @@ export function median(values: readonly number[]): number {
 
 const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
 
+/** One round's snapledger/bare ratio with snapledger's save step replaced by the bare managedsave. */
+export function saveEqualized(round: ColdSnapshotRound): number {
+  const { snapledger, bare } = round;
+  const saveMs = snapledger.times.steps.save.durationMs;
+  return (snapledger.totalMs - saveMs + bare.managedsaveMs) / bare.totalMs;
+}
+
 function summarize(input: {
   diskMiB: number;
   dataMiB: number;
@@ -630,5 +652,6 @@ function summarize(input: {
     ratio: ratio(median_.snapledgerMs, median_.bareMs),
     historyRatio: ratio(median_.snapledgerHistoryMs, median_.bareMs),
     downtimeRatio: ratio(median_.snapledgerDowntimeMs, median_.bareDowntimeMs),
+    saveEqualizedRatio: Number(median(measured.map(saveEqualized)).toFixed(3)),
   };
 }
