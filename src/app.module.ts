@@ -129,23 +129,27 @@ export class AppModule {
           images: ImageStore,
           clock: Clock,
           faults: FaultInjector,
-        ) =>
-          new SnapshotSaga(
+        ) => {
+          const bootId = readBootId();
+          return new SnapshotSaga(
             store,
             db,
-            new SnapshotSteps({
-              appender,
-              hypervisor,
-              disks,
-              images,
-              clock,
-              config,
-              faults,
-              bootId: readBootId(),
-            }),
+            new SnapshotSteps(
+              {
+                appender,
+                hypervisor,
+                disks,
+                images,
+                clock,
+                config,
+                faults,
+              },
+              bootId,
+            ),
             logger.child({ component: 'snapshot-saga' }),
             { attempts: config.stepAttempts, backoffMs: 500 },
-          ),
+          );
+        },
       },
       {
         provide: TokenService,

@@ -9,6 +9,7 @@ import {
   QuotaExceededError,
   ValidationError,
 } from '../commands/domain-errors';
+import { TransientHypervisorError } from '../drivers/hypervisor.port';
 import { WrongExpectedRevisionError } from '../event-store/event-store.port';
 import { apiFamilyOf, errorBody } from './api-family';
 import type { SnapledgerRequest } from './request-context.middleware';
@@ -55,6 +56,9 @@ export function classify(error: unknown): { status: number; message: string } {
       status: 409,
       message: 'The resource changed while the request was handled; try again.',
     };
+  }
+  if (error instanceof TransientHypervisorError) {
+    return { status: 503, message: `The hypervisor is not available right now: ${error.message}` };
   }
   if (error instanceof HttpException) {
     const response = error.getResponse();

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -5,6 +6,7 @@ import { AppModule } from '../app.module';
 import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { SnapledgerLogger } from '../logger';
 import { ApiErrorFilter } from './api-error.filter';
+import { ServiceLock } from '../service-lock';
 import { requestIdMiddleware } from './request-context.middleware';
 
 /** Builds the HTTP service: auth on every route, request ids, family-shaped errors. */
@@ -28,6 +30,10 @@ export async function serve(
   config: SnapledgerConfig,
   logger: SnapledgerLogger,
 ): Promise<INestApplication> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = new ServiceLock(config.dataDir);
+  lock.acquire();
+  process.once('exit', () => lock.release());
   const app = await createHttpApp(config, logger);
   await app.listen(config.port, config.host);
   logger.info(

@@ -13,7 +13,7 @@ export class ReadModels {
   constructor(private readonly db: DataSource) {}
 
   async instance(actor: Actor, id: string): Promise<InstanceView | null> {
-    const row = await this.db.getRepository(InstanceView).findOneBy({ id });
+    const row = await this.db.getRepository(InstanceView).findOneBy({ id: id.toLowerCase() });
     return row && canSee(actor, row.projectId) ? row : null;
   }
 
@@ -26,7 +26,7 @@ export class ReadModels {
   }
 
   async image(actor: Actor, id: string): Promise<ImageView | null> {
-    const row = await this.db.getRepository(ImageView).findOneBy({ id });
+    const row = await this.db.getRepository(ImageView).findOneBy({ id: id.toLowerCase() });
     if (!row || row.status === 'deleted') return null;
     return canSee(actor, row.projectId) ? row : null;
   }
@@ -34,7 +34,7 @@ export class ReadModels {
   async snapshotHistory(actor: Actor, instanceId: string): Promise<SnapshotHistory[] | null> {
     if (!(await this.instance(actor, instanceId))) return null;
     return this.db.getRepository(SnapshotHistory).find({
-      where: { instanceId },
+      where: { instanceId: instanceId.toLowerCase() },
       order: { requestedAt: 'DESC', imageId: 'ASC' },
     });
   }

@@ -10,6 +10,7 @@ import { SyncInstancesCommand, type SyncInstancesResult } from '../commands/sync
 import { loadConfig, type SnapledgerConfig } from '../config/snapledger.config';
 import { SYSTEM_ACTOR } from '../events';
 import { createLogger } from '../logger';
+import { ServiceLock } from '../service-lock';
 import type { ProjectionRunner } from '../projections/projection-runner';
 import { ApiClient, ApiError, resolveToken } from './api-client';
 import { snapshotCommand } from './snapshot.command';
@@ -65,17 +66,30 @@ export function buildCli(): Command {
     )
     .option('--token <token>', 'X-Auth-Token (default SNAPLEDGER_TOKEN or <data dir>/admin-token)')
     .option('--json', 'print the image as JSON when done', false)
+    .option('--timeout <seconds>', 'with --wait: give up waiting after this long', '3600')
     .action(
       async (
         instance: string,
-        opts: { name: string; wait: boolean; url?: string; token?: string; json: boolean },
+        opts: {
+          name: string;
+          wait: boolean;
+          url?: string;
+          token?: string;
+          json: boolean;
+          timeout: string;
+        },
       ) => {
+        const timeoutSeconds = Number(opts.timeout);
+        if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0) {
+          throw new Error('--timeout must be a positive whole number of seconds');
+        }
         const config = loadConfig();
         const result = await snapshotCommand(apiFor(config, opts), instance, {
           name: opts.name,
           wait: opts.wait,
           out: process.stderr,
           progress: process.stderr.isTTY === true || process.env.SNAPLEDGER_PROGRESS === '1',
+          timeoutSeconds,
         });
         if (result.image !== undefined) print(result.image);
         else if (opts.json) print({ image_id: result.imageId, result: result.result });
@@ -140,6 +154,7 @@ export function buildCli(): Command {
     .description('drop every view and replay the whole event log into it (stop the service first)')
     .action(async () => {
       const config = loadConfig();
+      new ServiceLock(config.dataDir).assertFree('projections rebuild');
       const result = await withLocalContext(config, (get) =>
         get<ProjectionRunner>(PROJECTION_RUNNER).rebuild(),
       );

@@ -33,7 +33,13 @@ export async function resolveInstance(api: ApiClient, ref: string): Promise<Inst
 export async function snapshotCommand(
   api: ApiClient,
   instanceRef: string,
-  options: { name: string; wait: boolean; out: NodeJS.WriteStream; progress: boolean },
+  options: {
+    name: string;
+    wait: boolean;
+    out: NodeJS.WriteStream;
+    progress: boolean;
+    timeoutSeconds: number;
+  },
 ): Promise<{ imageId: string; result: SnapshotRow['result'] | 'requested'; image?: unknown }> {
   const instance = await resolveInstance(api, instanceRef);
   const { body } = await api.request<{ image_id: string }>(
@@ -62,6 +68,7 @@ export async function snapshotCommand(
     : null;
   bar?.start(100, 0, { step: 'queued' });
   let row: SnapshotRow | undefined;
+  const deadline = Date.now() + options.timeoutSeconds * 1000;
   for (;;) {
     const { body: history } = await api.request<{ snapshots: SnapshotRow[] }>(
       'GET',
@@ -70,6 +77,12 @@ export async function snapshotCommand(
     row = history.snapshots.find((s) => s.image_id === imageId);
     if (row) bar?.update(Math.floor(row.progress ?? 0), { step: row.task_state ?? row.result });
     if (row && row.result !== 'running' && row.task_state === null) break;
+    if (Date.now() > deadline) {
+      bar?.stop();
+      throw new Error(
+        `image ${imageId} did not finish within ${options.timeoutSeconds} s (it may still be running; see GET /v1/instances/${instance.id}/snapshots)`,
+      );
+    }
     await delay(500);
   }
   bar?.update(row.result === 'active' ? 100 : Math.floor(row.progress ?? 0), { step: row.result });

@@ -14,7 +14,7 @@ import { InstanceNotFoundError, PolicyForbiddenError } from './domain-errors';
 import { EventAppender } from './event-appender';
 import { decideReservation } from './image.decider';
 import { initialImageState } from './image.state';
-import { decideSnapshotRequest } from './instance.decider';
+import { decideSnapshotRequest, decideTaskRelease } from './instance.decider';
 import { foldInstance, type InstanceState } from './instance.state';
 import { canSee, causationFromRequest, isMemberOrAdmin, isUuid } from './request-context';
 import { snapshotProperties } from './snapshot-properties';
@@ -36,13 +36,14 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
   ) {}
 
   async execute(command: CreateImageCommand): Promise<CreateImageResult> {
-    // Nova checks the policy first, against the caller's project, before it reads the server.
+    // As in Nova: the body's schema first, then the policy (against the caller's project),
+    // then the server.
+    const request = parseCreateImageBody(command.body);
     if (!isMemberOrAdmin(command.request.actor)) {
       throw new PolicyForbiddenError('os_compute_api:servers:create_image');
     }
-    const request = parseCreateImageBody(command.body);
-    const { instanceId } = command;
-    if (!isUuid(instanceId)) throw new InstanceNotFoundError(instanceId);
+    if (!isUuid(command.instanceId)) throw new InstanceNotFoundError(command.instanceId);
+    const instanceId = command.instanceId.toLowerCase();
     const causation = causationFromRequest(command.request);
     const imageId = this.ids.uuid();
 
@@ -82,12 +83,42 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
         metadata: request.metadata,
       }),
     });
-    const result = await this.appender.append(
-      imageStream(imageId),
-      reserved,
-      'no_stream',
-      causation,
-    );
-    return { imageId, position: result?.position ?? 0 };
+    try {
+      const result = await this.appender.append(
+        imageStream(imageId),
+        reserved,
+        'no_stream',
+        causation,
+      );
+      return { imageId, position: result?.position ?? 0 };
+    } catch (error) {
+      await this.releaseTaskState(instanceId, imageId, causation, error);
+      throw error;
+    }
+  }
+
+  /**
+   * The image could not be reserved after the task state was taken: give the task state back
+   * at once, so the instance is not held. (If this fails too, the snapshot saga releases it
+   * once it sees the task state taken and no image reserved.)
+   */
+  private async releaseTaskState(
+    instanceId: string,
+    imageId: string,
+    causation: ReturnType<typeof causationFromRequest>,
+    cause: unknown,
+  ): Promise<void> {
+    try {
+      const loaded = await loadAggregate(this.store, instanceStream(instanceId), foldInstance);
+      const reason = `the image could not be reserved: ${cause instanceof Error ? cause.message : String(cause)}`;
+      await this.appender.append(
+        instanceStream(instanceId),
+        decideTaskRelease(loaded.state, { imageId, reason }),
+        loaded.revision,
+        causation,
+      );
+    } catch {
+      // the saga's grace-period check releases it
+    }
   }
 }

@@ -12,8 +12,10 @@ export function novaStateOf(
   switch (state) {
     case 'running':
     case 'idle':
-    case 'in shutdown':
       return { vmState: 'active', powerState: 'running' };
+    case 'in shutdown':
+      // Nova maps VIR_DOMAIN_SHUTDOWN to power_state SHUTDOWN: the guest is on its way off.
+      return { vmState: 'active', powerState: 'shutdown' };
     case 'paused':
       return { vmState: 'paused', powerState: 'paused' };
     case 'shut off':

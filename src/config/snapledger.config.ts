@@ -18,6 +18,8 @@ export interface SnapledgerConfig {
   readonly faults: readonly string[];
   /** Disables authentication. Only when asked for explicitly. */
   readonly noAuth: boolean;
+  /** Base URL clients reach the API at, for Location headers and links. */
+  readonly publicUrl: string;
 }
 
 function intFrom(value: string | undefined, fallback: number, name: string): number {
@@ -26,6 +28,19 @@ function intFrom(value: string | undefined, fallback: number, name: string): num
   if (!Number.isInteger(n) || n < 0)
     throw new Error(`${name} must be a non-negative integer, got "${value}"`);
   return n;
+}
+
+function publicUrlFrom(env: NodeJS.ProcessEnv): string {
+  const given = env.SNAPLEDGER_PUBLIC_URL?.trim();
+  if (given) {
+    const url = new URL(given); // throws on a malformed value, at start-up
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`SNAPLEDGER_PUBLIC_URL must be http(s), got "${given}"`);
+    }
+    return url.toString().replace(/\/$/, '');
+  }
+  const host = env.SNAPLEDGER_HOST || '127.0.0.1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${env.SNAPLEDGER_PORT || 8774}`;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConfig {
@@ -48,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
       .map((s) => s.trim())
       .filter(Boolean),
     noAuth: env.SNAPLEDGER_NO_AUTH === 'yes-i-know',
+    publicUrl: publicUrlFrom(env),
   };
 }
 

@@ -22,8 +22,12 @@ export interface CheckResult {
 
 /** The qemu-img port. */
 export interface DiskImageTool {
-  /** qemu-img info --output=json; `shared` adds -U, needed while a running domain holds the image. */
-  info(path: string, options?: { shared?: boolean }): Promise<DiskImageInfo>;
+  /**
+   * qemu-img info --output=json; `shared` adds -U, needed while a running domain holds the
+   * image. `format` (-f) stops qemu-img from probing: a guest can write any header into a
+   * raw disk, so a disk's format must come from libvirt, never from its content.
+   */
+  info(path: string, options?: { shared?: boolean; format?: string }): Promise<DiskImageInfo>;
   convert(options: ConvertOptions): Promise<void>;
   check(path: string, format: string): Promise<CheckResult>;
 }

@@ -51,6 +51,14 @@ export class DomainNotFoundError extends Error {
   }
 }
 
+/** The domain is in a state the operation cannot apply to (e.g. saving a domain that is off). */
+export class DomainStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DomainStateError';
+  }
+}
+
 /** A hypervisor failure that may go away by itself (libvirtd restarting, a lock held). */
 export class TransientHypervisorError extends Error {
   constructor(message: string) {
@@ -68,7 +76,11 @@ export interface Hypervisor {
   /** Throws DomainNotFoundError when the domain does not exist. `domain` is a uuid or name from libvirt. */
   describe(domain: string): Promise<DomainDetails>;
   state(domain: string): Promise<{ state: LibvirtDomainState; hasManagedSave: boolean }>;
-  /** managedsave a running or paused domain; a domain already saved is left as it is. */
+  /**
+   * managedsave a running or paused domain; a domain already saved is left as it is. A domain
+   * that is shut off with no managed-save image raises DomainStateError: nothing was saved,
+   * and it must not be started later as if it had been.
+   */
   managedSave(domain: string): Promise<void>;
   /**
    * Starts a shut-off domain, restoring its managed-save image if there is one, and leaves

@@ -47,9 +47,16 @@ export class QemuImgTool implements DiskImageTool {
     this.convertTimeoutMs = options.convertTimeoutMs ?? 6 * 3_600_000;
   }
 
-  async info(path: string, options: { shared?: boolean } = {}): Promise<DiskImageInfo> {
+  async info(
+    path: string,
+    options: { shared?: boolean; format?: string } = {},
+  ): Promise<DiskImageInfo> {
     const file = absolutePath(path);
     const args = ['info', '--output=json'];
+    if (options.format !== undefined) {
+      requireFormat(options.format);
+      args.push('-f', options.format);
+    }
     if (options.shared) args.push('-U');
     args.push('--', file);
     const result = await execa(this.binary, args, {

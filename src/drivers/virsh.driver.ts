@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
 import {
   DomainNotFoundError,
+  DomainStateError,
   TransientHypervisorError,
   type DomainDetails,
   type DomainDisk,
@@ -12,13 +13,20 @@ import {
 } from './hypervisor.port';
 
 export interface VirshHypervisorOptions {
-  /** Timeout of the long operations (managedsave, start/restore). Default 120 s. */
+  /** Timeout of the long operations (start/restore). Default 120 s. */
   readonly timeoutMs?: number;
+  /** Timeout of managedsave. Default 1 h (never less than timeoutMs). */
+  readonly saveTimeoutMs?: number;
   /** Timeout of queries and of suspend/resume. Default 30 s (never more than timeoutMs). */
   readonly queryTimeoutMs?: number;
 }
 
 const DEFAULT_LONG_TIMEOUT_MS = 120_000;
+/**
+ * managedsave writes all guest memory; killing virsh does not stop libvirtd's save job, which
+ * would then finish unseen. So the wait is long: an hour by default.
+ */
+const DEFAULT_SAVE_TIMEOUT_MS = 3_600_000;
 const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 
 const LIBVIRT_STATES: ReadonlySet<string> = new Set<LibvirtDomainState>([
@@ -81,6 +89,7 @@ interface DomInfo {
  */
 export class VirshHypervisor implements Hypervisor {
   private readonly longTimeoutMs: number;
+  private readonly saveTimeoutMs: number;
   private readonly queryTimeoutMs: number;
   private readonly parser = new XMLParser({
     ignoreAttributes: false,
@@ -99,6 +108,10 @@ export class VirshHypervisor implements Hypervisor {
   ) {
     if (!uri || uri.startsWith('-')) throw new Error(`invalid libvirt URI: ${JSON.stringify(uri)}`);
     this.longTimeoutMs = options.timeoutMs ?? DEFAULT_LONG_TIMEOUT_MS;
+    this.saveTimeoutMs = Math.max(
+      options.saveTimeoutMs ?? DEFAULT_SAVE_TIMEOUT_MS,
+      this.longTimeoutMs,
+    );
     this.queryTimeoutMs = Math.min(
       options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
       this.longTimeoutMs,
@@ -133,11 +146,13 @@ export class VirshHypervisor implements Hypervisor {
 
   async managedSave(domain: string): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
-      const { state } = await this.state(domain);
+      const { state, hasManagedSave } = await this.state(domain);
       switch (state) {
         case 'shut off':
-          // Already saved; or off without a save image, where there is nothing to save.
-          return;
+          if (hasManagedSave) return; // already saved
+          throw new DomainStateError(
+            `domain ${domain} is shut off with no managed-save image: nothing to save`,
+          );
         case 'running':
         case 'idle':
         case 'paused':
@@ -151,7 +166,7 @@ export class VirshHypervisor implements Hypervisor {
           throw new Error(`cannot managedsave domain ${domain} in state '${state}'`);
       }
       try {
-        await this.virsh(['managedsave', '--domain', domain], this.longTimeoutMs, domain);
+        await this.virsh(['managedsave', '--domain', domain], this.saveTimeoutMs, domain);
         return;
       } catch (error) {
         // The state may have changed between the check and the act (another save, a shutdown).

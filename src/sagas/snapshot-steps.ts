@@ -28,9 +28,12 @@ import {
   type SnapshotStep,
   type SnapshotStepRetried,
 } from '../events';
-import { ProgressThrottle } from './progress-throttle';
+import { ProgressSampler } from './progress-sampler';
 import type { SnapshotAction } from './snapshot-next-step';
 import type { SnapshotProcessState } from './snapshot-process.state';
+
+/** How often the newest qemu-img progress is written while converting. */
+const PROGRESS_SAMPLE_MS = 1000;
 
 /** A step that cannot succeed however often it is tried (no disk, domain crashed...). */
 export class PermanentStepError extends Error {
@@ -48,8 +51,6 @@ export interface SnapshotStepDependencies {
   readonly clock: Clock;
   readonly config: SnapledgerConfig;
   readonly faults: FaultInjector;
-  /** This boot of the host (see drivers/host-boot.ts). */
-  readonly bootId: string;
 }
 
 /**
@@ -57,7 +58,11 @@ export interface SnapshotStepDependencies {
  * before it acts) and the append of its event, expecting the revision it read.
  */
 export class SnapshotSteps {
-  constructor(private readonly deps: SnapshotStepDependencies) {}
+  constructor(
+    private readonly deps: SnapshotStepDependencies,
+    /** This boot of the host, recorded with extracted data (see drivers/host-boot.ts). */
+    private readonly bootId: string,
+  ) {}
 
   async perform(action: SnapshotAction, state: SnapshotProcessState): Promise<void> {
     this.deps.faults.failIfArmed(action.kind);
@@ -139,12 +144,7 @@ export class SnapshotSteps {
         );
         return;
       case 'upload': {
-        const extractedOn = state.image.extractedOnBoot;
-        if (extractedOn !== null && extractedOn !== this.deps.bootId) {
-          throw new PermanentStepError(
-            'the host restarted after the image was extracted and before it was made durable; the extracted data may be incomplete',
-          );
-        }
+        await this.requireDurableExtraction(state);
         const startedAt = clock.now();
         const stored = await this.deps.images.commit(imageId);
         const plan = state.plan as SnapshotPlanned['data'];
@@ -175,20 +175,75 @@ export class SnapshotSteps {
       case 'fail':
         await this.fail(state, action.step, action.reason);
         return;
-      case 'release':
-        await this.deps.images.discard(imageId);
-        await onInstance(decideTaskRelease(instance, { imageId, reason: action.reason }));
+      case 'release': {
+        // Leftover data must not hold the instance: release the task state even if removing
+        // it fails (staging leftovers are swept at the next start).
+        const discarded = await this.deps.images.discard(imageId).then(
+          () => null,
+          (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        );
+        const reason =
+          discarded === null
+            ? action.reason
+            : `${action.reason}; its data could not be removed: ${discarded}`;
+        await onInstance(decideTaskRelease(instance, { imageId, reason }));
         return;
+      }
       case 'done':
         return;
     }
   }
 
   async fail(state: SnapshotProcessState, step: SnapshotStep, reason: string): Promise<void> {
+    if (step === 'save') await this.recordSaveThatHappenedAnyway(state);
     await this.deps.appender.append(
       imageStream(state.imageId),
       decideFailure(state.image, { step, reason }),
       state.imageRevision,
+      state.origin as CausationContext,
+    );
+  }
+
+  /**
+   * The staged file is made durable only on the way to the store. A process crash keeps it in
+   * the page cache; a host reboot may not have: data extracted on another boot, and not yet
+   * stored, is not trusted.
+   */
+  private async requireDurableExtraction(state: SnapshotProcessState): Promise<void> {
+    const extractedOn = state.image.extractedOnBoot;
+    if (extractedOn === null || extractedOn === this.bootId) return;
+    if (await this.deps.images.has(state.imageId)) return; // stored and fsynced before the reboot
+    throw new PermanentStepError(
+      'the host restarted after the image was extracted and before it was stored; the extracted data may be incomplete',
+    );
+  }
+
+  /**
+   * A managedsave reported as failed (a timeout, say) may still have saved the domain. If
+   * libvirt now holds a managed-save image of this cold snapshot's domain, record it, so that
+   * compensation restores the domain instead of leaving it saved.
+   */
+  private async recordSaveThatHappenedAnyway(state: SnapshotProcessState): Promise<void> {
+    const plan = state.plan;
+    const instanceId = state.instance.instanceId;
+    if (
+      plan?.mode !== 'cold' ||
+      instanceId === null ||
+      state.instance.savedForImageId === state.imageId
+    )
+      return;
+    const now = await this.deps.hypervisor.state(instanceId).catch(() => null);
+    if (now?.state !== 'shut off' || !now.hasManagedSave) return;
+    const at = this.deps.clock.now().toISOString();
+    await this.deps.appender.append(
+      instanceStream(instanceId),
+      decideDomainSaved(state.instance, {
+        imageId: state.imageId,
+        priorPowerState: plan.priorPowerState,
+        startedAt: at,
+        durationMs: 0,
+      }),
+      state.instanceRevision,
       state.origin as CausationContext,
     );
   }
@@ -211,12 +266,25 @@ export class SnapshotSteps {
     const domain = await this.deps.hypervisor.describe(instanceId);
     if (!domain.firstFileDisk)
       throw new PermanentStepError(`domain ${domain.name} has no file-backed disk`);
+    const sourceFormat = domain.firstFileDisk.format;
+    if (!sourceFormat) {
+      throw new PermanentStepError(
+        `the disk of domain ${domain.name} declares no format (<driver type=...>)`,
+      );
+    }
     const { vmState, powerState } = novaStateOf(domain.state, domain.hasManagedSave);
-    if (!['active', 'paused', 'stopped', 'suspended'].includes(vmState)) {
+    if (
+      !['active', 'paused', 'stopped', 'suspended'].includes(vmState) ||
+      domain.state === 'pmsuspended'
+    ) {
       throw new PermanentStepError(`domain ${domain.name} is ${domain.state}; cannot snapshot it`);
     }
     const running = powerState === 'running' || powerState === 'paused';
-    const info = await this.deps.disks.info(domain.firstFileDisk.path, { shared: running });
+    // The format comes from libvirt, and qemu-img is told it: probing would trust the guest.
+    const info = await this.deps.disks.info(domain.firstFileDisk.path, {
+      shared: running,
+      format: sourceFormat,
+    });
     return {
       imageId: state.imageId,
       instanceId,
@@ -225,8 +293,8 @@ export class SnapshotSteps {
       priorVmState: vmState,
       domainName: domain.name,
       diskPath: domain.firstFileDisk.path,
-      sourceFormat: info.format,
-      targetFormat: this.deps.config.snapshotFormat ?? info.format,
+      sourceFormat,
+      targetFormat: this.deps.config.snapshotFormat ?? sourceFormat,
       virtualSize: info.virtualSize,
     };
   }
@@ -242,7 +310,7 @@ export class SnapshotSteps {
 
     // Always convert: a staged file without ImageExtracted in the log may predate a power
     // loss and hold less than it should; the source is still quiescent, so convert again.
-    const throttle = new ProgressThrottle();
+    const sampler = new ProgressSampler();
     let pending: Promise<void> = Promise.resolve();
     const record = (percent: number) => {
       const events = decideProgress(image, percent);
@@ -255,16 +323,24 @@ export class SnapshotSteps {
         })
         .catch(() => undefined);
     };
-    await disks.convert({
-      source: plan.diskPath,
-      sourceFormat: plan.sourceFormat,
-      target: images.stagingPath(imageId),
-      targetFormat: plan.targetFormat,
-      onProgress: (percent) => {
-        if (throttle.admit()) record(percent);
-      },
-    });
+    const flush = () => {
+      const percent = sampler.take();
+      if (percent !== null) record(percent);
+    };
+    const sampling = setInterval(flush, PROGRESS_SAMPLE_MS);
+    try {
+      await disks.convert({
+        source: plan.diskPath,
+        sourceFormat: plan.sourceFormat,
+        target: images.stagingPath(imageId),
+        targetFormat: plan.targetFormat,
+        onProgress: (percent) => sampler.report(percent),
+      });
+    } finally {
+      clearInterval(sampling);
+    }
     await pending;
+    this.deps.faults.failIfArmed('extract-converted');
     await images.markStaged(imageId);
     await appender.append(
       imageStream(imageId),
@@ -273,7 +349,7 @@ export class SnapshotSteps {
         virtualSize: plan.virtualSize,
         startedAt: startedAt.toISOString(),
         durationMs: clock.now().getTime() - startedAt.getTime(),
-        bootId: this.deps.bootId,
+        bootId: this.bootId,
       }),
       revision,
       ctx,

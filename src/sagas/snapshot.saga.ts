@@ -3,7 +3,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { DomainError } from '../commands/domain-errors';
 import { InjectedFaultError } from '../commands/fault-injection';
 import { DiskImageToolError } from '../drivers/disk-image.port';
-import { DomainNotFoundError } from '../drivers/hypervisor.port';
+import { DomainNotFoundError, DomainStateError } from '../drivers/hypervisor.port';
 import {
   type EventStore,
   type StreamSubscription,
@@ -20,6 +20,12 @@ import { loadSnapshotProcess } from './snapshot-process.state';
 import { PermanentStepError, type SnapshotSteps } from './snapshot-steps';
 
 const CHECKPOINT = 'snapshot-saga';
+
+/**
+ * How long a snapshot may hold the task state with no image reserved before the saga steps
+ * in and releases it (the API appends both within milliseconds; a gap means it failed).
+ */
+const RESERVATION_GRACE_MS = 10_000;
 
 export interface SagaLogger {
   info(obj: object, msg?: string): void;
@@ -40,6 +46,7 @@ function isPermanent(error: unknown): boolean {
   return (
     error instanceof PermanentStepError ||
     error instanceof DomainNotFoundError ||
+    error instanceof DomainStateError ||
     error instanceof DomainError ||
     error instanceof DiskImageToolError
   );
@@ -133,11 +140,14 @@ export class SnapshotSaga {
 
   private async onEvent(event: RecordedEvent): Promise<void> {
     let launch: SnapshotProcessRecord | null = null;
+    let requested: { imageId: string; instanceId: string } | null = null;
     await this.db.transaction(async (manager) => {
       if (event.type === 'TaskStateChanged') {
         const data = event.data as TaskStateChanged['data'];
-        if (data.to === 'image_snapshot_pending')
+        if (data.to === 'image_snapshot_pending') {
           await this.record(manager, data.imageId, data.instanceId, 'requested', event.position);
+          requested = { imageId: data.imageId, instanceId: data.instanceId };
+        }
         if (data.to === null)
           await this.record(manager, data.imageId, data.instanceId, 'finished', event.position);
       } else if (event.type === 'ImageReserved') {
@@ -156,6 +166,14 @@ export class SnapshotSaga {
     });
     const started = launch as SnapshotProcessRecord | null;
     if (started && started.status === 'running') this.launch(started.imageId, started.instanceId);
+    const waiting = requested as { imageId: string; instanceId: string } | null;
+    // A worker started after the grace period finds the image reserved (and carries on, or
+    // finds its worker already there) or not reserved (and releases the task state).
+    if (waiting) {
+      void delay(RESERVATION_GRACE_MS, undefined, { ref: false }).then(() =>
+        this.launch(waiting.imageId, waiting.instanceId),
+      );
+    }
   }
 
   private async record(

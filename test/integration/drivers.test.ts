@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskImageToolError } from '../../src/drivers/disk-image.port';
-import { DomainNotFoundError, TransientHypervisorError } from '../../src/drivers/hypervisor.port';
+import {
+  DomainNotFoundError,
+  DomainStateError,
+  TransientHypervisorError,
+} from '../../src/drivers/hypervisor.port';
 import { LocalImageStore } from '../../src/drivers/local-image-store';
 import { QemuImgTool } from '../../src/drivers/qemu-img.driver';
 import { VirshHypervisor } from '../../src/drivers/virsh.driver';
@@ -90,6 +94,11 @@ describe('VirshHypervisor (real libvirt)', () => {
     const without = await hv.describe(bare.uuid);
     expect(without.owner).toBeNull();
     expect(without.persistent).toBe(true);
+  });
+
+  it('refuses to managedsave a domain that is shut off with no managed-save image', async () => {
+    await expect(hv.managedSave(bare.uuid)).rejects.toBeInstanceOf(DomainStateError);
+    expect(await hv.state(bare.uuid)).toEqual({ state: 'shut off', hasManagedSave: false });
   });
 
   it('maps running, paused and shut off', async () => {

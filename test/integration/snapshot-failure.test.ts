@@ -45,12 +45,12 @@ describe('snapshot failures', () => {
     return { imageId: res.body.image_id, domain, service };
   }
 
-  it('a conversion that fails kills the image, restores the domain and leaves no data', async () => {
-    const { imageId, domain: d, service: s } = await snapshotWithFaults('fail:extract');
+  it('a conversion that fails after writing its output kills the image, restores the domain and leaves no data', async () => {
+    const { imageId, domain: d, service: s } = await snapshotWithFaults('fail:extract-converted');
     const row = await s.waitForSnapshot(d.uuid, imageId);
     expect(row.result).toBe('killed');
     expect(row.failed_step).toBe('extract');
-    expect(row.failure_reason).toContain('injected permanent fault at fail:extract');
+    expect(row.failure_reason).toContain('injected permanent fault at fail:extract-converted');
 
     expect(await d.state()).toBe('running');
     const instance = await s.api<{ instance: { task_state: string | null; power_state: string } }>(

@@ -416,6 +416,9 @@ describe('snapshots of real QEMU domains through the REST API', () => {
   it('rebuilding the views from the log gives identical views', async () => {
     const tables = ['instance_view', 'image_view', 'snapshot_history', 'audit_log'];
     const dump = () => tables.map((t) => service.viewRows(`SELECT * FROM ${t} ORDER BY 1`));
+    const refused = await service.cli(['projections', 'rebuild']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/snapledger serve \(pid \d+\) is using this data directory/);
     await service.stop();
     const before = dump();
     expect(before[1].length).toBeGreaterThanOrEqual(5);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { Actor } from '../../events';
@@ -9,6 +9,7 @@ export const KNOWN_ROLES = ['reader', 'member', 'admin'] as const;
 export type Role = (typeof KNOWN_ROLES)[number];
 
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+const newToken = () => randomBytes(32).toString('base64url');
 
 export interface IssuedToken {
   readonly token: string;
@@ -16,35 +17,26 @@ export interface IssuedToken {
   readonly expiresAt: string | null;
 }
 
+interface TokenRequest {
+  readonly userId: string;
+  readonly projectId: string;
+  readonly roles: readonly string[];
+  readonly ttlSeconds?: number;
+}
+
 /** Issues and checks X-Auth-Token tokens. Tokens are stored hashed. */
 export class TokenService {
   constructor(private readonly db: DataSource) {}
 
-  async issue(input: {
-    userId: string;
-    projectId: string;
-    roles: readonly string[];
-    ttlSeconds?: number;
-  }): Promise<IssuedToken> {
+  async issue(input: TokenRequest): Promise<IssuedToken> {
     for (const role of input.roles) {
-      if (!(KNOWN_ROLES as readonly string[]).includes(role))
+      if (!(KNOWN_ROLES as readonly string[]).includes(role)) {
         throw new Error(`unknown role "${role}" (known: ${KNOWN_ROLES.join(', ')})`);
+      }
     }
     if (!input.userId || !input.projectId) throw new Error('a token needs a user and a project');
-    const token = randomBytes(32).toString('base64url');
-    const now = new Date();
-    const expiresAt = input.ttlSeconds
-      ? new Date(now.getTime() + input.ttlSeconds * 1000).toISOString()
-      : null;
-    await this.db.getRepository(AuthToken).insert({
-      tokenHash: hash(token),
-      userId: input.userId,
-      projectId: input.projectId,
-      roles: [...input.roles].join(','),
-      createdAt: now.toISOString(),
-      expiresAt,
-      revokedAt: null,
-    });
+    const token = newToken();
+    const expiresAt = await this.store(token, input);
     return {
       token,
       actor: { userId: input.userId, projectId: input.projectId, roles: [...input.roles] },
@@ -75,17 +67,36 @@ export class TokenService {
   /**
    * On first start, when no token exists, makes an admin token and writes it to
    * <dataDir>/admin-token with mode 0600. Returns the file path, or null if tokens existed.
+   * The file comes first (created 0600 under a temporary name, then renamed into place) and
+   * the row after: a crash in between leaves no row, so the next start tries again.
    */
   async bootstrapAdmin(dataDir: string, projectId: string): Promise<string | null> {
     if ((await this.db.getRepository(AuthToken).count()) > 0) return null;
-    const issued = await this.issue({
-      userId: 'admin',
-      projectId,
-      roles: ['admin', 'member', 'reader'],
-    });
+    const token = newToken();
     const path = join(dataDir, 'admin-token');
-    await writeFile(path, `${issued.token}\n`, { mode: 0o600 });
-    await chmod(path, 0o600);
+    const temp = `${path}.${process.pid}.tmp`;
+    await rm(temp, { force: true });
+    await writeFile(temp, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    await rename(temp, path);
+    await this.store(token, { userId: 'admin', projectId, roles: ['admin', 'member', 'reader'] });
     return path;
+  }
+
+  /** Stores a token's hash with its actor; returns its expiry. */
+  private async store(token: string, input: TokenRequest): Promise<string | null> {
+    const now = new Date();
+    const expiresAt = input.ttlSeconds
+      ? new Date(now.getTime() + input.ttlSeconds * 1000).toISOString()
+      : null;
+    await this.db.getRepository(AuthToken).insert({
+      tokenHash: hash(token),
+      userId: input.userId,
+      projectId: input.projectId,
+      roles: [...input.roles].join(','),
+      createdAt: now.toISOString(),
+      expiresAt,
+      revokedAt: null,
+    });
+    return expiresAt;
   }
 }

@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
+import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
 import type { Response } from 'express';
 import { CreateImageCommand, type CreateImageResult } from '../../commands/create-image.command';
 import { ValidationError } from '../../commands/domain-errors';
@@ -17,6 +18,7 @@ export class ServerActionsController {
   constructor(
     private readonly commands: CommandBus,
     @Inject(PROJECTION_RUNNER) private readonly views: ReadYourWrites,
+    @Inject(SNAPLEDGER_CONFIG) private readonly config: SnapledgerConfig,
   ) {}
 
   @Post(':id/action')
@@ -40,10 +42,8 @@ export class ServerActionsController {
     );
     await this.views.waitFor(result.position);
     if (atLeast(version, 2, 45)) return { image_id: result.imageId };
-    res.setHeader(
-      'Location',
-      `${req.protocol}://${req.get('host') ?? 'localhost'}/v2/images/${result.imageId}`,
-    );
+    // From configuration, never from the request's Host header.
+    res.setHeader('Location', `${this.config.publicUrl}/v2/images/${result.imageId}`);
     return undefined;
   }
 }
