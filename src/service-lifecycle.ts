@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -59,7 +60,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     await this.saga.start();
     try {
       const result = await this.commands.execute<SyncInstancesCommand, SyncInstancesResult>(
-        new SyncInstancesCommand({ actor: SYSTEM_ACTOR, requestId: `req-sync-${Date.now()}` }),
+        new SyncInstancesCommand({ actor: SYSTEM_ACTOR, requestId: `req-${randomUUID()}` }),
       );
       this.logger.info(
         { seen: result.seen, registered: result.registered.length, synced: result.synced.length },

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
 import { Command, Option } from 'commander';
@@ -107,7 +108,7 @@ export function buildCli(): Command {
         get<CommandBus>(CommandBus).execute<SyncInstancesCommand, SyncInstancesResult>(
           new SyncInstancesCommand({
             actor: SYSTEM_ACTOR,
-            requestId: `req-cli-sync-${Date.now()}`,
+            requestId: `req-${randomUUID()}`,
           }),
         ),
       );

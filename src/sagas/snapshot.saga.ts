@@ -75,10 +75,14 @@ export class SnapshotSaga {
   async start(): Promise<void> {
     this.stopping = false;
     await this.subscribe();
-    const open = await this.db.getRepository(SnapshotProcessRecord).find({
+    for (const process of await this.openProcesses())
+      this.launch(process.imageId, process.instanceId);
+  }
+
+  private openProcesses(): Promise<SnapshotProcessRecord[]> {
+    return this.db.getRepository(SnapshotProcessRecord).find({
       where: [{ status: 'running' }, { status: 'requested' }],
     });
-    for (const process of open) this.launch(process.imageId, process.instanceId);
   }
 
   /**
@@ -117,10 +121,7 @@ export class SnapshotSaga {
 
   /** The image ids of snapshots in flight, e.g. to keep their staged data when sweeping. */
   async inFlight(): Promise<Set<string>> {
-    const open = await this.db.getRepository(SnapshotProcessRecord).find({
-      where: [{ status: 'running' }, { status: 'requested' }],
-    });
-    return new Set(open.map((p) => p.imageId));
+    return new Set((await this.openProcesses()).map((p) => p.imageId));
   }
 
   /** Stops taking new work and waits (bounded) for running snapshots to finish. */
@@ -131,11 +132,6 @@ export class SnapshotSaga {
     const all = Promise.allSettled([...this.workers.values()]);
     await Promise.race([all, delay(timeoutMs, undefined, { ref: false })]);
     this.stopping = true;
-  }
-
-  /** Resolves when the worker for this image (if any) has finished. */
-  async settled(imageId: string): Promise<void> {
-    await this.workers.get(imageId);
   }
 
   private async onEvent(event: RecordedEvent): Promise<void> {

@@ -298,7 +298,7 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     expect(service.events().length).toBe(before);
   });
 
-  it('shows progress and every step through the CLI', async () => {
+  it('shows a progress bar and the finished image through the CLI', async () => {
     const domain = await newDomain('running');
     const result = await service.cli(['snapshot', domain.name, '--name', 'from-cli', '--wait'], {
       SNAPLEDGER_PROGRESS: '1',
