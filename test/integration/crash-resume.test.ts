@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ServiceProcess } from '../support/service-process';
 import { createTestDomain, type TestDomain } from '../support/test-domain';
@@ -69,5 +71,18 @@ describe('a snapshot survives SIGKILL after DomainSaved', () => {
     expect(count('TaskStateChanged')).toBe(5);
     const image = await service.api<{ status: string }>('GET', `/v2/images/${imageId}`);
     expect(image.body.status).toBe('active');
+
+    // Nothing partial is left, and the views equal a rebuild from the log.
+    const staging = await readdir(join(service.dataDir, 'images', '.staging'));
+    expect(staging).toEqual([]);
+    expect((await readdir(join(service.dataDir, 'images'))).sort()).toEqual(['.staging', imageId]);
+    await service.stop();
+    const tables = ['instance_view', 'image_view', 'snapshot_history', 'audit_log'];
+    const dump = () =>
+      JSON.stringify(tables.map((t) => service?.viewRows(`SELECT * FROM ${t} ORDER BY 1`)));
+    const live = dump();
+    const rebuilt = await service.cli(['projections', 'rebuild']);
+    expect(rebuilt.code).toBe(0);
+    expect(dump()).toBe(live);
   });
 });
