@@ -7,7 +7,6 @@ import {
   instanceStream,
   snapshotStream,
   type CausationContext,
-  type ImageReserved,
   type RecordedEvent,
   type SnapshotPlanned,
 } from '../events';
@@ -35,8 +34,18 @@ export function foldSnapshotProcess(input: {
   const instance = foldInstance(input.instanceEvents as never);
   const planned = input.snapshotEvents.find((e) => e.type === 'SnapshotPlanned') as
     RecordedEvent<'SnapshotPlanned', SnapshotPlanned['data']> | undefined;
-  const reserved = input.imageEvents.find((e) => e.type === 'ImageReserved') as
-    RecordedEvent<'ImageReserved', ImageReserved['data']> | undefined;
+  // The request that started the snapshot: its ImageReserved, or, if the image was never
+  // reserved, the TaskStateChanged that took the task state for it.
+  const reserved =
+    input.imageEvents.find((e) => e.type === 'ImageReserved') ??
+    input.instanceEvents.find((e) => {
+      const data = e.data as { imageId?: string; to?: string | null };
+      return (
+        e.type === 'TaskStateChanged' &&
+        data.imageId === input.imageId &&
+        data.to === 'image_snapshot_pending'
+      );
+    });
   const revisionOf = (events: readonly RecordedEvent[]): ExpectedRevision =>
     events.at(-1)?.revision ?? 'no_stream';
   const related = [

@@ -449,6 +449,17 @@ describe('nextStep: lost or foreign ownership', () => {
     expect((action as { reason: string }).reason).toMatch(/reservation was lost/);
   });
 
+  it('given the task held but no ImageReserved, when folded, then the origin comes from the request that took the task state', () => {
+    const history = new History().registered().taskTo('image_snapshot_pending');
+    const taken = history.instanceEvents.at(-1);
+    expect(history.state().origin).toMatchObject({
+      actor: taken?.metadata.actor,
+      requestId: taken?.metadata.requestId,
+      correlationId: taken?.metadata.correlationId,
+      causationId: taken?.metadata.eventId,
+    });
+  });
+
   it('given no ImageReserved and no task held, when asked, then there is nothing to do', () => {
     expect(new History().registered().next()).toEqual({ kind: 'done' });
   });
