@@ -97,4 +97,25 @@ describe('snapshot failures', () => {
     expect(retried).toHaveLength(1);
     expect(JSON.parse(retried[0].data)).toMatchObject({ step: 'save', attempt: 1 });
   });
+
+  it('a service killed right after SnapshotFailed finishes the compensation when it starts again', async () => {
+    const {
+      imageId,
+      domain: d,
+      service: s,
+    } = await snapshotWithFaults('fail:extract-converted,after-append:SnapshotFailed');
+    const exit = await s.waitForExit();
+    expect(exit.signal).toBe('SIGKILL');
+    expect(s.events().at(-1)?.type).toBe('SnapshotFailed');
+    expect(await d.state()).toBe('shut off'); // still managed-saved by the snapshot
+
+    await s.start();
+    const row = await s.waitForSnapshot(d.uuid, imageId);
+    expect(row).toMatchObject({ result: 'killed', failed_step: 'extract' });
+    expect(await d.state()).toBe('running');
+    expect(await filesUnder(join(s.dataDir, 'images'))).toEqual([]);
+    const types = s.events().map((e) => e.type);
+    expect(types.filter((t) => t === 'SnapshotFailed')).toHaveLength(1);
+    expect(types.filter((t) => t === 'DomainRestored')).toHaveLength(1);
+  });
 });
