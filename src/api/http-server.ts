@@ -18,6 +18,7 @@ export async function createHttpApp(
     AppModule.forRoot(config, logger, { http: true, background: true }),
     { logger: ['error', 'warn'], bodyParser: false },
   );
+  app.disable('x-powered-by');
   app.use(requestIdMiddleware);
   // Nova and Glance take JSON; 1 MiB is far above any valid body.
   app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
