@@ -13,7 +13,11 @@ export default defineConfig({
         plugins,
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/replay/**/*.test.ts'],
+          include: [
+            'test/unit/**/*.test.ts',
+            'test/contract/**/*.test.ts',
+            'test/replay/**/*.test.ts',
+          ],
           testTimeout: 20_000,
         },
       },
