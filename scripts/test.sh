@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: host packages, libvirtd, npm
-# packages, build, then unit, contract, replay and integration tests (real qemu-img,
-# libvirtd and QEMU domains).
+# packages, build, type check, lint, format check, then unit, contract, replay and
+# integration tests (real qemu-img, libvirtd and QEMU domains).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-host.sh
 ./scripts/install-deps.sh
+npm run --silent typecheck
+npm run --silent lint
+npm run --silent format:check
 npx vitest run "$@"
