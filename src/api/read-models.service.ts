@@ -28,7 +28,9 @@ export class ReadModels {
   async image(actor: Actor, id: string): Promise<ImageView | null> {
     const row = await this.db.getRepository(ImageView).findOneBy({ id: id.toLowerCase() });
     if (!row || row.status === 'deleted') return null;
-    return canSee(actor, row.projectId) ? row : null;
+    // A shared snapshot is also visible to the instance's project (Glance adds it as a member).
+    const member = row.visibility === 'shared' && row.properties.instance_owner === actor.projectId;
+    return canSee(actor, row.projectId) || member ? row : null;
   }
 
   async snapshotHistory(actor: Actor, instanceId: string): Promise<SnapshotHistory[] | null> {

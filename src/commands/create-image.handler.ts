@@ -67,21 +67,25 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
       }
     }
 
+    const { actor } = command.request;
+    const { properties, visibility } = snapshotProperties({
+      instanceId,
+      userId: actor.userId,
+      projectId: actor.projectId,
+      instanceProjectId: instance.projectId as string,
+      imageType: 'snapshot',
+      baseImageRef: '',
+      metadata: request.metadata,
+    });
     const reserved = decideReservation(initialImageState, {
       imageId,
       name: request.name,
       instanceId,
-      projectId: instance.projectId as string,
-      userId: command.request.actor.userId,
+      projectId: actor.projectId,
+      userId: actor.userId,
       imageType: 'snapshot',
-      properties: snapshotProperties({
-        instanceId,
-        userId: command.request.actor.userId,
-        projectId: instance.projectId as string,
-        imageType: 'snapshot',
-        baseImageRef: '',
-        metadata: request.metadata,
-      }),
+      visibility,
+      properties,
     });
     try {
       const result = await this.appender.append(

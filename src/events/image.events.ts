@@ -9,6 +9,12 @@ export type ImageReserved = {
     readonly projectId: string;
     readonly userId: string;
     readonly imageType: ImageType;
+    /**
+     * Glance visibility. Nova makes a snapshot `shared` when the caller's project is not the
+     * instance's (an admin snapshotting a tenant's server), so that the instance's project,
+     * named in the `instance_owner` property, can still see it. Absent means private.
+     */
+    readonly visibility?: 'private' | 'shared';
     /** Glance properties: Nova's snapshot properties overlaid with the user's metadata. */
     readonly properties: Readonly<Record<string, string>>;
   };

@@ -26,7 +26,7 @@ export class ImageViewProjection implements Projection {
         id: d.imageId,
         name: d.name,
         status: 'queued',
-        visibility: 'private',
+        visibility: d.visibility ?? 'private',
         projectId: d.projectId,
         userId: d.userId,
         instanceId: d.instanceId,

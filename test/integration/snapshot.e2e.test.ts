@@ -411,6 +411,30 @@ describe('snapshots of real QEMU domains through the REST API', () => {
       message: `No image found with ID ${imageId}`,
     });
     await service.waitForSnapshot(domain.uuid, imageId);
+
+    // An admin of another project snapshots alice's server: as in Nova, the image is the
+    // admin's, shared, and names the instance's project, which can still see it.
+    const byAdmin = await service.api<{ image_id: string }>(
+      'POST',
+      `/v2.1/servers/${domain.uuid}/action`,
+      {
+        body: { createImage: { name: 'by-admin' } },
+        headers: { 'OpenStack-API-Version': 'compute 2.45' },
+      },
+    );
+    expect(byAdmin.status).toBe(202);
+    const adminImage = byAdmin.body.image_id;
+    const seenByAlice = await service.api<
+      GlanceImage & { visibility: string; instance_owner: string }
+    >('GET', `/v2/images/${adminImage}`, { token: alice });
+    expect(seenByAlice.status).toBe(200);
+    expect(seenByAlice.body).toMatchObject({
+      owner: 'default',
+      visibility: 'shared',
+      instance_owner: 'project-a',
+    });
+    expect((await service.api('GET', `/v2/images/${adminImage}`, { token: bob })).status).toBe(404);
+    await service.waitForSnapshot(domain.uuid, adminImage);
   });
 
   it('rebuilding the views from the log gives identical views', async () => {

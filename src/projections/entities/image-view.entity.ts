@@ -20,7 +20,7 @@ export class ImageView {
   status!: ImageStatus;
 
   @Column({ type: 'text' })
-  visibility!: 'private';
+  visibility!: 'private' | 'shared';
 
   /** The owner (Glance `owner`). */
   @Index('idx_image_view_project')
