@@ -129,9 +129,8 @@ export class AppModule {
           images: ImageStore,
           clock: Clock,
           faults: FaultInjector,
-        ) => {
-          const bootId = readBootId();
-          return new SnapshotSaga(
+        ) =>
+          new SnapshotSaga(
             store,
             db,
             new SnapshotSteps(
@@ -144,12 +143,11 @@ export class AppModule {
                 config,
                 faults,
               },
-              bootId,
+              readBootId(),
             ),
             logger.child({ component: 'snapshot-saga' }),
             { attempts: config.stepAttempts, backoffMs: 500 },
-          );
-        },
+          ),
       },
       {
         provide: TokenService,

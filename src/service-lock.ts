@@ -1,5 +1,5 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /**
  * <data dir>/serve.pid names the `snapledger serve` process that owns the data directory.
@@ -41,6 +41,7 @@ export class ServiceLock {
 
   acquire(): void {
     this.assertFree('cannot start');
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     writeFileSync(this.path, `${process.pid}\n`, { mode: 0o600 });
   }
 

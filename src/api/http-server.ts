@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -31,7 +30,6 @@ export async function serve(
   config: SnapledgerConfig,
   logger: SnapledgerLogger,
 ): Promise<INestApplication> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const lock = new ServiceLock(config.dataDir);
   lock.acquire();
   process.once('exit', () => lock.release());

@@ -1,12 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import {
-  EVENT_STORE,
-  type EventStore,
-  WrongExpectedRevisionError,
-} from '../event-store/event-store.port';
 import { imageStream, instanceStream } from '../events';
-import { loadAggregate } from './aggregate-loader';
 import { ID_GENERATOR, type IdGenerator } from './clock';
 import { CreateImageCommand, type CreateImageResult } from './create-image.command';
 import { parseCreateImageBody } from './create-image.validation';
@@ -15,7 +9,7 @@ import { EventAppender } from './event-appender';
 import { decideReservation } from './image.decider';
 import { initialImageState } from './image.state';
 import { decideSnapshotRequest, decideTaskRelease } from './instance.decider';
-import { foldInstance, type InstanceState } from './instance.state';
+import { foldInstance } from './instance.state';
 import { canSee, causationFromRequest, isMemberOrAdmin, isUuid } from './request-context';
 import { snapshotProperties } from './snapshot-properties';
 
@@ -30,7 +24,6 @@ const CAS_ATTEMPTS = 5;
 @CommandHandler(CreateImageCommand)
 export class CreateImageHandler implements ICommandHandler<CreateImageCommand, CreateImageResult> {
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly appender: EventAppender,
     @Inject(ID_GENERATOR) private readonly ids: IdGenerator,
   ) {}
@@ -47,27 +40,20 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
     const causation = causationFromRequest(command.request);
     const imageId = this.ids.uuid();
 
-    let instance: InstanceState;
-    for (let attempt = 1; ; attempt += 1) {
-      const loaded = await loadAggregate(this.store, instanceStream(instanceId), foldInstance);
-      if (!loaded.state.exists || !canSee(command.request.actor, loaded.state.projectId)) {
-        throw new InstanceNotFoundError(instanceId);
-      }
-      const events = decideSnapshotRequest(loaded.state, {
-        instanceId,
-        imageId,
-        action: 'createImage',
-      });
-      try {
-        await this.appender.append(instanceStream(instanceId), events, loaded.revision, causation);
-        instance = loaded.state;
-        break;
-      } catch (error) {
-        if (!(error instanceof WrongExpectedRevisionError) || attempt >= CAS_ATTEMPTS) throw error;
-      }
-    }
-
     const { actor } = command.request;
+    const { state: instance } = await this.appender.decideAndAppend(
+      instanceStream(instanceId),
+      foldInstance,
+      (state) => {
+        if (!state.exists || !canSee(actor, state.projectId)) {
+          throw new InstanceNotFoundError(instanceId);
+        }
+        return decideSnapshotRequest(state, { instanceId, imageId, action: 'createImage' });
+      },
+      causation,
+      CAS_ATTEMPTS,
+    );
+
     const { properties, visibility } = snapshotProperties({
       instanceId,
       userId: actor.userId,
@@ -113,13 +99,13 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
     cause: unknown,
   ): Promise<void> {
     try {
-      const loaded = await loadAggregate(this.store, instanceStream(instanceId), foldInstance);
       const reason = `the image could not be reserved: ${cause instanceof Error ? cause.message : String(cause)}`;
-      await this.appender.append(
+      await this.appender.decideAndAppend(
         instanceStream(instanceId),
-        decideTaskRelease(loaded.state, { imageId, reason }),
-        loaded.revision,
+        foldInstance,
+        (state) => decideTaskRelease(state, { imageId, reason }),
         causation,
+        1,
       );
     } catch {
       // the saga's grace-period check releases it

@@ -1,5 +1,11 @@
-import type { AppendResult, EventStore, ExpectedRevision } from '../event-store/event-store.port';
+import {
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  WrongExpectedRevisionError,
+} from '../event-store/event-store.port';
 import type { CausationContext, SnapledgerEvent } from '../events';
+import { loadAggregate } from './aggregate-loader';
 import type { Clock, IdGenerator } from './clock';
 import { stampEvents } from './event-stamping';
 import type { FaultInjector } from './fault-injection';
@@ -24,5 +30,29 @@ export class EventAppender {
     const result = await this.store.append(stream, stamped, expected);
     for (const e of events) this.faults.hit(`after-append:${e.type}`);
     return result;
+  }
+
+  /**
+   * Load → decide → append on one stream, expecting the revision that was read. When a
+   * concurrent append took that revision, the stream is read and the decision made again,
+   * up to `attempts` times; a decider that refuses the new state (Nova's 409) throws then.
+   */
+  async decideAndAppend<S, E>(
+    stream: string,
+    fold: (events: readonly E[]) => S,
+    decide: (state: S) => readonly SnapledgerEvent[],
+    context: CausationContext,
+    attempts: number,
+  ): Promise<{ state: S; events: readonly SnapledgerEvent[]; appended: AppendResult | null }> {
+    for (let attempt = 1; ; attempt += 1) {
+      const loaded = await loadAggregate(this.store, stream, fold);
+      const events = decide(loaded.state);
+      try {
+        const appended = await this.append(stream, events, loaded.revision, context);
+        return { state: loaded.state, events, appended };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevisionError) || attempt >= attempts) throw error;
+      }
+    }
   }
 }

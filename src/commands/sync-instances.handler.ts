@@ -2,13 +2,7 @@ import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../config/snapledger.config';
 import { HYPERVISOR, type DomainDetails, type Hypervisor } from '../drivers/hypervisor.port';
-import {
-  EVENT_STORE,
-  type EventStore,
-  WrongExpectedRevisionError,
-} from '../event-store/event-store.port';
 import { instanceStream } from '../events';
-import { loadAggregate } from './aggregate-loader';
 import { EventAppender } from './event-appender';
 import { decideObservation, type ObservedDomain } from './instance.decider';
 import { foldInstance } from './instance.state';
@@ -40,7 +34,6 @@ export class SyncInstancesHandler implements ICommandHandler<
   SyncInstancesResult
 > {
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(HYPERVISOR) private readonly hypervisor: Hypervisor,
     @Inject(SNAPLEDGER_CONFIG) private readonly config: SnapledgerConfig,
     private readonly appender: EventAppender,
@@ -63,28 +56,16 @@ export class SyncInstancesHandler implements ICommandHandler<
       }
       seenCount += 1;
       const seen = observe(details, this.config);
-      for (let attempt = 1; attempt <= 3; attempt += 1) {
-        const loaded = await loadAggregate(
-          this.store,
-          instanceStream(seen.instanceId),
-          foldInstance,
-        );
-        const events = decideObservation(loaded.state, seen);
-        try {
-          const appended = await this.appender.append(
-            instanceStream(seen.instanceId),
-            events,
-            loaded.revision,
-            causation,
-          );
-          if (appended) {
-            position = Math.max(position, appended.position);
-            (events[0].type === 'InstanceRegistered' ? registered : synced).push(seen.instanceId);
-          }
-          break;
-        } catch (error) {
-          if (!(error instanceof WrongExpectedRevisionError) || attempt === 3) throw error;
-        }
+      const { events, appended } = await this.appender.decideAndAppend(
+        instanceStream(seen.instanceId),
+        foldInstance,
+        (state) => decideObservation(state, seen),
+        causation,
+        3,
+      );
+      if (appended) {
+        position = Math.max(position, appended.position);
+        (events[0].type === 'InstanceRegistered' ? registered : synced).push(seen.instanceId);
       }
     }
     return { seen: seenCount, registered, synced, skipped, position };

@@ -10,6 +10,7 @@ import {
   decideDomainSaved,
   decideTaskRelease,
   decideTaskTransition,
+  SNAPSHOT_ALLOWED_VM_STATES,
 } from '../commands/instance.decider';
 import { novaStateOf } from '../commands/nova-state.mapping';
 import type { Clock } from '../commands/clock';
@@ -273,10 +274,9 @@ export class SnapshotSteps {
       );
     }
     const { vmState, powerState } = novaStateOf(domain.state, domain.hasManagedSave);
-    if (
-      !['active', 'paused', 'stopped', 'suspended'].includes(vmState) ||
-      domain.state === 'pmsuspended'
-    ) {
+    // The state seen now, not the view's: the same states createImage accepts. A guest that
+    // suspended itself to RAM still has a live QEMU holding the disk.
+    if (!SNAPSHOT_ALLOWED_VM_STATES.includes(vmState) || domain.state === 'pmsuspended') {
       throw new PermanentStepError(`domain ${domain.name} is ${domain.state}; cannot snapshot it`);
     }
     const running = powerState === 'running' || powerState === 'paused';

@@ -163,13 +163,18 @@ export class SnapshotSaga {
     const started = launch as SnapshotProcessRecord | null;
     if (started && started.status === 'running') this.launch(started.imageId, started.instanceId);
     const waiting = requested as { imageId: string; instanceId: string } | null;
-    // A worker started after the grace period finds the image reserved (and carries on, or
-    // finds its worker already there) or not reserved (and releases the task state).
-    if (waiting) {
-      void delay(RESERVATION_GRACE_MS, undefined, { ref: false }).then(() =>
-        this.launch(waiting.imageId, waiting.instanceId),
-      );
-    }
+    if (waiting) void this.releaseIfNeverReserved(waiting.imageId, waiting.instanceId);
+  }
+
+  /**
+   * After the grace period, a process still only `requested` has a task state with no image:
+   * its worker finds that and releases the task state.
+   */
+  private async releaseIfNeverReserved(imageId: string, instanceId: string): Promise<void> {
+    await delay(RESERVATION_GRACE_MS, undefined, { ref: false });
+    if (this.stopping) return;
+    const process = await this.db.getRepository(SnapshotProcessRecord).findOneBy({ imageId });
+    if (process?.status === 'requested') this.launch(imageId, instanceId);
   }
 
   private async record(
