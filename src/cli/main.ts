@@ -14,6 +14,7 @@ import { createLogger } from '../logger';
 import { ServiceLock } from '../service-lock';
 import type { ProjectionRunner } from '../projections/projection-runner';
 import { ApiClient, ApiError, resolveToken } from './api-client';
+import { ExitCode, exitCodeOf } from './exit-codes';
 import { snapshotCommand } from './snapshot.command';
 
 /** Runs `work` inside the application context without HTTP or background work. */
@@ -45,7 +46,10 @@ const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, 
 export function buildCli(): Command {
   const program = new Command('snapledger')
     .description('Event-sourced, Nova-compatible snapshots of libvirt/QEMU virtual machines')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors exit 2, like most Unix tools; --help and --version still exit 0.
+    // Set before any subcommand is added, so that every subcommand inherits it.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.ok : ExitCode.usage));
 
   program
     .command('serve')
@@ -166,8 +170,9 @@ export function buildCli(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  const program = buildCli();
   try {
-    await buildCli().parseAsync(argv);
+    await program.parseAsync(argv);
   } catch (error) {
     const message =
       error instanceof ApiError
@@ -176,7 +181,7 @@ export async function main(argv: string[]): Promise<void> {
           ? error.message
           : String(error);
     process.stderr.write(`snapledger: ${message}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeOf(error);
   }
 }
 

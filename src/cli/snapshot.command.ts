@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { SingleBar, Presets } from 'cli-progress';
 import type { ApiClient } from './api-client';
+import { CliError, ExitCode } from './exit-codes';
 
 interface InstanceRow {
   id: string;
@@ -23,7 +24,10 @@ export async function resolveInstance(api: ApiClient, ref: string): Promise<Inst
   const found = body.instances.filter((i) => i.id === ref || i.name === ref);
   if (found.length === 1) return found[0];
   if (found.length > 1) throw new Error(`more than one instance is named ${ref}; use its uuid`);
-  throw new Error(`no instance ${ref} (run \`snapledger instances sync\` if the domain is new)`);
+  throw new CliError(
+    `no instance ${ref} (run \`snapledger instances sync\` if the domain is new)`,
+    ExitCode.notFound,
+  );
 }
 
 /**
@@ -79,8 +83,9 @@ export async function snapshotCommand(
     if (row && row.result !== 'running' && row.task_state === null) break;
     if (Date.now() > deadline) {
       bar?.stop();
-      throw new Error(
+      throw new CliError(
         `image ${imageId} did not finish within ${options.timeoutSeconds} s (it may still be running; see GET /v1/instances/${instance.id}/snapshots)`,
+        ExitCode.timeout,
       );
     }
     await delay(500);
