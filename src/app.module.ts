@@ -20,6 +20,7 @@ import {
   type IdGenerator,
 } from './commands/clock';
 import { CreateImageHandler } from './commands/create-image.handler';
+import { DeleteImageHandler } from './commands/delete-image.handler';
 import { EventAppender } from './commands/event-appender';
 import { FAULT_INJECTOR, FaultInjector } from './commands/fault-injection';
 import { SyncInstancesHandler } from './commands/sync-instances.handler';
@@ -160,6 +161,7 @@ export class AppModule {
         useFactory: (db: DataSource) => new ReadModels(db),
       },
       CreateImageHandler,
+      DeleteImageHandler,
       SyncInstancesHandler,
       ServiceLifecycle,
     ];

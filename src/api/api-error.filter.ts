@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Response } from 'express';
 import {
+  ActionForbiddenError,
   ImageNotFoundError,
   InstanceInvalidStateError,
   InstanceNotFoundError,
@@ -44,7 +45,11 @@ export function classify(error: unknown): { status: number; message: string } {
     return { status: parser.status, message: parser.message };
   }
   if (error instanceof ValidationError) return { status: 400, message: error.message };
-  if (error instanceof QuotaExceededError || error instanceof PolicyForbiddenError) {
+  if (
+    error instanceof QuotaExceededError ||
+    error instanceof PolicyForbiddenError ||
+    error instanceof ActionForbiddenError
+  ) {
     return { status: 403, message: error.message };
   }
   if (error instanceof InstanceNotFoundError || error instanceof ImageNotFoundError) {

@@ -52,6 +52,14 @@ export class QuotaExceededError extends DomainError {
   }
 }
 
+/** The caller may see the resource but not do this to it (e.g. delete a shared image): 403. */
+export class ActionForbiddenError extends DomainError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ActionForbiddenError';
+  }
+}
+
 /** The caller's roles do not allow the action (Nova's policy check): 403. */
 export class PolicyForbiddenError extends DomainError {
   constructor(readonly rule: string) {

@@ -8,6 +8,8 @@ export interface ImageState {
   readonly imageId: string | null;
   readonly instanceId: string | null;
   readonly projectId: string | null;
+  /** The project a `shared` snapshot is shared with (its instance_owner), else null. */
+  readonly sharedWithProjectId: string | null;
   readonly imageType: ImageType | null;
   readonly status: ImageStatus | null;
   readonly extracted: boolean;
@@ -23,6 +25,7 @@ export const initialImageState: ImageState = Object.freeze({
   imageId: null,
   instanceId: null,
   projectId: null,
+  sharedWithProjectId: null,
   imageType: null,
   status: null,
   extracted: false,
@@ -41,6 +44,10 @@ export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
         imageId: event.data.imageId,
         instanceId: event.data.instanceId,
         projectId: event.data.projectId,
+        sharedWithProjectId:
+          event.data.visibility === 'shared'
+            ? (event.data.properties['instance_owner'] ?? null)
+            : null,
         imageType: event.data.imageType,
         status: 'queued',
       };

@@ -12,6 +12,11 @@ export interface SnapledgerConfig {
   readonly hostName: string;
   /** Target image format; null means the source disk's format. */
   readonly snapshotFormat: string | null;
+  /**
+   * Bytes per second `qemu-img convert` may read (its `-r`), to spare the host's disks during
+   * large snapshots; null means no limit.
+   */
+  readonly convertRateLimit: number | null;
   /** How often a step is tried before the snapshot fails. */
   readonly stepAttempts: number;
   /** Named fault-injection points (tests only); empty unless SNAPLEDGER_FAULTS is set. */
@@ -57,6 +62,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     defaultUser: env.SNAPLEDGER_DEFAULT_USER || 'admin',
     hostName: env.SNAPLEDGER_HOST_NAME || require('node:os').hostname(),
     snapshotFormat: format,
+    convertRateLimit:
+      intFrom(env.SNAPLEDGER_CONVERT_RATE_LIMIT, 0, 'SNAPLEDGER_CONVERT_RATE_LIMIT') || null,
     stepAttempts: Math.max(1, intFrom(env.SNAPLEDGER_STEP_ATTEMPTS, 3, 'SNAPLEDGER_STEP_ATTEMPTS')),
     faults: (env.SNAPLEDGER_FAULTS ?? '')
       .split(',')

@@ -13,6 +13,8 @@ export interface ConvertOptions {
   /** Called with 0..100 as qemu-img convert -p reports progress. */
   readonly onProgress?: (percent: number) => void;
   readonly signal?: AbortSignal;
+  /** Bytes per second to read at most (`qemu-img convert -r`); absent means no limit. */
+  readonly rateLimit?: number;
 }
 
 export interface CheckResult {

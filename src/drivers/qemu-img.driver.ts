@@ -119,9 +119,15 @@ export class QemuImgTool implements DiskImageTool {
       }
     };
 
+    const rate =
+      options.rateLimit !== undefined &&
+      Number.isInteger(options.rateLimit) &&
+      options.rateLimit > 0
+        ? ['-r', String(options.rateLimit)]
+        : [];
     const subprocess = execa(
       this.binary,
-      ['convert', '-p', '-f', sourceFormat, '-O', targetFormat, '--', source, target],
+      ['convert', '-p', ...rate, '-f', sourceFormat, '-O', targetFormat, '--', source, target],
       {
         timeout: this.convertTimeoutMs,
         cancelSignal: signal,

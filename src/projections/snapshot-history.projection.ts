@@ -21,6 +21,8 @@ import { asKnownEvent, msBetween, wholePercent, type Projection } from './projec
  * Downtime: cold = DomainRestored occurredAt − DomainSaved startedAt; offline = 0.
  * The snapshot finishes when it releases the task state (TaskStateChanged to null);
  * if it had neither succeeded nor failed by then, it is recorded as killed.
+ * An image deleted while its snapshot runs makes the result `deleted`, with who deleted it
+ * and the task state it was stopped in as the reason.
  *
  * The API changes the task state (null → image_snapshot_pending) just before it reserves
  * the image, so ImageReserved takes the task state from instance_view: apply this
@@ -76,6 +78,7 @@ export class SnapshotHistoryProjection implements Projection {
       case 'Uploaded':
       case 'SnapshotFailed':
       case 'SnapshotStepRetried':
+      case 'ImageDeleted':
         imageId = event.data.imageId;
         break;
       default:
@@ -145,6 +148,16 @@ export class SnapshotHistoryProjection implements Projection {
       case 'SnapshotStepRetried':
         patch = { retries: row.retries + 1 };
         break;
+      case 'ImageDeleted': {
+        if (row.result !== 'running') return;
+        const by = event.metadata.actor.userId;
+        const why = event.data.reason === 'rotation' ? 'by backup rotation' : `by user ${by}`;
+        patch = {
+          result: 'deleted',
+          failureReason: `the image was deleted ${why} (request ${event.metadata.requestId}) while the snapshot was in task_state ${String(row.taskState)}; the snapshot was stopped`,
+        };
+        break;
+      }
       default:
         return;
     }

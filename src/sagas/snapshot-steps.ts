@@ -65,7 +65,15 @@ export class SnapshotSteps {
     private readonly bootId: string,
   ) {}
 
-  async perform(action: SnapshotAction, state: SnapshotProcessState): Promise<void> {
+  /**
+   * `signal` stops a long driver call (the conversion) when the snapshot is no longer wanted,
+   * e.g. its image was deleted; the caller then re-reads the streams and compensates.
+   */
+  async perform(
+    action: SnapshotAction,
+    state: SnapshotProcessState,
+    signal?: AbortSignal,
+  ): Promise<void> {
     this.deps.faults.failIfArmed(action.kind);
     const ctx = state.origin as CausationContext;
     const { imageId, instance } = state;
@@ -118,7 +126,7 @@ export class SnapshotSteps {
         );
         return;
       case 'extract':
-        await this.extract(state, ctx);
+        await this.extract(state, ctx, signal);
         return;
       case 'restore': {
         const plan = state.plan as SnapshotPlanned['data'];
@@ -249,6 +257,11 @@ export class SnapshotSteps {
     );
   }
 
+  /** Removes an image's data (a deleted image's); absent data is fine. */
+  async discardData(imageId: string): Promise<void> {
+    await this.deps.images.discard(imageId);
+  }
+
   async recordRetry(
     state: SnapshotProcessState,
     retry: Omit<SnapshotStepRetried['data'], 'imageId'>,
@@ -300,7 +313,11 @@ export class SnapshotSteps {
   }
 
   /** qemu-img convert into the store's staging area, with throttled progress events. */
-  private async extract(state: SnapshotProcessState, ctx: CausationContext): Promise<void> {
+  private async extract(
+    state: SnapshotProcessState,
+    ctx: CausationContext,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const { images, disks, appender, clock } = this.deps;
     const plan = state.plan as SnapshotPlanned['data'];
     const { imageId } = state;
@@ -335,6 +352,8 @@ export class SnapshotSteps {
         target: images.stagingPath(imageId),
         targetFormat: plan.targetFormat,
         onProgress: (percent) => sampler.report(percent),
+        signal,
+        rateLimit: this.deps.config.convertRateLimit ?? undefined,
       });
     } finally {
       clearInterval(sampling);

@@ -9,7 +9,7 @@ import {
   type StreamSubscription,
   WrongExpectedRevisionError,
 } from '../event-store/event-store.port';
-import type { ImageReserved, RecordedEvent, TaskStateChanged } from '../events';
+import type { ImageDeleted, ImageReserved, RecordedEvent, TaskStateChanged } from '../events';
 import { nextStep, stepOf, type SnapshotAction } from './snapshot-next-step';
 import {
   SagaCheckpoint,
@@ -61,6 +61,8 @@ function isPermanent(error: unknown): boolean {
 export class SnapshotSaga {
   private subscription: StreamSubscription | null = null;
   private readonly workers = new Map<string, Promise<void>>();
+  /** Stops the step a worker is performing, by image id (see onImageDeleted). */
+  private readonly currentStep = new Map<string, AbortController>();
   private stopping = false;
 
   constructor(
@@ -146,6 +148,8 @@ export class SnapshotSaga {
         }
         if (data.to === null)
           await this.record(manager, data.imageId, data.instanceId, 'finished', event.position);
+      } else if (event.type === 'ImageDeleted') {
+        await this.onImageDeleted(manager, event.data as ImageDeleted['data']);
       } else if (event.type === 'ImageReserved') {
         const data = event.data as ImageReserved['data'];
         launch = await this.record(
@@ -164,6 +168,23 @@ export class SnapshotSaga {
     if (started && started.status === 'running') this.launch(started.imageId, started.instanceId);
     const waiting = requested as { imageId: string; instanceId: string } | null;
     if (waiting) void this.releaseIfNeverReserved(waiting.imageId, waiting.instanceId);
+  }
+
+  /**
+   * A deleted image's snapshot, if it still runs, is stopped: its current step (a conversion)
+   * is aborted, and its worker re-reads the log, restores the domain and releases the task
+   * state, discarding the data. A deleted image whose snapshot has finished only has its data
+   * removed, here, before the checkpoint moves past the event, so a crash repeats it.
+   */
+  private async onImageDeleted(manager: EntityManager, data: ImageDeleted['data']): Promise<void> {
+    const process = await manager
+      .getRepository(SnapshotProcessRecord)
+      .findOneBy({ imageId: data.imageId });
+    if (process && process.status !== 'finished') {
+      this.currentStep.get(data.imageId)?.abort(new Error('the image was deleted'));
+      return;
+    }
+    await this.steps.discardData(data.imageId);
   }
 
   /**
@@ -198,7 +219,7 @@ export class SnapshotSaga {
       .then(() => true)
       .catch((error: unknown) => {
         this.logger.error(
-          { imageId, err: error },
+          { imageId, instanceId, err: error },
           'snapshot worker crashed; it will be started again',
         );
         return false;
@@ -223,19 +244,36 @@ export class SnapshotSaga {
         await this.db
           .getRepository(SnapshotProcessRecord)
           .update({ imageId }, { status: 'finished' });
-        this.logger.info({ imageId, instanceId, status: state.image.status }, 'snapshot finished');
+        this.logger.info(
+          {
+            imageId,
+            instanceId,
+            correlationId: state.origin?.correlationId,
+            status: state.image.status,
+          },
+          'snapshot finished',
+        );
         return;
       }
+      const stop = new AbortController();
+      this.currentStep.set(imageId, stop);
       try {
-        await this.steps.perform(action, state);
+        await this.steps.perform(action, state, stop.signal);
         attempts = 0;
       } catch (error) {
         if (error instanceof WrongExpectedRevisionError) continue; // someone appended: re-read, re-decide
+        if (stop.signal.aborted) continue; // stopped on purpose (image deleted): re-read, compensate
         attempts += 1;
         const reason = error instanceof Error ? error.message : String(error);
         const compensating = state.image.status === 'killed' || state.image.status === 'deleted';
         this.logger.warn(
-          { imageId, action: action.kind, attempt: attempts, reason },
+          {
+            imageId,
+            correlationId: state.origin?.correlationId,
+            action: action.kind,
+            attempt: attempts,
+            reason,
+          },
           'snapshot step failed',
         );
         if (compensating || action.kind === 'fail' || action.kind === 'release') {
@@ -262,6 +300,8 @@ export class SnapshotSaga {
           if (!(e instanceof WrongExpectedRevisionError)) throw e;
         });
         attempts = 0;
+      } finally {
+        this.currentStep.delete(imageId);
       }
     }
   }

@@ -258,7 +258,7 @@ export class ServiceProcess {
 
 export interface SnapshotRow {
   image_id: string;
-  result: 'running' | 'active' | 'killed';
+  result: 'running' | 'active' | 'killed' | 'deleted';
   task_state: string | null;
   mode: string | null;
   progress: number | null;

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ImageNotFoundError, InvalidTransitionError } from '../../src/commands/domain-errors';
+import { authorizeImageDeletion } from '../../src/commands/delete-image.handler';
+import {
+  ActionForbiddenError,
+  ImageNotFoundError,
+  InvalidTransitionError,
+} from '../../src/commands/domain-errors';
 import {
   decideDeletion,
   decideExtracted,
@@ -272,5 +277,42 @@ describe('decideDeletion', () => {
         reason: 'user',
       }),
     ).toThrow(ImageNotFoundError);
+  });
+});
+
+describe('authorizeImageDeletion', () => {
+  const member = (projectId: string, roles = ['member']) => ({
+    actor: { userId: 'u', projectId, roles },
+    requestId: 'req-1',
+  });
+  const shared = given({
+    type: 'ImageReserved',
+    data: { ...reservation, visibility: 'shared', properties: { instance_owner: 'p-tenant' } },
+  });
+
+  it('lets a member or an admin of the owning project delete', () => {
+    expect(() => authorizeImageDeletion(given(reserved), IMG, member('p-owner'))).not.toThrow();
+    expect(() =>
+      authorizeImageDeletion(given(reserved), IMG, member('p-other', ['admin'])),
+    ).not.toThrow();
+  });
+
+  it('hides the image from other projects (404), also when it does not exist', () => {
+    expect(() => authorizeImageDeletion(given(reserved), IMG, member('p-other'))).toThrow(
+      ImageNotFoundError,
+    );
+    expect(() => authorizeImageDeletion(initialImageState, IMG, member('p-owner'))).toThrow(
+      ImageNotFoundError,
+    );
+  });
+
+  it('refuses a reader of the owning project, and the project a snapshot is shared with (403)', () => {
+    expect(() =>
+      authorizeImageDeletion(given(reserved), IMG, member('p-owner', ['reader'])),
+    ).toThrow(ActionForbiddenError);
+    expect(shared.sharedWithProjectId).toBe('p-tenant');
+    expect(() => authorizeImageDeletion(shared, IMG, member('p-tenant'))).toThrow(
+      ActionForbiddenError,
+    );
   });
 });

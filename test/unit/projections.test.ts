@@ -417,6 +417,54 @@ describe('projections', () => {
     });
   });
 
+  describe('an image deleted while its snapshot runs', () => {
+    it('records the snapshot as deleted, with who deleted it and where it was stopped', async () => {
+      const given = new Given()
+        .registered()
+        .task(null, 'image_snapshot_pending', '2025-01-01T10:00:00.000Z')
+        .reserved('2025-01-01T10:00:00.100Z')
+        .task('image_snapshot_pending', 'image_snapshot', '2025-01-01T10:00:00.300Z')
+        .planned('cold', '2025-01-01T10:00:00.400Z')
+        .saved('2025-01-01T10:00:00.500Z', 1400, '2025-01-01T10:00:01.900Z')
+        .task('image_snapshot', 'image_pending_upload', '2025-01-01T10:00:02.000Z')
+        .event(
+          imageStream(IMG),
+          'ImageDeleted',
+          { imageId: IMG, reason: 'user' },
+          '2025-01-01T10:00:03.000Z',
+        )
+        .restored('2025-01-01T10:00:03.100Z', 300, '2025-01-01T10:00:03.400Z')
+        .task('image_pending_upload', null, '2025-01-01T10:00:03.500Z', 'image was deleted');
+      await project(await append(given));
+      const row = await history();
+      expect(row).toMatchObject({
+        result: 'deleted',
+        taskState: null,
+        failedStep: null,
+        downtimeMs: 2900,
+        finishedAt: '2025-01-01T10:00:03.500Z',
+      });
+      expect(row.failureReason).toMatch(
+        /^the image was deleted by user \S+ \(request \S+\) while the snapshot was in task_state image_pending_upload/,
+      );
+      expect(await image()).toMatchObject({ status: 'deleted' });
+    });
+
+    it('leaves a finished snapshot active when its image is deleted later', async () => {
+      const given = new Given()
+        .registered()
+        .coldSnapshot()
+        .event(
+          imageStream(IMG),
+          'ImageDeleted',
+          { imageId: IMG, reason: 'user' },
+          '2025-01-02T00:00:00.000Z',
+        );
+      await project(await append(given));
+      expect(await history()).toMatchObject({ result: 'active', failureReason: null });
+    });
+  });
+
   describe('an offline snapshot', () => {
     it('has no downtime and no save or restore step', async () => {
       const last = await append(

@@ -1,13 +1,28 @@
-import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+} from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { DeleteImageCommand, type DeleteImageResult } from '../../commands/delete-image.command';
 import type { RequestContext } from '../../commands/request-context';
 import { Caller } from '../auth/request-context.decorator';
 import { ReadModels } from '../read-models.service';
+import { PROJECTION_RUNNER, type ReadYourWrites } from '../read-your-writes';
 import { glanceImage } from './glance-image.shape';
 
 /** Glance v2 image routes (the subset snapledger serves). */
 @Controller('v2/images')
 export class GlanceImagesController {
-  constructor(private readonly views: ReadModels) {}
+  constructor(
+    private readonly views: ReadModels,
+    private readonly commands: CommandBus,
+    @Inject(PROJECTION_RUNNER) private readonly runner: ReadYourWrites,
+  ) {}
 
   @Get(':id')
   async show(
@@ -17,5 +32,18 @@ export class GlanceImagesController {
     const image = await this.views.image(caller.actor, id);
     if (!image) throw new NotFoundException(`No image found with ID ${id}`);
     return glanceImage(image);
+  }
+
+  /**
+   * Glance's delete: 204, and a later show is 404. A snapshot still making the image is
+   * stopped by the saga (domain restored, task state released, data removed).
+   */
+  @Delete(':id')
+  @HttpCode(204)
+  async delete(@Param('id') id: string, @Caller() caller: RequestContext): Promise<void> {
+    const result = await this.commands.execute<DeleteImageCommand, DeleteImageResult>(
+      new DeleteImageCommand(id, caller),
+    );
+    await this.runner.waitFor(result.position);
   }
 }

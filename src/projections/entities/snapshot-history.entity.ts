@@ -1,7 +1,10 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-/** How a snapshot ended, or `running` while it has not. */
-export type SnapshotResult = 'running' | 'active' | 'killed';
+/**
+ * How a snapshot ended, or `running` while it has not. `deleted`: its image was deleted
+ * while it ran, and it was stopped.
+ */
+export type SnapshotResult = 'running' | 'active' | 'killed' | 'deleted';
 
 export type SnapshotHistoryStepName = 'begin' | 'plan' | 'save' | 'extract' | 'restore' | 'upload';
 
@@ -18,11 +21,12 @@ export interface SnapshotStepRecord {
  * with its timing, the domain's downtime, retries and the result.
  */
 @Entity({ name: 'snapshot_history' })
+/** Serves an instance's history newest first, keyset-paged, without a sort. */
+@Index('idx_snapshot_history_instance_requested', ['instanceId', 'requestedAt', 'imageId'])
 export class SnapshotHistory {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   imageId!: string;
 
-  @Index('idx_snapshot_history_instance')
   @Column({ type: 'text' })
   instanceId!: string;
 
