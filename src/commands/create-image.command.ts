@@ -7,6 +7,11 @@ export class CreateImageCommand {
     /** The raw request body; the handler validates it as Nova does. */
     readonly body: unknown,
     readonly request: RequestContext,
+    /**
+     * Nova's metadata-items quota (128). Nova checks it up to compute microversion 2.38 and no
+     * longer from 2.39; callers outside the compute API keep it.
+     */
+    readonly metadataQuota: boolean = true,
   ) {}
 }
 

@@ -31,7 +31,9 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
   async execute(command: CreateImageCommand): Promise<CreateImageResult> {
     // As in Nova: the body's schema first, then the policy (against the caller's project),
     // then the server.
-    const request = parseCreateImageBody(command.body);
+    const request = parseCreateImageBody(command.body, {
+      metadataQuota: command.metadataQuota,
+    });
     if (!isMemberOrAdmin(command.request.actor)) {
       throw new PolicyForbiddenError('os_compute_api:servers:create_image');
     }

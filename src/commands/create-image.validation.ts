@@ -56,14 +56,18 @@ export interface CreateImageRequest {
  * Validates a createImage action body as Nova does, with Nova's wording:
  * "Invalid input for field/attribute <field>. Value: <value>. <detail>".
  */
-export function parseCreateImageBody(body: unknown): CreateImageRequest {
+export function parseCreateImageBody(
+  body: unknown,
+  options: { readonly metadataQuota?: boolean } = {},
+): CreateImageRequest {
   if (!validateCreateImageBody(body)) {
     throw new ValidationError(describeError(body, validateCreateImageBody.errors?.[0]));
   }
   const entity = (body as { createImage: { name: string; metadata?: Record<string, string> } })
     .createImage;
   const metadata = entity.metadata ?? {};
-  if (Object.keys(metadata).length > MAX_IMAGE_METADATA_ITEMS) {
+  // Nova checks the quota up to microversion 2.38 only (the image-metadata proxy's last).
+  if (options.metadataQuota !== false && Object.keys(metadata).length > MAX_IMAGE_METADATA_ITEMS) {
     throw new QuotaExceededError('Image metadata limit exceeded');
   }
   return { name: entity.name, metadata };

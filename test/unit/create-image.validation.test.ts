@@ -238,6 +238,11 @@ describe('parseCreateImageBody: metadata', () => {
     expect(error.message).toBe('Image metadata limit exceeded');
   });
 
+  it('given 129 metadata items and no quota check (compute 2.39 and later), when parsed, then they are accepted', () => {
+    const parsed = parseCreateImageBody(withMetadata(manyItems(129)), { metadataQuota: false });
+    expect(Object.keys(parsed.metadata)).toHaveLength(129);
+  });
+
   it('given 129 items of which one is invalid, when parsed, then the validation error wins over the quota', () => {
     const metadata = { ...manyItems(128), 'bad/key': 'v' };
     expectValidationError(withMetadata(metadata));

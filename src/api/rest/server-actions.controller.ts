@@ -38,7 +38,7 @@ export class ServerActionsController {
       throw new ValidationError(`There is no such action: ${action}`);
     }
     const result = await this.commands.execute<CreateImageCommand, CreateImageResult>(
-      new CreateImageCommand(id, body, caller),
+      new CreateImageCommand(id, body, caller, !atLeast(version, 2, 39)),
     );
     await this.views.waitFor(result.position);
     if (atLeast(version, 2, 45)) return { image_id: result.imageId };
