@@ -21,7 +21,11 @@ const CAS_ATTEMPTS = 10;
  * shared with sees the image but may not delete it (403); anyone else gets 404, as if the
  * image did not exist.
  */
-export function authorizeImageDeletion(state: ImageState, imageId: string, request: RequestContext): void {
+export function authorizeImageDeletion(
+  state: ImageState,
+  imageId: string,
+  request: RequestContext,
+): void {
   const { actor } = request;
   const owner = state.exists && canSee(actor, state.projectId);
   const member = state.exists && state.sharedWithProjectId === actor.projectId;
