@@ -5,12 +5,25 @@ import { APP_GUARD } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { DataSource } from 'typeorm';
 import { AuthGuard } from './api/auth/auth.guard';
+import { GRAPHQL_PROVIDERS, GraphqlApiModule } from './api/graphql/graphql-api.module';
+import {
+  OPERATIONS_CONTROLLERS,
+  OPERATIONS_PROVIDERS,
+  operationsImports,
+} from './api/operations.providers';
 import { TokenService } from './api/auth/token.service';
 import { ReadModels } from './api/read-models.service';
 import { PROJECTION_RUNNER } from './api/read-your-writes';
 import { GlanceImagesController } from './api/rest/glance-images.controller';
+import { GlanceImageListController } from './api/rest/glance-image-list.controller';
 import { InstancesController } from './api/rest/instances.controller';
+import { AuditController } from './api/rest/audit.controller';
+import { EventsController } from './api/rest/events.controller';
+import { ImageProgressController } from './api/rest/image-progress.controller';
 import { ServerActionsController } from './api/rest/server-actions.controller';
+import { ComputeVersionsController } from './api/rest/compute-versions.controller';
+import { InstanceActionsController } from './api/rest/instance-actions.controller';
+import { ServersController } from './api/rest/servers.controller';
 import {
   CLOCK,
   ID_GENERATOR,
@@ -166,11 +179,28 @@ export class AppModule {
       ServiceLifecycle,
     ];
     if (options.http) providers.push({ provide: APP_GUARD, useClass: AuthGuard });
+    if (options.http) providers.push(...GRAPHQL_PROVIDERS);
+    if (options.http) providers.push(...OPERATIONS_PROVIDERS);
     return {
       module: AppModule,
-      imports: [CqrsModule.forRoot()],
+      imports: [
+        CqrsModule.forRoot(),
+        ...(options.http ? [...operationsImports(), GraphqlApiModule.forRoot()] : []),
+      ],
       controllers: options.http
-        ? [ServerActionsController, GlanceImagesController, InstancesController]
+        ? [
+            ServerActionsController,
+            ServersController,
+            InstanceActionsController,
+            ComputeVersionsController,
+            GlanceImagesController,
+            GlanceImageListController,
+            InstancesController,
+            AuditController,
+            EventsController,
+            ImageProgressController,
+            ...OPERATIONS_CONTROLLERS,
+          ]
         : [],
       providers,
     };

@@ -13,6 +13,8 @@ import {
 import { TransientHypervisorError } from '../drivers/hypervisor.port';
 import { WrongExpectedRevisionError } from '../event-store/event-store.port';
 import { apiFamilyOf, errorBody } from './api-family';
+import { graphQLErrorFor } from './graphql/graphql-errors';
+import { GraphQLError } from './graphql/graphql-runtime';
 import type { SnapledgerRequest } from './request-context.middleware';
 
 export interface ErrorLogger {
@@ -84,6 +86,8 @@ export class ApiErrorFilter implements ExceptionFilter {
   constructor(private readonly logger: ErrorLogger) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
+    // A resolver's error goes back to GraphQL, which puts it in the response's `errors`.
+    if (host.getType<string>() === 'graphql') throw this.forGraphQL(error);
     const http = host.switchToHttp();
     const req = http.getRequest<SnapledgerRequest>();
     const res = http.getResponse<Response>();
@@ -92,5 +96,13 @@ export class ApiErrorFilter implements ExceptionFilter {
       this.logger.error({ err: error, path: req.path, requestId: req.requestId }, 'request failed');
     if (res.headersSent) return;
     res.status(status).json(errorBody(apiFamilyOf(req.path), status, message));
+  }
+
+  /** The same classification as REST, as a GraphQL error; GraphQL's own errors pass through. */
+  private forGraphQL(error: unknown): unknown {
+    if (error instanceof GraphQLError) return error;
+    const { status, message } = classify(error);
+    if (status >= 500) this.logger.error({ err: error, api: 'graphql' }, 'resolver failed');
+    return graphQLErrorFor(status, message);
   }
 }

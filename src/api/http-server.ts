@@ -7,6 +7,10 @@ import type { SnapledgerLogger } from '../logger';
 import { ApiErrorFilter } from './api-error.filter';
 import { ServiceLock } from '../service-lock';
 import { requestIdMiddleware } from './request-context.middleware';
+import { httpLoggerMiddleware } from './logging/http-logger.middleware';
+import { AppMetrics } from './metrics/app-metrics';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { buildOpenApiDocument, OpenApiDocumentHolder } from './openapi/openapi-document';
 
 /** Builds the HTTP service: auth on every route, request ids, family-shaped errors. */
 export async function createHttpApp(
@@ -19,10 +23,13 @@ export async function createHttpApp(
   );
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
+  app.use(httpLoggerMiddleware(logger));
+  app.use(httpMetricsMiddleware(app.get(AppMetrics)));
   // Nova and Glance take JSON; 1 MiB is far above any valid body.
   app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
   app.useGlobalFilters(new ApiErrorFilter(logger));
   app.enableShutdownHooks();
+  app.get(OpenApiDocumentHolder).document = buildOpenApiDocument(app);
   return app;
 }
 

@@ -52,4 +52,26 @@ export class ApiClient {
     if (!res.ok) throw new ApiError(res.status, body);
     return { status: res.status, body, headers: res.headers };
   }
+
+  /**
+   * GET a streaming route (e.g. Server-Sent Events): the open response, whose body the
+   * caller reads. A non-2xx answer is read and thrown as ApiError.
+   */
+  async openStream(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
+    const res = await fetch(new URL(path, this.baseUrl), {
+      headers: { 'X-Auth-Token': this.token, Accept: accept },
+      signal,
+    });
+    if (!res.ok) {
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON
+      }
+      throw new ApiError(res.status, body);
+    }
+    return res;
+  }
 }

@@ -15,7 +15,13 @@ import { ServiceLock } from '../service-lock';
 import type { ProjectionRunner } from '../projections/projection-runner';
 import { ApiClient, ApiError, resolveToken } from './api-client';
 import { ExitCode, exitCodeOf } from './exit-codes';
+import { actionsCommand } from './actions.command';
+import { instancesListCommand } from './instances.command';
 import { snapshotCommand } from './snapshot.command';
+import { registerAuditCommand } from './audit.command';
+import { registerEventsCommand } from './events.command';
+import { registerHistoryCommand } from './history.command';
+import { registerImagesCommand } from './images.command';
 
 /** Runs `work` inside the application context without HTTP or background work. */
 async function withLocalContext<T>(
@@ -98,11 +104,44 @@ export function buildCli(): Command {
         });
         if (result.image !== undefined) print(result.image);
         else if (opts.json) print({ image_id: result.imageId, result: result.result });
-        if (result.result === 'killed') process.exitCode = 1;
+        if (result.result === 'killed' || result.result === 'deleted') process.exitCode = 1;
       },
     );
 
+  const connect = (opts: { url?: string; token?: string }) => apiFor(loadConfig(), opts);
+  registerHistoryCommand(program, connect);
+  registerAuditCommand(program, connect);
+  registerEventsCommand(program, connect);
+  registerImagesCommand(program, connect);
+
   const instances = program.command('instances').description('instances known from libvirt');
+  instances
+    .command('list', { isDefault: true })
+    .description('list the instances the token may see (the default)')
+    .option(
+      '--url <url>',
+      'API base URL (default SNAPLEDGER_URL or http://127.0.0.1:$SNAPLEDGER_PORT)',
+    )
+    .option('--token <token>', 'X-Auth-Token (default SNAPLEDGER_TOKEN or <data dir>/admin-token)')
+    .option('--json', 'print the API answer as JSON', false)
+    .action(async (opts: { url?: string; token?: string; json: boolean }) => {
+      await instancesListCommand(apiFor(loadConfig(), opts), opts);
+    });
+
+  program
+    .command('actions')
+    .description("an instance's Nova instance actions (e.g. createImage), each with its events")
+    .argument('<instance>', 'instance uuid or libvirt domain name')
+    .option(
+      '--url <url>',
+      'API base URL (default SNAPLEDGER_URL or http://127.0.0.1:$SNAPLEDGER_PORT)',
+    )
+    .option('--token <token>', 'X-Auth-Token (default SNAPLEDGER_TOKEN or <data dir>/admin-token)')
+    .option('--json', 'print the actions and their events as JSON', false)
+    .action(async (instance: string, opts: { url?: string; token?: string; json: boolean }) => {
+      await actionsCommand(apiFor(loadConfig(), opts), instance, opts);
+    });
+
   instances
     .command('sync')
     .description('list the domains on the libvirt connection now and record what changed')

@@ -1,7 +1,7 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { SingleBar, Presets } from 'cli-progress';
 import type { ApiClient } from './api-client';
 import { CliError, ExitCode } from './exit-codes';
+import { followImageProgress, type ImageProgressEvent } from './image-progress.client';
 
 interface InstanceRow {
   id: string;
@@ -9,7 +9,7 @@ interface InstanceRow {
 }
 interface SnapshotRow {
   image_id: string;
-  result: 'running' | 'active' | 'killed';
+  result: 'running' | 'active' | 'killed' | 'deleted';
   task_state: string | null;
   progress: number | null;
   failed_step: string | null;
@@ -32,7 +32,8 @@ export async function resolveInstance(api: ApiClient, ref: string): Promise<Inst
 
 /**
  * `snapledger snapshot <instance> --name N [--wait]`: createImage through the Nova route,
- * then (with --wait) a progress bar fed by the snapshot history until the image settles.
+ * then (with --wait) a progress bar fed by the image's progress stream (SSE) until the
+ * snapshot settles; the final line comes from the snapshot history.
  */
 export async function snapshotCommand(
   api: ApiClient,
@@ -71,34 +72,43 @@ export async function snapshotCommand(
       )
     : null;
   bar?.start(100, 0, { step: 'queued' });
-  let row: SnapshotRow | undefined;
-  const deadline = Date.now() + options.timeoutSeconds * 1000;
-  for (;;) {
-    const { body: history } = await api.request<{ snapshots: SnapshotRow[] }>(
-      'GET',
-      `/v1/instances/${instance.id}/snapshots`,
-    );
-    row = history.snapshots.find((s) => s.image_id === imageId);
-    if (row) bar?.update(Math.floor(row.progress ?? 0), { step: row.task_state ?? row.result });
-    if (row && row.result !== 'running' && row.task_state === null) break;
-    if (Date.now() > deadline) {
-      bar?.stop();
+  // The progress bar follows the image's Server-Sent Events until the snapshot settles.
+  const timeout = AbortSignal.timeout(options.timeoutSeconds * 1000);
+  let final: ImageProgressEvent;
+  try {
+    final = await followImageProgress(api, imageId, {
+      signal: timeout,
+      onProgress: (event) =>
+        bar?.update(Math.floor(event.progress ?? 0), { step: event.step ?? event.status }),
+    });
+  } catch (error) {
+    bar?.stop();
+    if (timeout.aborted)
       throw new CliError(
         `image ${imageId} did not finish within ${options.timeoutSeconds} s (it may still be running; see GET /v1/instances/${instance.id}/snapshots)`,
         ExitCode.timeout,
       );
-    }
-    await delay(500);
+    throw error;
   }
-  bar?.update(row.result === 'active' ? 100 : Math.floor(row.progress ?? 0), { step: row.result });
+  const { body: history } = await api.request<{ snapshots: SnapshotRow[] }>(
+    'GET',
+    `/v1/instances/${instance.id}/snapshots?image=${imageId}`,
+  );
+  const row = history.snapshots[0];
+  const result = row?.result ?? final.result ?? 'deleted';
+  bar?.update(result === 'active' ? 100 : Math.floor(final.progress ?? 0), { step: result });
   bar?.stop();
-  if (row.result === 'killed') {
-    options.out.write(`snapshot failed at ${row.failed_step}: ${row.failure_reason}\n`);
+  if (result === 'killed') {
+    options.out.write(`snapshot failed at ${row?.failed_step}: ${row?.failure_reason}\n`);
     return { imageId, result: 'killed' };
+  }
+  if (result !== 'active') {
+    options.out.write(`snapshot ${imageId} ended ${result}: its image was deleted\n`);
+    return { imageId, result: 'deleted' };
   }
   const { body: image } = await api.request<unknown>('GET', `/v2/images/${imageId}`);
   options.out.write(
-    `snapshot ${imageId} is active (mode ${row.mode}, downtime ${row.downtime_ms} ms)\n`,
+    `snapshot ${imageId} is active (mode ${row?.mode}, downtime ${row?.downtime_ms} ms)\n`,
   );
-  return { imageId, result: row.result, image };
+  return { imageId, result: 'active', image };
 }

@@ -89,6 +89,11 @@ export interface Hypervisor {
   start(domain: string, options: { paused: boolean }): Promise<void>;
   suspend(domain: string): Promise<void>;
   resume(domain: string): Promise<void>;
+  /**
+   * Checks that libvirt answers on the connection, within `timeoutMs`; throws
+   * TransientHypervisorError when it does not. Cheap: for readiness probes.
+   */
+  ping(timeoutMs: number): Promise<void>;
 }
 
 export const HYPERVISOR = Symbol('Hypervisor');

@@ -131,6 +131,11 @@ export class VirshHypervisor implements Hypervisor {
     return domains;
   }
 
+  /** `virsh uri` opens the connection and prints its URI: enough to know libvirtd answers. */
+  async ping(timeoutMs: number): Promise<void> {
+    await this.virsh(['uri'], Math.min(timeoutMs, this.queryTimeoutMs));
+  }
+
   async describe(domain: string): Promise<DomainDetails> {
     const [xml, info] = await Promise.all([
       this.virsh(['dumpxml', '--domain', domain], this.queryTimeoutMs, domain),

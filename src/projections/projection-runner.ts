@@ -4,6 +4,7 @@ import type { RecordedEvent } from '../events/recorded-event';
 import { AuditLogProjection } from './audit-log.projection';
 import { ProjectionCheckpoint } from './entities/projection-checkpoint.entity';
 import { ImageViewProjection } from './image-view.projection';
+import { InstanceActionsProjection } from './instance-actions.projection';
 import { InstanceViewProjection } from './instance-view.projection';
 import type { Projection } from './projection';
 import { SnapshotHistoryProjection } from './snapshot-history.projection';
@@ -33,6 +34,7 @@ export function createViewProjections(): Projection[] {
     new ImageViewProjection(),
     new SnapshotHistoryProjection(),
     new AuditLogProjection(),
+    new InstanceActionsProjection(),
   ];
 }
 
@@ -59,6 +61,8 @@ interface Waiter {
 export class ProjectionRunner {
   private readonly checkpoints = new Map<string, number>();
   private readonly waiters = new Set<Waiter>();
+  /** Told the new position after events are applied (live progress streams listen here). */
+  private readonly appliedListeners = new Set<(position: number) => void>();
   private readonly retryDelayMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly rebuildBatchSize: number;
@@ -128,6 +132,15 @@ export class ProjectionRunner {
     const subscription = this.subscription;
     this.subscription = undefined;
     await subscription?.stop();
+  }
+
+  /**
+   * Calls `listener` with the runner's position each time it moves (after the views commit).
+   * Returns the function that unsubscribes it; a listener that throws is ignored.
+   */
+  onApplied(listener: (position: number) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
   }
 
   /**
@@ -261,6 +274,8 @@ export class ProjectionRunner {
         position: event?.position,
         type: event?.type,
         eventId: event?.metadata.eventId,
+        correlationId: event?.metadata.correlationId,
+        imageId: (event?.data as { imageId?: unknown } | undefined)?.imageId,
         failures: this.failures,
       },
       event ? 'projection failed to apply an event' : 'projection runner failed to subscribe',
@@ -305,6 +320,13 @@ export class ProjectionRunner {
         clearTimeout(waiter.timer);
         this.waiters.delete(waiter);
         waiter.resolve(true);
+      }
+    }
+    for (const listener of this.appliedListeners) {
+      try {
+        listener(position);
+      } catch {
+        // a listener's failure is its own business
       }
     }
   }

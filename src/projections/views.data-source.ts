@@ -1,6 +1,8 @@
 import { DataSource } from 'typeorm';
 import { AuditLogEntry } from './entities/audit-log-entry.entity';
 import { ImageView } from './entities/image-view.entity';
+import { InstanceActionEvent } from './entities/instance-action-event.entity';
+import { InstanceAction } from './entities/instance-action.entity';
 import { InstanceView } from './entities/instance-view.entity';
 import { ProjectionCheckpoint } from './entities/projection-checkpoint.entity';
 import { SnapshotHistory } from './entities/snapshot-history.entity';
@@ -11,6 +13,8 @@ export const VIEW_TABLE_ENTITIES = [
   ImageView,
   SnapshotHistory,
   AuditLogEntry,
+  InstanceAction,
+  InstanceActionEvent,
 ] as const;
 
 /** Every entity of the views database: the read models and the projection checkpoints. */

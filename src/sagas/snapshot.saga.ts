@@ -64,6 +64,12 @@ export class SnapshotSaga {
   /** Stops the step a worker is performing, by image id (see onImageDeleted). */
   private readonly currentStep = new Map<string, AbortController>();
   private stopping = false;
+  /**
+   * False while the subscription catches up with the log. Workers are launched only once it
+   * has: a snapshot reserved and finished long ago must not get a worker just because its
+   * ImageReserved is replayed before its end (a fresh state.sqlite on an old log).
+   */
+  private live = false;
 
   constructor(
     private readonly store: EventStore,
@@ -77,6 +83,10 @@ export class SnapshotSaga {
   async start(): Promise<void> {
     this.stopping = false;
     await this.subscribe();
+  }
+
+  /** Launches a worker for every snapshot not finished (those already running are kept). */
+  private async resumeOpenProcesses(): Promise<void> {
     for (const process of await this.openProcesses())
       this.launch(process.imageId, process.instanceId);
   }
@@ -95,6 +105,7 @@ export class SnapshotSaga {
     const checkpoint = await this.db.getRepository(SagaCheckpoint).findOneBy({ name: CHECKPOINT });
     let caughtUp!: () => void;
     const ready = new Promise<void>((resolve) => (caughtUp = resolve));
+    this.live = false;
     let failure: unknown = null;
     const subscription = this.store.subscribe(
       async (event) => {
@@ -105,7 +116,16 @@ export class SnapshotSaga {
           throw error;
         }
       },
-      { after: checkpoint?.position ?? 0, onCaughtUp: () => caughtUp() },
+      {
+        after: checkpoint?.position ?? 0,
+        onCaughtUp: () => {
+          this.live = true;
+          this.resumeOpenProcesses().then(caughtUp, (error: unknown) => {
+            this.logger.error({ err: error }, 'could not resume the open snapshots');
+            caughtUp();
+          });
+        },
+      },
     );
     this.subscription = subscription;
     void subscription.done.then(async () => {
@@ -165,6 +185,7 @@ export class SnapshotSaga {
         .save({ name: CHECKPOINT, position: event.position });
     });
     const started = launch as SnapshotProcessRecord | null;
+    if (!this.live) return; // resumeOpenProcesses launches them once caught up
     if (started && started.status === 'running') this.launch(started.imageId, started.instanceId);
     const waiting = requested as { imageId: string; instanceId: string } | null;
     if (waiting) void this.releaseIfNeverReserved(waiting.imageId, waiting.instanceId);

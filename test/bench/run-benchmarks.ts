@@ -4,7 +4,7 @@
  *   npm run build && node dist/test/bench/run-benchmarks.js [options]
  *
  * Options: --events N (event store, default 20000), --rounds N, --warmup N, --port N,
- * --disk-mib N, --data-mib N (cold snapshot), --only event-store|snapshot.
+ * --disk-mib N, --data-mib N (cold snapshot), --only event-store|snapshot|history-route.
  * Exit code: 0 when every benchmark ran, 1 when one failed, 2 on bad options. A goal that is
  * missed is reported in the table, not by the exit code (timings drift on shared machines).
  */
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { testVirtType, TEST_LIBVIRT_URI } from '../support/test-domain';
 import { benchEventStoreAppends, type EventStoreBenchResult } from './event-store.bench';
+import { benchHistoryRoute, type HistoryRouteBenchResult } from './history-route.bench';
 import {
   benchColdSnapshot,
   saveEqualized,
@@ -29,6 +30,10 @@ export const GOALS = {
   snapshotMaxRatio: 1.1,
   /** Event store appends at least this fraction of the raw insert loop's rate. */
   appendsMinRatio: 0.5,
+  /** The history route at least this fraction of /healthz's requests/s... */
+  historyMinRatio: 0.5,
+  /** ...with a p99 latency under this many ms. */
+  historyMaxP99Ms: 25,
 } as const;
 
 const DEFAULT_EVENTS = 20_000;
@@ -50,6 +55,7 @@ export interface BenchmarkReport {
   readonly machine: MachineFacts;
   readonly eventStore?: EventStoreBenchResult;
   readonly snapshot?: ColdSnapshotBenchResult;
+  readonly historyRoute?: HistoryRouteBenchResult;
   readonly failures: readonly { benchmark: string; error: string }[];
 }
 
@@ -108,7 +114,7 @@ const STEP_ROWS: readonly {
 ];
 
 export function renderMarkdown(report: BenchmarkReport): string {
-  const { machine, eventStore, snapshot, failures } = report;
+  const { machine, eventStore, snapshot, historyRoute, failures } = report;
   const out: string[] = [];
   out.push(`## Benchmark results (${machine.date.slice(0, 10)})`, '');
   out.push(
@@ -171,6 +177,20 @@ export function renderMarkdown(report: BenchmarkReport): string {
       times(snapshot.downtimeRatio),
       '—',
       '—',
+    ]);
+  }
+  if (historyRoute) {
+    const h = historyRoute;
+    const met = h.ratio >= GOALS.historyMinRatio && h.history.p99Ms < GOALS.historyMaxP99Ms;
+    rows.push([
+      `GET /v1/instances/{id}/snapshots, ${int(h.snapshots)} snapshots in the history ` +
+        `(default page: ${h.pageRows} rows, ${int(h.history.bodyBytes)} bytes), ` +
+        `${h.connections} connections, ${h.durationSec} s`,
+      `${int(h.history.requestsPerSec)} req/s, p99 ${ms(h.history.p99Ms)}`,
+      `${int(h.health.requestsPerSec)} req/s, p99 ${ms(h.health.p99Ms)} (GET /healthz, same service)`,
+      times(h.ratio),
+      `≥ ${times(GOALS.historyMinRatio)}, p99 < ${ms(GOALS.historyMaxP99Ms)}`,
+      met ? 'yes' : 'no',
     ]);
   }
   if (rows.length > 0) {
@@ -358,8 +378,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       strict: true,
       allowPositionals: false,
     });
-    if (values.only !== undefined && !['event-store', 'snapshot'].includes(values.only))
-      throw new RangeError('--only must be event-store or snapshot');
+    if (
+      values.only !== undefined &&
+      !['event-store', 'snapshot', 'history-route'].includes(values.only)
+    )
+      throw new RangeError('--only must be event-store, snapshot or history-route');
     const d = SNAPSHOT_BENCH_DEFAULTS;
     settings = {
       events: positiveInt(values.events, 'events', DEFAULT_EVENTS),
@@ -392,9 +415,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const failures: { benchmark: string; error: string }[] = [];
   let eventStore: EventStoreBenchResult | undefined;
   let snapshot: ColdSnapshotBenchResult | undefined;
+  let historyRoute: HistoryRouteBenchResult | undefined;
   try {
     const machine = await machineFacts();
-    if (settings.only !== 'snapshot') {
+    if (settings.only === undefined || settings.only === 'event-store') {
       progress(`event store: ${settings.events} appends, store vs raw inserts`);
       try {
         eventStore = await benchEventStoreAppends({ events: settings.events });
@@ -404,7 +428,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         progress(`event store FAILED: ${describe(error)}`);
       }
     }
-    if (settings.only !== 'event-store' && !abort.signal.aborted) {
+    if ((settings.only === undefined || settings.only === 'snapshot') && !abort.signal.aborted) {
       progress(`cold snapshot: ${settings.rounds} rounds (+${settings.warmupRounds} warm-up)`);
       try {
         snapshot = await benchColdSnapshot({
@@ -422,12 +446,29 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         progress(`cold snapshot FAILED: ${describe(error)}`);
       }
     }
+    if (
+      (settings.only === undefined || settings.only === 'history-route') &&
+      !abort.signal.aborted
+    ) {
+      progress('history route: 1,000 snapshots, GET history vs GET /healthz');
+      try {
+        historyRoute = await benchHistoryRoute({
+          signal: abort.signal,
+          log: (line) => progress(`history route: ${line}`),
+        });
+        progress(`history route: ratio ${historyRoute.ratio.toFixed(2)}`);
+      } catch (error) {
+        failures.push({ benchmark: 'history route', error: describe(error) });
+        progress(`history route FAILED: ${describe(error)}`);
+      }
+    }
     if (abort.signal.aborted) failures.push({ benchmark: 'run', error: 'interrupted' });
     process.stdout.write(
       renderMarkdown({
         machine,
         eventStore,
         snapshot,
+        historyRoute,
         failures,
       }),
     );

@@ -724,6 +724,7 @@ describe('projections', () => {
         'image-view': last,
         'snapshot-history': last,
         'audit-log': last,
+        'instance-actions': last,
       });
       expect(await views.getRepository(AuditLogEntry).count()).toBe(last);
       await runner!.stop();
@@ -746,6 +747,7 @@ describe('projections', () => {
         'image-view': last,
         'snapshot-history': last,
         'audit-log': last,
+        'instance-actions': last,
       });
 
       // and the runner follows live appends again after start()

@@ -5,13 +5,12 @@ import {
   SetMetadata,
 } from '@nestjs/common';
 import { isAdmin, type RequestContext } from '../../commands/request-context';
-import type { SnapledgerRequest } from '../request-context.middleware';
-import { PUBLIC_ROUTE } from './auth.guard';
+import { PUBLIC_ROUTE, requestOf } from './auth.guard';
 
-/** The authenticated caller of this request. */
+/** The authenticated caller of this request (a REST route or a GraphQL resolver). */
 export const Caller = createParamDecorator(
   (_data: unknown, ctx: ExecutionContext): RequestContext => {
-    const req = ctx.switchToHttp().getRequest<SnapledgerRequest>();
+    const req = requestOf(ctx);
     if (!req.context) throw new Error('route reached without authentication');
     return req.context;
   },
@@ -20,7 +19,7 @@ export const Caller = createParamDecorator(
 /** The caller, who must hold the admin role. */
 export const AdminCaller = createParamDecorator(
   (_data: unknown, ctx: ExecutionContext): RequestContext => {
-    const req = ctx.switchToHttp().getRequest<SnapledgerRequest>();
+    const req = requestOf(ctx);
     if (!req.context) throw new Error('route reached without authentication');
     if (!isAdmin(req.context.actor))
       throw new ForbiddenException('This action requires the admin role.');

@@ -1,15 +1,34 @@
-import { Controller, Get, HttpCode, Inject, NotFoundException, Param, Post } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import type { RequestContext } from '../../commands/request-context';
+import { isAdmin, type RequestContext } from '../../commands/request-context';
 import {
   SyncInstancesCommand,
   type SyncInstancesResult,
 } from '../../commands/sync-instances.command';
 import type { InstanceView } from '../../projections/entities/instance-view.entity';
-import type { SnapshotHistory } from '../../projections/entities/snapshot-history.entity';
 import { AdminCaller, Caller } from '../auth/request-context.decorator';
 import { ReadModels } from '../read-models.service';
-import { PROJECTION_RUNNER, type ReadYourWrites } from '../read-your-writes';
+import { PROJECTION_RUNNER } from '../read-your-writes';
+import type { ProjectionRunner } from '../../projections/projection-runner';
+import type { Request, Response } from 'express';
+import { ViewResponseCache } from './view-response.cache';
+import { listSnapshotHistory } from '../queries/snapshot-history.query';
+import { VIEWS_DB } from '../../service-lifecycle';
+import type { DataSource } from 'typeorm';
+import { linkWith, type RawQuery } from './query-params.parser';
+import { parseSnapshotHistoryQuery } from './snapshot-history-query.parser';
+import { snapshotShape } from './snapshot-history.shape';
 
 const instanceShape = (i: InstanceView) => ({
   id: i.id,
@@ -28,36 +47,18 @@ const instanceShape = (i: InstanceView) => ({
   updated_at: i.updatedAt,
 });
 
-const snapshotShape = (s: SnapshotHistory) => ({
-  image_id: s.imageId,
-  image_name: s.imageName,
-  image_type: s.imageType,
-  instance_id: s.instanceId,
-  project_id: s.projectId,
-  user_id: s.userId,
-  request_id: s.requestId,
-  mode: s.mode,
-  result: s.result,
-  task_state: s.taskState,
-  progress: s.progress,
-  failed_step: s.failedStep,
-  failure_reason: s.failureReason,
-  steps: s.steps,
-  downtime_ms: s.downtimeMs,
-  retries: s.retries,
-  requested_at: s.requestedAt,
-  finished_at: s.finishedAt,
-  duration_ms: s.durationMs,
-});
-
 /** snapledger's native routes about instances and their snapshot history. */
 @Controller('v1')
 export class InstancesController {
   constructor(
     private readonly views: ReadModels,
     private readonly commands: CommandBus,
-    @Inject(PROJECTION_RUNNER) private readonly runner: ReadYourWrites,
+    @Inject(PROJECTION_RUNNER) private readonly runner: ProjectionRunner,
+    @Inject(VIEWS_DB) private readonly db: DataSource,
   ) {}
+
+  /** Serialised history pages, valid while the projections stay at one position. */
+  private readonly historyPages = new ViewResponseCache();
 
   @Get('instances')
   async list(@Caller() caller: RequestContext) {
@@ -71,11 +72,44 @@ export class InstancesController {
     return { instance: instanceShape(instance) };
   }
 
+  /**
+   * The instance's snapshot history, newest first, keyset-paged (limit, cursor): one
+   * primary-key read for visibility, then one indexed query with a LIMIT. The serialised
+   * page is kept until the projections move (ViewResponseCache) and carries an ETag.
+   */
   @Get('instances/:id/snapshots')
-  async snapshots(@Param('id') id: string, @Caller() caller: RequestContext) {
-    const history = await this.views.snapshotHistory(caller.actor, id);
-    if (!history) throw new NotFoundException(`Instance ${id} could not be found.`);
-    return { snapshots: history.map(snapshotShape) };
+  async snapshots(
+    @Param('id') id: string,
+    @Query() query: RawQuery,
+    @Caller() caller: RequestContext,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const { filter, page } = parseSnapshotHistoryQuery(query);
+    const { actor } = caller;
+    const scope = isAdmin(actor) ? 'admin' : `project:${actor.projectId}`;
+    const key = JSON.stringify([scope, id, query]);
+    const cached = await this.historyPages.get(this.runner.position, key, async () => {
+      if (!(await this.views.instance(actor, id)))
+        throw new NotFoundException(`Instance ${id} could not be found.`);
+      const result = await listSnapshotHistory(this.db, actor, { ...filter, instanceId: id }, page);
+      return {
+        snapshots: result.rows.map(snapshotShape),
+        next_cursor: result.nextCursor,
+        next:
+          result.nextCursor === null
+            ? null
+            : linkWith(`/v1/instances/${encodeURIComponent(id)}/snapshots`, query, {
+                cursor: result.nextCursor,
+              }),
+      };
+    });
+    res.setHeader('ETag', cached.etag);
+    if (req.headers['if-none-match'] === cached.etag) {
+      res.status(304).end();
+      return;
+    }
+    res.status(200).type('application/json').send(cached.body);
   }
 
   /** Admin: list libvirt's domains now and record what changed. */

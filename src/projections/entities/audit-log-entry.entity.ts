@@ -16,12 +16,15 @@ export class AuditLogEntry {
   @Column({ type: 'text' })
   streamName!: string;
 
+  @Index('idx_audit_log_type')
   @Column({ type: 'text' })
   type!: string;
 
+  @Index('idx_audit_log_occurred')
   @Column({ type: 'text' })
   occurredAt!: string;
 
+  @Index('idx_audit_log_actor_user')
   @Column({ type: 'text' })
   actorUserId!: string;
 

@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
  * One row per libvirt domain that snapledger knows, as Nova would show the server:
@@ -7,6 +7,8 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
  * DomainSaved, DomainRestored); times are the events' occurredAt.
  */
 @Entity({ name: 'instance_view' })
+/** Serves Nova's server list: per project, newest first. */
+@Index('idx_instance_view_project_created', ['projectId', 'createdAt', 'id'])
 export class InstanceView {
   /** The instance uuid (the libvirt domain uuid). */
   @PrimaryColumn({ type: 'varchar', length: 36 })

@@ -1,0 +1,84 @@
+import { Field, ID, Int, ObjectType } from '@nestjs/graphql';
+import { Connection } from '../connection';
+
+/** One step of a snapshot with its timing. */
+@ObjectType({
+  description: 'One step of a snapshot (begin, plan, save, extract, restore, upload).',
+})
+export class SnapshotStep {
+  @Field()
+  step!: string;
+
+  @Field({ description: 'ISO-8601.' })
+  startedAt!: string;
+
+  @Field({ description: 'ISO-8601.' })
+  finishedAt!: string;
+
+  @Field(() => Int)
+  durationMs!: number;
+}
+
+/** A row of the snapshot history: how one snapshot was taken and how it ended. */
+@ObjectType({ description: 'One snapshot in the history: mode, steps, downtime, result.' })
+export class SnapshotRecord {
+  @Field(() => ID)
+  imageId!: string;
+
+  @Field()
+  imageName!: string;
+
+  @Field()
+  imageType!: string;
+
+  @Field(() => ID)
+  instanceId!: string;
+
+  @Field()
+  projectId!: string;
+
+  @Field()
+  userId!: string;
+
+  @Field({ description: 'The request id of the call that reserved the image.' })
+  requestId!: string;
+
+  @Field(() => String, { nullable: true, description: 'cold or offline; null until planned.' })
+  mode!: string | null;
+
+  @Field({ description: 'running, active, killed or deleted.' })
+  result!: string;
+
+  @Field(() => String, { nullable: true })
+  taskState!: string | null;
+
+  @Field(() => Int, { nullable: true, description: '0..100.' })
+  progress!: number | null;
+
+  @Field(() => String, { nullable: true })
+  failedStep!: string | null;
+
+  @Field(() => String, { nullable: true })
+  failureReason!: string | null;
+
+  @Field(() => [SnapshotStep])
+  steps!: SnapshotStep[];
+
+  @Field(() => Int, { nullable: true, description: 'How long the domain was not running.' })
+  downtimeMs!: number | null;
+
+  @Field(() => Int)
+  retries!: number;
+
+  @Field({ description: 'ISO-8601.' })
+  requestedAt!: string;
+
+  @Field(() => String, { nullable: true, description: 'ISO-8601.' })
+  finishedAt!: string | null;
+
+  @Field(() => Int, { nullable: true })
+  durationMs!: number | null;
+}
+
+@ObjectType()
+export class SnapshotRecordConnection extends Connection(SnapshotRecord, 'SnapshotRecord') {}

@@ -1,0 +1,111 @@
+import { In, type DataSource } from 'typeorm';
+import { InstanceNotFoundError } from '../../commands/domain-errors';
+import { canSee, isAdmin } from '../../commands/request-context';
+import type { Actor } from '../../events';
+import { InstanceActionEvent } from '../../projections/entities/instance-action-event.entity';
+import { InstanceAction } from '../../projections/entities/instance-action.entity';
+import { InstanceView } from '../../projections/entities/instance-view.entity';
+import { getInstance } from './instance-list.query';
+
+/** An instance action with its events (newest first, as Nova orders them). */
+export interface InstanceActionWithEvents {
+  readonly action: InstanceAction;
+  /** `traceback` is null unless the actor is an admin. */
+  readonly events: InstanceActionEvent[];
+}
+
+/** Admins see the failure details; everyone else gets the event without them. */
+function forActor(actor: Actor, events: InstanceActionEvent[]): InstanceActionEvent[] {
+  if (isAdmin(actor)) return events;
+  return events.map((e) => ({ ...e, traceback: null }));
+}
+
+async function visibleInstanceId(db: DataSource, actor: Actor, instanceId: string) {
+  const instance = await getInstance(db, actor, instanceId);
+  if (!instance) throw new InstanceNotFoundError(instanceId);
+  return instance.id;
+}
+
+/**
+ * The actions of one instance, newest first (startTime, then requestId, descending), in one
+ * indexed query. Visible to the instance's project and to admins, whoever started them;
+ * throws InstanceNotFoundError (404) for an instance the actor may not see.
+ */
+export async function listInstanceActions(
+  db: DataSource,
+  actor: Actor,
+  filter: { readonly instanceId: string },
+): Promise<InstanceAction[]> {
+  const instanceId = await visibleInstanceId(db, actor, filter.instanceId);
+  return db.getRepository(InstanceAction).find({
+    where: { instanceId },
+    order: { startTime: 'DESC', requestId: 'DESC' },
+  });
+}
+
+/**
+ * One action of an instance, by its request id, with its events; null when the instance has
+ * no such action. Throws InstanceNotFoundError for an instance the actor may not see.
+ * Tracebacks are only kept for admins.
+ */
+export async function getInstanceAction(
+  db: DataSource,
+  actor: Actor,
+  instanceId: string,
+  requestId: string,
+): Promise<InstanceActionWithEvents | null> {
+  const id = await visibleInstanceId(db, actor, instanceId);
+  const action = await db.getRepository(InstanceAction).findOneBy({ instanceId: id, requestId });
+  if (!action) return null;
+  const events = await db.getRepository(InstanceActionEvent).find({
+    where: { instanceId: id, requestId },
+    order: { startTime: 'DESC', event: 'ASC' },
+  });
+  return { action, events: forActor(actor, events) };
+}
+
+/**
+ * Batch form for loaders (GraphQL's nested `actions`): the actions, each with its events, of
+ * every instance id given, in two queries whatever the number of ids. Instances the actor
+ * may not see (or that do not exist) map to an empty list. Same order and traceback rule as
+ * the single-instance functions.
+ */
+export async function loadInstanceActions(
+  db: DataSource,
+  actor: Actor,
+  instanceIds: readonly string[],
+): Promise<Map<string, InstanceActionWithEvents[]>> {
+  const result = new Map<string, InstanceActionWithEvents[]>();
+  const wanted = [...new Set(instanceIds.map((id) => id.toLowerCase()))];
+  for (const id of instanceIds) result.set(id, []);
+  if (wanted.length === 0) return result;
+
+  const instances = await db.getRepository(InstanceView).find({
+    where: { id: In(wanted) },
+    select: { id: true, projectId: true },
+  });
+  const visible = instances.filter((i) => canSee(actor, i.projectId)).map((i) => i.id);
+  if (visible.length === 0) return result;
+
+  const actions = await db.getRepository(InstanceAction).find({
+    where: { instanceId: In(visible) },
+    order: { startTime: 'DESC', requestId: 'DESC' },
+  });
+  const events = await db.getRepository(InstanceActionEvent).find({
+    where: { instanceId: In(visible) },
+    order: { startTime: 'DESC', event: 'ASC' },
+  });
+  const byAction = new Map<string, InstanceActionEvent[]>();
+  for (const e of forActor(actor, events)) {
+    const key = `${e.instanceId} ${e.requestId}`;
+    byAction.set(key, [...(byAction.get(key) ?? []), e]);
+  }
+  const byInstance = new Map<string, InstanceActionWithEvents[]>();
+  for (const action of actions) {
+    const list = byInstance.get(action.instanceId) ?? [];
+    list.push({ action, events: byAction.get(`${action.instanceId} ${action.requestId}`) ?? [] });
+    byInstance.set(action.instanceId, list);
+  }
+  for (const id of instanceIds) result.set(id, byInstance.get(id.toLowerCase()) ?? []);
+  return result;
+}

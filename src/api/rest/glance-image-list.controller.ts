@@ -1,0 +1,122 @@
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { DataSource } from 'typeorm';
+import type { RequestContext } from '../../commands/request-context';
+import { IMAGE_STORE, type ImageStore } from '../../drivers/image-store.port';
+import { VIEWS_DB } from '../../service-lifecycle';
+import { Caller } from '../auth/request-context.decorator';
+import { listImages } from '../queries/image-list.query';
+import { ReadModels } from '../read-models.service';
+import { parseByteRange } from './byte-range.parser';
+import { glanceImage } from './glance-image.shape';
+import { glanceListLinks, parseGlanceImageQuery } from './glance-image-query.parser';
+
+/** The raw query string as ordered pairs (repeats kept, no nested-object parsing). */
+function queryPairs(req: Request): [string, string][] {
+  const url = req.originalUrl ?? req.url;
+  const at = url.indexOf('?');
+  return at < 0 ? [] : [...new URLSearchParams(url.slice(at + 1))];
+}
+
+/** Opens a stored file, or null when it is gone (deleted meanwhile). */
+async function openData(path: string): Promise<FileHandle | null> {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/**
+ * Glance v2 image list and image data download. (Show and delete live in
+ * GlanceImagesController.)
+ */
+@Controller()
+export class GlanceImageListController {
+  constructor(
+    @Inject(VIEWS_DB) private readonly db: DataSource,
+    @Inject(IMAGE_STORE) private readonly store: ImageStore,
+    private readonly views: ReadModels,
+  ) {}
+
+  /** `GET /v2/images`: Glance's list shape, filters, sorting and marker paging. */
+  @Get('v2/images')
+  async list(
+    @Req() req: Request,
+    @Caller() caller: RequestContext,
+  ): Promise<Record<string, unknown>> {
+    const pairs = queryPairs(req);
+    const { filter, page } = parseGlanceImageQuery(pairs);
+    const { images, nextMarker } = await listImages(this.db, caller.actor, filter, page);
+    return {
+      images: images.map((image) => glanceImage(image)),
+      ...glanceListLinks(pairs, nextMarker),
+      schema: '/v2/schemas/images',
+    };
+  }
+
+  /**
+   * `GET /v2/images/{id}/file`: streams the stored data, with Content-MD5 (the image's
+   * checksum, hex, as Glance sends it) on a whole-body answer, and a single byte range on
+   * request (206, or 416 when unsatisfiable). An image without data answers 204.
+   */
+  @Get('v2/images/:id/file')
+  async download(
+    @Param('id') id: string,
+    @Caller() caller: RequestContext,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const image = await this.views.image(caller.actor, id);
+    if (!image) throw new NotFoundException(`No image found with ID ${id}`);
+    // The path comes from the store, named by the image's uuid from the view.
+    const path = image.status === 'active' ? await this.store.dataPath(image.id) : null;
+    const handle = path === null ? null : await openData(path);
+    if (!handle) {
+      res.status(204).end();
+      return;
+    }
+    let stream: ReturnType<typeof createReadStream> | null = null;
+    try {
+      const { size } = await handle.stat();
+      const range = req.headers['if-range']
+        ? ({ kind: 'full' } as const)
+        : parseByteRange(req.headers.range, size);
+      res.setHeader('Accept-Ranges', 'bytes');
+      res.setHeader('Content-Type', 'application/octet-stream');
+      if (range.kind === 'unsatisfiable') {
+        res.status(416).setHeader('Content-Range', `bytes */${size}`).end();
+        return;
+      }
+      if (size === 0) {
+        res.status(200).setHeader('Content-Length', '0');
+        if (image.checksum) res.setHeader('Content-MD5', image.checksum);
+        res.end();
+        return;
+      }
+      const start = range.kind === 'partial' ? range.start : 0;
+      const end = range.kind === 'partial' ? range.end : size - 1;
+      if (range.kind === 'partial') {
+        res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+      } else {
+        res.status(200);
+        if (image.checksum) res.setHeader('Content-MD5', image.checksum);
+      }
+      res.setHeader('Content-Length', String(end - start + 1));
+      // The stream owns the descriptor from here: it closes it when it ends or is destroyed.
+      stream = createReadStream('', { fd: handle, start, end, autoClose: true });
+      await pipeline(stream, res);
+    } catch (error) {
+      // A client that goes away mid-download is not an error of ours; pipeline has destroyed
+      // the stream, which closed the file.
+      if (res.headersSent || req.destroyed) return;
+      throw error;
+    } finally {
+      if (!stream) await handle.close().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import type { DataSource } from 'typeorm';
+import { isAdmin, type RequestContext } from '../../commands/request-context';
+import { VIEWS_DB } from '../../service-lifecycle';
+import { Caller } from '../auth/request-context.decorator';
+import { getInstanceAction, listInstanceActions } from '../queries/instance-actions.query';
+import type { SnapledgerRequest } from '../request-context.middleware';
+import { negotiateComputeVersion } from './microversion';
+import { instanceActionEventShape, instanceActionShape } from './nova-instance-action.shape';
+
+/**
+ * Nova's os-instance-actions: what was done to a server, by whom, and how each step ended.
+ * The instance's project sees the events (as Nova does from 2.51, at every microversion
+ * here); only admins see their tracebacks. Another project's server is a 404.
+ */
+@Controller('v2.1/servers/:id/os-instance-actions')
+export class InstanceActionsController {
+  constructor(@Inject(VIEWS_DB) private readonly db: DataSource) {}
+
+  @Get()
+  async list(
+    @Param('id') id: string,
+    @Caller() caller: RequestContext,
+    @Req() req: SnapledgerRequest,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    negotiateComputeVersion(req, res);
+    const actions = await listInstanceActions(this.db, caller.actor, { instanceId: id });
+    return { instanceActions: actions.map(instanceActionShape) };
+  }
+
+  @Get(':requestId')
+  async show(
+    @Param('id') id: string,
+    @Param('requestId') requestId: string,
+    @Caller() caller: RequestContext,
+    @Req() req: SnapledgerRequest,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    negotiateComputeVersion(req, res);
+    const found = await getInstanceAction(this.db, caller.actor, id, requestId);
+    if (!found)
+      throw new NotFoundException(`Action for request_id ${requestId} on instance ${id} not found`);
+    const admin = isAdmin(caller.actor);
+    return {
+      instanceAction: {
+        ...instanceActionShape(found.action),
+        events: found.events.map((e) => instanceActionEventShape(e, admin)),
+      },
+    };
+  }
+}

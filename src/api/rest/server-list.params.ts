@@ -1,0 +1,64 @@
+import { PolicyForbiddenError, ValidationError } from '../../commands/domain-errors';
+import { isAdmin } from '../../commands/request-context';
+import type { Actor } from '../../events';
+import {
+  INSTANCE_LIST_MAX_LIMIT,
+  type InstanceListFilter,
+  type InstanceListPage,
+} from '../queries/instance-list.query';
+import { vmStatesForStatus } from './nova-server.shape';
+
+const TRUE_STRINGS = ['1', 't', 'true', 'on', 'y', 'yes'];
+const FALSE_STRINGS = ['0', 'f', 'false', 'off', 'n', 'no'];
+const MAX_NAME_FILTER = 255;
+
+/** oslo's strict bool_from_string; Nova also takes a bare `all_tenants` as true. */
+function allTenantsFrom(value: string | null): boolean {
+  if (value === null) return false;
+  const lowered = value.trim().toLowerCase();
+  if (lowered === '' || TRUE_STRINGS.includes(lowered)) return true;
+  if (FALSE_STRINGS.includes(lowered)) return false;
+  throw new ValidationError(
+    `Invalid input received: Unrecognized value '${value}', acceptable values are: '${[...TRUE_STRINGS, ...FALSE_STRINGS].sort().join("', '")}'`,
+  );
+}
+
+function limitFrom(value: string | null): number {
+  if (value === null) return INSTANCE_LIST_MAX_LIMIT;
+  if (!/^\s*[+-]?\d+\s*$/.test(value))
+    throw new ValidationError('Invalid input received: limit must be an integer');
+  const limit = Number(value);
+  if (limit < 0) throw new ValidationError('Invalid input received: limit must be >= 0');
+  return Math.min(limit, INSTANCE_LIST_MAX_LIMIT);
+}
+
+/**
+ * Reads Nova's server-list query (`limit`, `marker`, `name`, `status`, `all_tenants`, and with
+ * it `project_id`/`tenant_id`) into the shared query's filter and page. Other parameters are
+ * ignored, as Nova ignores parameters it does not filter on. A non-admin asking for all
+ * tenants gets Nova's policy 403; a malformed limit or all_tenants value is a 400.
+ */
+export function serverListParams(
+  query: URLSearchParams,
+  actor: Actor,
+): { filter: InstanceListFilter; page: InstanceListPage } {
+  const allProjects = allTenantsFrom(query.get('all_tenants'));
+  if (allProjects && !isAdmin(actor))
+    throw new PolicyForbiddenError('os_compute_api:servers:index:get_all_tenants');
+  const name = query.get('name') ?? undefined;
+  if (name !== undefined && name.length > MAX_NAME_FILTER)
+    throw new ValidationError(
+      `Invalid input for query parameters name: longer than ${MAX_NAME_FILTER} characters`,
+    );
+  const statuses = query.getAll('status');
+  const filter: InstanceListFilter = {
+    allProjects,
+    projectId: allProjects
+      ? (query.get('project_id') ?? query.get('tenant_id') ?? undefined)
+      : undefined,
+    name,
+    vmStates: statuses.length > 0 ? [...new Set(statuses.flatMap(vmStatesForStatus))] : undefined,
+  };
+  const marker = query.get('marker') ?? undefined;
+  return { filter, page: { limit: limitFrom(query.get('limit')), marker } };
+}

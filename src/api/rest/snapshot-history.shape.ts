@@ -1,0 +1,24 @@
+import type { SnapshotHistory } from '../../projections/entities/snapshot-history.entity';
+
+/** One snapshot-history row in the native API's snake_case shape. */
+export const snapshotShape = (s: SnapshotHistory) => ({
+  image_id: s.imageId,
+  image_name: s.imageName,
+  image_type: s.imageType,
+  instance_id: s.instanceId,
+  project_id: s.projectId,
+  user_id: s.userId,
+  request_id: s.requestId,
+  mode: s.mode,
+  result: s.result,
+  task_state: s.taskState,
+  progress: s.progress,
+  failed_step: s.failedStep,
+  failure_reason: s.failureReason,
+  steps: s.steps,
+  downtime_ms: s.downtimeMs,
+  retries: s.retries,
+  requested_at: s.requestedAt,
+  finished_at: s.finishedAt,
+  duration_ms: s.durationMs,
+});

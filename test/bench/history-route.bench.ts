@@ -1,0 +1,394 @@
+/**
+ * History-route benchmark: `GET /v1/instances/{id}/snapshots` of an instance with 1,000
+ * snapshots in its history, against the trivial `GET /healthz` of the same service, both at
+ * 50 connections with autocannon, in the same run.
+ *
+ * The data directory is made with the real SqliteEventStore: one instance, then for each
+ * snapshot the events of an offline snapshot as the service appends them (task state taken,
+ * ImageReserved, SnapshotPlanned, ImageExtracted, Uploaded, task state released), stamped as
+ * a createImage request would stamp them. A real `bin/snapledger serve` then builds its views
+ * from the log (no libvirt is needed: the service is pointed at a socket that does not exist).
+ * Prints nothing; the caller reports.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import { stampEvents } from '../../src/commands/event-stamping';
+import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
+import {
+  imageStream,
+  instanceStream,
+  snapshotStream,
+  type Actor,
+  type SnapledgerEvent,
+  type TaskState,
+} from '../../src/events';
+
+export interface HistoryRouteBenchOptions {
+  /** Snapshots in the instance's history. Default 1000. */
+  readonly snapshots?: number;
+  /** autocannon connections. Default 50. */
+  readonly connections?: number;
+  /** Seconds measured per route. Default 10. */
+  readonly durationSec?: number;
+  /** Seconds of warm-up per route, not measured. Default 2. */
+  readonly warmupSec?: number;
+  /** Port of the benchmark's own service. Default 18902. */
+  readonly port?: number;
+  readonly signal?: AbortSignal;
+  readonly log?: (line: string) => void;
+}
+
+export interface RouteLoadResult {
+  readonly path: string;
+  readonly requestsPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  /** Bytes of one response body. */
+  readonly bodyBytes: number;
+}
+
+export interface HistoryRouteBenchResult {
+  readonly snapshots: number;
+  /** Rows in the route's default page. */
+  readonly pageRows: number;
+  readonly connections: number;
+  readonly durationSec: number;
+  readonly history: RouteLoadResult;
+  readonly health: RouteLoadResult;
+  /** history requests/s ÷ health requests/s. */
+  readonly ratio: number;
+}
+
+export const HISTORY_ROUTE_BENCH_DEFAULTS = {
+  snapshots: 1000,
+  connections: 50,
+  durationSec: 10,
+  warmupSec: 2,
+  port: 18902,
+} as const;
+
+const REPO = resolve(__dirname, '..', '..', '..');
+const CLI = join(REPO, 'bin', 'snapledger');
+
+const ADMIN: Actor = { userId: 'bench-admin', projectId: 'bench', roles: ['admin', 'member'] };
+
+/** Appends the log of one instance with `count` completed offline snapshots; returns its id. */
+export async function writeSnapshotLog(eventsFile: string, count: number): Promise<string> {
+  const store = SqliteEventStore.open(eventsFile);
+  const instanceId = randomUUID();
+  let clock = Date.parse('2026-01-01T00:00:00.000Z');
+  const tick = (ms: number) => ({ now: () => new Date((clock += ms)) });
+  const ids = { uuid: () => randomUUID() };
+  try {
+    let instanceRevision = -1;
+    const onInstance = async (requestId: string, event: SnapledgerEvent, ms = 1) => {
+      const context = { actor: ADMIN, requestId, correlationId: requestId, causationId: requestId };
+      const r = await store.append(
+        instanceStream(instanceId),
+        stampEvents([event], context, tick(ms), ids),
+        instanceRevision < 0 ? 'no_stream' : instanceRevision,
+      );
+      instanceRevision = r.nextExpectedRevision;
+    };
+    const onStream = async (stream: string, requestId: string, events: SnapledgerEvent[]) => {
+      const context = { actor: ADMIN, requestId, correlationId: requestId, causationId: requestId };
+      await store.append(stream, stampEvents(events, context, tick(5), ids), 'any');
+    };
+    const syncId = `req-${randomUUID()}`;
+    await onInstance(syncId, {
+      type: 'InstanceRegistered',
+      data: {
+        instanceId,
+        domainName: 'bench-history',
+        projectId: ADMIN.projectId,
+        userId: ADMIN.userId,
+        ownerSource: 'snapledger',
+        diskPath: '/var/lib/libvirt/images/bench-history.qcow2',
+        diskFormat: 'qcow2',
+        powerState: 'shutdown',
+        vmState: 'stopped',
+        vcpus: 1,
+        memoryMiB: 128,
+        host: 'bench-host',
+      },
+    });
+    for (let i = 0; i < count; i++) {
+      const imageId = randomUUID();
+      const requestId = `req-${randomUUID()}`;
+      const task = (from: TaskState | null, to: TaskState | null): SnapledgerEvent => ({
+        type: 'TaskStateChanged',
+        data: { instanceId, from, to, imageId },
+      });
+      const at = () => new Date(clock).toISOString();
+      await onInstance(requestId, task(null, 'image_snapshot_pending'));
+      await onStream(imageStream(imageId), requestId, [
+        {
+          type: 'ImageReserved',
+          data: {
+            imageId,
+            name: `nightly-${String(i).padStart(4, '0')}`,
+            instanceId,
+            projectId: ADMIN.projectId,
+            userId: ADMIN.userId,
+            imageType: 'snapshot',
+            properties: {
+              image_type: 'snapshot',
+              instance_uuid: instanceId,
+              user_id: ADMIN.userId,
+              owner: ADMIN.projectId,
+            },
+          },
+        },
+      ]);
+      await onInstance(requestId, task('image_snapshot_pending', 'image_snapshot'), 4);
+      await onStream(snapshotStream(imageId), requestId, [
+        {
+          type: 'SnapshotPlanned',
+          data: {
+            imageId,
+            instanceId,
+            mode: 'offline',
+            priorPowerState: 'shutdown',
+            priorVmState: 'stopped',
+            domainName: 'bench-history',
+            diskPath: '/var/lib/libvirt/images/bench-history.qcow2',
+            sourceFormat: 'qcow2',
+            targetFormat: 'qcow2',
+            virtualSize: 1024 ** 3,
+          },
+        },
+      ]);
+      await onInstance(requestId, task('image_snapshot', 'image_pending_upload'), 2);
+      const extractStart = at();
+      await onStream(imageStream(imageId), requestId, [
+        {
+          type: 'ImageExtracted',
+          data: {
+            imageId,
+            diskFormat: 'qcow2',
+            virtualSize: 1024 ** 3,
+            startedAt: extractStart,
+            durationMs: 350,
+          },
+        },
+      ]);
+      await onInstance(requestId, task('image_pending_upload', 'image_uploading'), 2);
+      const uploadStart = at();
+      await onStream(imageStream(imageId), requestId, [
+        {
+          type: 'Uploaded',
+          data: {
+            imageId,
+            size: 268_763_136,
+            virtualSize: 1024 ** 3,
+            checksum: randomUUID().replaceAll('-', ''),
+            osHashAlgo: 'sha512',
+            osHashValue: `${randomUUID()}${randomUUID()}`.replaceAll('-', '').padEnd(128, '0'),
+            diskFormat: 'qcow2',
+            containerFormat: 'bare',
+            startedAt: uploadStart,
+            durationMs: 130,
+          },
+        },
+      ]);
+      await onInstance(requestId, task('image_uploading', null), 1);
+      clock += 60_000;
+    }
+    return instanceId;
+  } finally {
+    await store.close();
+  }
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  child: ChildProcess,
+  logFile: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the service exited while waiting for ${what}: ${tail(logFile)}`);
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${tail(logFile)}`);
+    await delay(200);
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-2000);
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+}
+
+/**
+ * Waits until the service is idle (under 5 % of a CPU over a second): after start-up, the
+ * snapshot saga of a fresh state database replays the log and reloads every snapshot's
+ * streams, which must not overlap the measurement.
+ */
+async function waitForIdle(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let before = cpuSeconds(pid);
+  for (;;) {
+    await delay(1000);
+    const now = cpuSeconds(pid);
+    if (now - before < 0.05) return;
+    before = now;
+    if (Date.now() > deadline) throw new Error('the service did not become idle');
+  }
+}
+
+async function load(
+  url: string,
+  headers: Record<string, string>,
+  connections: number,
+  duration: number,
+): Promise<autocannon.Result> {
+  return autocannon({ url, headers, connections, duration, method: 'GET' });
+}
+
+function summarize(path: string, r: autocannon.Result, bodyBytes: number): RouteLoadResult {
+  return {
+    path,
+    requestsPerSec: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    bodyBytes,
+  };
+}
+
+export async function benchHistoryRoute(
+  options: HistoryRouteBenchOptions = {},
+): Promise<HistoryRouteBenchResult> {
+  const d = HISTORY_ROUTE_BENCH_DEFAULTS;
+  const snapshots = options.snapshots ?? d.snapshots;
+  const connections = options.connections ?? d.connections;
+  const durationSec = options.durationSec ?? d.durationSec;
+  const warmupSec = options.warmupSec ?? d.warmupSec;
+  const port = options.port ?? d.port;
+  const log = options.log ?? (() => undefined);
+  const base = `http://127.0.0.1:${port}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'snapledger-bench-history-'));
+  let child: ChildProcess | null = null;
+  try {
+    log(`writing ${snapshots} snapshots to the log`);
+    const instanceId = await writeSnapshotLog(join(dataDir, 'events.sqlite'), snapshots);
+    const logFile = join(dataDir, 'serve.log');
+    const out = openSync(logFile, 'a');
+    child = spawn(process.execPath, [CLI, 'serve'], {
+      env: {
+        ...process.env,
+        SNAPLEDGER_DATA_DIR: dataDir,
+        SNAPLEDGER_PORT: String(port),
+        SNAPLEDGER_HOST: '127.0.0.1',
+        SNAPLEDGER_LOG_LEVEL: 'info',
+        SNAPLEDGER_LIBVIRT_URI: 'qemu+unix:///system?socket=/nonexistent/snapledger-bench',
+      },
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    const started = child;
+    const tokenFile = join(dataDir, 'admin-token');
+    const token = await waitFor(
+      'the admin token',
+      async () => (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined),
+      60_000,
+      started,
+      logFile,
+    );
+    log('waiting for the projections to build the views');
+    await waitFor(
+      'the projections to catch up',
+      async () => {
+        const res = await fetch(`${base}/readyz`);
+        const body = (await res.json()) as { details?: { projections?: { status?: string } } };
+        return body.details?.projections?.status === 'up' ? true : undefined;
+      },
+      300_000,
+      started,
+      logFile,
+    );
+    log('waiting for the service to be idle (the saga replays the log on a fresh state)');
+    await waitForIdle(started.pid!, 600_000);
+    const historyPath = `/v1/instances/${instanceId}/snapshots`;
+    const headers = { 'x-auth-token': token };
+    const first = await fetch(`${base}${historyPath}`, { headers });
+    const firstText = await first.text();
+    if (first.status !== 200)
+      throw new Error(`${historyPath} answered ${first.status}: ${firstText.slice(0, 300)}`);
+    const pageRows = (JSON.parse(firstText) as { snapshots: unknown[] }).snapshots.length;
+    const healthText = await (await fetch(`${base}/healthz`)).text();
+
+    const results: Record<'health' | 'history', RouteLoadResult> = {} as never;
+    for (const [name, path] of [
+      ['health', '/healthz'],
+      ['history', historyPath],
+    ] as const) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      log(`${path}: ${warmupSec} s warm-up, ${durationSec} s measured, ${connections} connections`);
+      if (warmupSec > 0) await load(`${base}${path}`, headers, connections, warmupSec);
+      const r = await load(`${base}${path}`, headers, connections, durationSec);
+      results[name] = summarize(
+        path,
+        r,
+        Buffer.byteLength(name === 'health' ? healthText : firstText),
+      );
+      log(`${path}: ${Math.round(r.requests.average)} req/s, p99 ${r.latency.p99} ms`);
+    }
+    return {
+      snapshots,
+      pageRows,
+      connections,
+      durationSec,
+      history: results.history,
+      health: results.health,
+      ratio: results.history.requestsPerSec / results.health.requestsPerSec,
+    };
+  } finally {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      process.kill(child.pid, 'SIGTERM');
+      await Promise.race([exited, delay(20_000)]);
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the benchmark alone: `node dist/test/bench/history-route.bench.js`. */
+if (require.main === module) {
+  benchHistoryRoute({ log: (l) => process.stderr.write(`${l}\n`) }).then(
+    (r) => process.stdout.write(`${JSON.stringify(r, null, 2)}\n`),
+    (e: unknown) => {
+      process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
