@@ -32,6 +32,7 @@ import {
   type Clock,
   type IdGenerator,
 } from './commands/clock';
+import { CreateBackupHandler } from './commands/create-backup.handler';
 import { CreateImageHandler } from './commands/create-image.handler';
 import { DeleteImageHandler } from './commands/delete-image.handler';
 import { EventAppender } from './commands/event-appender';
@@ -45,11 +46,13 @@ import { LocalImageStore } from './drivers/local-image-store';
 import { readBootId } from './drivers/host-boot';
 import { QemuImgTool } from './drivers/qemu-img.driver';
 import { VirshHypervisor } from './drivers/virsh.driver';
+import { QemuImgDeltaStore } from './drivers/qemu-img-delta-store';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
 import { SqliteEventStore } from './event-store/sqlite-event-store';
 import { LOGGER, type SnapledgerLogger } from './logger';
 import { ProjectionRunner, createViewProjections } from './projections/projection-runner';
 import { createViewsDataSource } from './projections/views.data-source';
+import { BackupRotationSaga, createBackupRotationDataSource } from './sagas/backup-rotation.saga';
 import { SnapshotSaga } from './sagas/snapshot.saga';
 import { SnapshotSteps } from './sagas/snapshot-steps';
 import { createServiceStateDataSource } from './service-state.data-source';
@@ -67,6 +70,12 @@ export const dataFiles = (dataDir: string) => ({
   events: join(dataDir, 'events.sqlite'),
   views: join(dataDir, 'views.sqlite'),
   state: join(dataDir, 'state.sqlite'),
+  /**
+   * The backup-rotation saga's table and checkpoint. A file of its own: better-sqlite3 is
+   * synchronous, so a second connection waiting on state.sqlite's write lock would block the
+   * event loop while the snapshot saga's transaction (on the same loop) holds it.
+   */
+  rotation: join(dataDir, 'backup-rotation.sqlite'),
 });
 
 @Module({})
@@ -156,11 +165,28 @@ export class AppModule {
                 clock,
                 config,
                 faults,
+                deltas: new QemuImgDeltaStore(config.deltaDir),
               },
               readBootId(),
             ),
             logger.child({ component: 'snapshot-saga' }),
-            { attempts: config.stepAttempts, backoffMs: 500 },
+            {
+              attempts: config.stepAttempts,
+              backoffMs: 500,
+              maxConcurrentSnapshots: config.maxConcurrentSnapshots,
+            },
+            appender,
+          ),
+      },
+      {
+        provide: BackupRotationSaga,
+        inject: [EVENT_STORE, EventAppender],
+        useFactory: (store: EventStore, appender: EventAppender) =>
+          new BackupRotationSaga(
+            store,
+            createBackupRotationDataSource(files.rotation),
+            appender,
+            logger.child({ component: 'backup-rotation-saga' }),
           ),
       },
       {
@@ -174,6 +200,7 @@ export class AppModule {
         useFactory: (db: DataSource) => new ReadModels(db),
       },
       CreateImageHandler,
+      CreateBackupHandler,
       DeleteImageHandler,
       SyncInstancesHandler,
       ServiceLifecycle,

@@ -16,6 +16,7 @@ import { IMAGE_STORE, type ImageStore } from './drivers/image-store.port';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
 import { LOGGER, type SnapledgerLogger } from './logger';
 import type { ProjectionRunner } from './projections/projection-runner';
+import { BackupRotationSaga } from './sagas/backup-rotation.saga';
 import { SnapshotSaga } from './sagas/snapshot.saga';
 
 export const VIEWS_DB = Symbol('ViewsDataSource');
@@ -24,8 +25,8 @@ export const BACKGROUND_WORK = Symbol('BackgroundWork');
 
 /**
  * Starts and stops the service's background work in order: projections, then the snapshot
- * saga (which resumes unfinished snapshots), then a first libvirt sync. CLI commands that
- * only need the write side run without background work.
+ * saga (which resumes unfinished snapshots), then a first libvirt sync, then the backup-rotation
+ * saga. CLI commands that only need the write side run without background work.
  */
 @Injectable()
 export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -33,6 +34,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     @Inject(BACKGROUND_WORK) private readonly background: boolean,
     @Inject(PROJECTION_RUNNER) private readonly runner: ProjectionRunner,
     private readonly saga: SnapshotSaga,
+    private readonly rotation: BackupRotationSaga,
     private readonly tokens: TokenService,
     private readonly commands: CommandBus,
     @Inject(IMAGE_STORE) private readonly images: ImageStore,
@@ -72,10 +74,13 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
         'initial libvirt sync failed; the service runs on, retry with `snapledger instances sync`',
       );
     }
+    // Backup rotation last: it only follows finished backups, and must not delay the sync.
+    await this.rotation.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.background) {
+      await this.rotation.stop();
       await this.saga.stop();
       await this.runner.stop();
     }

@@ -1,4 +1,4 @@
-import Ajv, { type ErrorObject } from 'ajv';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { QuotaExceededError, ValidationError } from './domain-errors';
 
 /** Nova's limit on image metadata items (the metadata_items quota default). */
@@ -21,8 +21,10 @@ export function isValidNovaName(value: string): boolean {
   return !isSpace(first) && !isSpace(last);
 }
 
-const nameSchema = { type: 'string', minLength: 1, maxLength: 255, format: 'name' } as const;
-const metadataSchema = {
+/** Nova's parameter_types.name. */
+export const nameSchema = { type: 'string', minLength: 1, maxLength: 255, format: 'name' } as const;
+/** Nova's parameter_types.metadata (image metadata of createImage and createBackup). */
+export const metadataSchema = {
   type: 'object',
   patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
   additionalProperties: false,
@@ -43,9 +45,39 @@ export const createImageSchema = {
   additionalProperties: false,
 } as const;
 
-const ajv = new Ajv({ allErrors: false, strict: true, unicodeRegExp: true });
+// Union types: Nova's integer parameters accept a string of digits too.
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, unicodeRegExp: true });
 ajv.addFormat('name', { type: 'string', validate: isValidNovaName });
-const validateCreateImageBody = ajv.compile(createImageSchema);
+
+/** Compiles a server-action body schema with Nova's formats (`name`). */
+export function compileNovaSchema<T>(schema: object): ValidateFunction<T> {
+  return ajv.compile<T>(schema);
+}
+
+/** Throws Nova's 400 (ValidationError, with Nova's wording) unless `body` fits the schema. */
+export function assertValidNovaBody<T>(
+  validate: ValidateFunction<T>,
+  body: unknown,
+): asserts body is T {
+  if (!validate(body)) throw new ValidationError(describeError(body, validate.errors?.[0]));
+}
+
+/**
+ * Nova's image metadata quota: 403 over 128 items. Nova checks it up to microversion 2.38
+ * only (the image-metadata proxy's last), for createImage and createBackup alike.
+ */
+export function checkImageMetadataQuota(
+  metadata: Readonly<Record<string, string>>,
+  enabled: boolean | undefined,
+): void {
+  if (enabled !== false && Object.keys(metadata).length > MAX_IMAGE_METADATA_ITEMS) {
+    throw new QuotaExceededError('Image metadata limit exceeded');
+  }
+}
+
+const validateCreateImageBody = compileNovaSchema<{
+  createImage: { name: string; metadata?: Record<string, string> };
+}>(createImageSchema);
 
 export interface CreateImageRequest {
   readonly name: string;
@@ -60,16 +92,10 @@ export function parseCreateImageBody(
   body: unknown,
   options: { readonly metadataQuota?: boolean } = {},
 ): CreateImageRequest {
-  if (!validateCreateImageBody(body)) {
-    throw new ValidationError(describeError(body, validateCreateImageBody.errors?.[0]));
-  }
-  const entity = (body as { createImage: { name: string; metadata?: Record<string, string> } })
-    .createImage;
+  assertValidNovaBody(validateCreateImageBody, body);
+  const entity = body.createImage;
   const metadata = entity.metadata ?? {};
-  // Nova checks the quota up to microversion 2.38 only (the image-metadata proxy's last).
-  if (options.metadataQuota !== false && Object.keys(metadata).length > MAX_IMAGE_METADATA_ITEMS) {
-    throw new QuotaExceededError('Image metadata limit exceeded');
-  }
+  checkImageMetadataQuota(metadata, options.metadataQuota);
   return { name: entity.name, metadata };
 }
 
@@ -89,14 +115,24 @@ function describeError(body: unknown, error: ErrorObject | undefined): string {
   const shown = typeof value === 'string' ? value : JSON.stringify(value);
   let detail: string;
   switch (error.keyword) {
+    case 'type': {
+      // jsonschema lists every allowed type: 1.5 is not of type 'integer', 'string'
+      const types = (error.params as { type: string | string[] }).type;
+      const list = (Array.isArray(types) ? types : [types]).map((t) => `'${t}'`).join(', ');
+      detail = `${pythonRepr(value)} is not of type ${list}`;
+      break;
+    }
+    case 'pattern':
+      detail = `${pythonRepr(value)} does not match '${(error.params as { pattern: string }).pattern}'`;
+      break;
+    case 'minimum':
+      detail = `${pythonRepr(value)} is less than the minimum of ${(error.params as { limit: number }).limit}`;
+      break;
     case 'additionalProperties':
       detail = `Additional properties are not allowed ('${(error.params as { additionalProperty: string }).additionalProperty}' was unexpected)`;
       break;
     case 'required':
       detail = `'${(error.params as { missingProperty: string }).missingProperty}' is a required property`;
-      break;
-    case 'type':
-      detail = `${JSON.stringify(value)} is not of type '${(error.params as { type: string }).type}'`;
       break;
     case 'minLength':
       detail = `'${shown}' is too short`;
@@ -111,4 +147,13 @@ function describeError(body: unknown, error: ErrorObject | undefined): string {
   return field === undefined
     ? detail
     : `Invalid input for field/attribute ${field}. Value: ${shown}. ${detail}`;
+}
+
+/** How Python's repr() shows a JSON value, as jsonschema's messages do. */
+function pythonRepr(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (value === null) return 'None';
+  return JSON.stringify(value);
 }

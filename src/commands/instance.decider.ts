@@ -18,7 +18,10 @@ import type { InstanceState } from './instance.state';
 /** What a libvirt sync saw of one domain: exactly what registering it records. */
 export type ObservedDomain = InstanceRegistered['data'];
 
-/** Nova allows createImage in these vm_states (compute/api.py snapshot()). */
+/**
+ * Nova allows createImage and createBackup in these vm_states (compute/api.py snapshot() and
+ * backup() share one check_instance_state list).
+ */
 export const SNAPSHOT_ALLOWED_VM_STATES: readonly VmState[] = [
   'active',
   'stopped',
@@ -46,13 +49,21 @@ export function decideObservation(
   ];
 }
 
+/** The server actions that make an image, and the task state each takes at the API. */
+export type SnapshotRequestAction = 'createImage' | 'createBackup';
+const REQUESTED_TASK_STATE: Record<SnapshotRequestAction, TaskState> = {
+  createImage: 'image_snapshot_pending',
+  createBackup: 'image_backup',
+};
+
 /**
- * createImage's state check and task_state compare-and-swap: None → image_snapshot_pending.
+ * createImage's and createBackup's state check and task_state compare-and-swap:
+ * None → image_snapshot_pending (createImage) or image_backup (createBackup), as in Nova.
  * The swap is made safe by appending with the stream revision this state was read at.
  */
 export function decideSnapshotRequest(
   state: InstanceState,
-  request: { instanceId: string; imageId: string; action: 'createImage' },
+  request: { instanceId: string; imageId: string; action: SnapshotRequestAction },
 ): TaskStateChanged[] {
   if (!state.exists || state.vmState === null) throw new InstanceNotFoundError(request.instanceId);
   if (!SNAPSHOT_ALLOWED_VM_STATES.includes(state.vmState)) {
@@ -77,7 +88,7 @@ export function decideSnapshotRequest(
       data: {
         instanceId: request.instanceId,
         from: null,
-        to: 'image_snapshot_pending',
+        to: REQUESTED_TASK_STATE[request.action],
         imageId: request.imageId,
       },
     },

@@ -13,12 +13,37 @@ export interface SnapledgerConfig {
   /** Target image format; null means the source disk's format. */
   readonly snapshotFormat: string | null;
   /**
+   * qcow2 cluster compression of snapshots (SNAPLEDGER_SNAPSHOT_COMPRESSION: off, zlib,
+   * zstd); null is off. Applies to qcow2 output only: the plan records when it could not.
+   */
+  readonly snapshotCompression: 'zlib' | 'zstd' | null;
+  /**
    * Bytes per second `qemu-img convert` may read (its `-r`), to spare the host's disks during
    * large snapshots; null means no limit.
    */
   readonly convertRateLimit: number | null;
   /** How often a step is tried before the snapshot fails. */
   readonly stepAttempts: number;
+  /**
+   * Running and paused domains with a local qcow2/raw disk are snapshotted live (no
+   * downtime) unless SNAPLEDGER_LIVE_SNAPSHOT=off, which forces the cold path (Nova's
+   * disable_libvirt_livesnapshot).
+   */
+  readonly liveSnapshot: boolean;
+  /**
+   * Where live snapshots keep their qcow2 deltas while QEMU mirrors into them
+   * (SNAPLEDGER_DELTA_DIR). QEMU runs as another user, so every directory on the way must
+   * be traversable: it cannot be inside the private data directory.
+   */
+  readonly deltaDir: string;
+  /** How long the live path's block copy may take before it is aborted (ms). */
+  readonly mirrorTimeoutMs: number;
+  /**
+   * At most this many snapshots do hypervisor work at once on this host
+   * (SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS, default 5); the others wait, in order, holding
+   * their instance's task state.
+   */
+  readonly maxConcurrentSnapshots: number;
   /** Named fault-injection points (tests only); empty unless SNAPLEDGER_FAULTS is set. */
   readonly faults: readonly string[];
   /** Disables authentication. Only when asked for explicitly. */
@@ -48,11 +73,44 @@ function publicUrlFrom(env: NodeJS.ProcessEnv): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${env.SNAPLEDGER_PORT || 8774}`;
 }
 
+function liveSnapshotFrom(value: string | undefined): boolean {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'on' || v === 'true' || v === '1') return true;
+  if (v === 'off' || v === 'false' || v === '0') return false;
+  throw new Error(`SNAPLEDGER_LIVE_SNAPSHOT must be on or off, got "${value}"`);
+}
+
+/** A limit of 0 would let no snapshot ever start: refuse it at start-up. */
+function positiveLimit(n: number, name: string): number {
+  if (n < 1) throw new Error(`${name} must be at least 1, got ${n}`);
+  return n;
+}
+
+/**
+ * SNAPLEDGER_SNAPSHOT_COMPRESSION. Compression with raw output asked for explicitly is a
+ * contradiction, refused here; with the format left to the source's, a raw source simply
+ * gets no compression (recorded in the snapshot's plan).
+ */
+function compressionFrom(value: string | undefined, format: string | null): 'zlib' | 'zstd' | null {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'off') return null;
+  if (v !== 'zlib' && v !== 'zstd') {
+    throw new Error(`SNAPLEDGER_SNAPSHOT_COMPRESSION must be off, zlib or zstd, got "${value}"`);
+  }
+  if (format === 'raw') {
+    throw new Error(
+      `SNAPLEDGER_SNAPSHOT_COMPRESSION=${v} needs qcow2 output, but SNAPLEDGER_SNAPSHOT_FORMAT is raw`,
+    );
+  }
+  return v;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConfig {
   const format = env.SNAPLEDGER_SNAPSHOT_FORMAT?.trim() || null;
   if (format !== null && !['raw', 'qcow2'].includes(format)) {
     throw new Error(`SNAPLEDGER_SNAPSHOT_FORMAT must be raw or qcow2, got "${format}"`);
   }
+  const compression = compressionFrom(env.SNAPLEDGER_SNAPSHOT_COMPRESSION, format);
   return {
     dataDir: resolve(env.SNAPLEDGER_DATA_DIR || './data'),
     port: intFrom(env.SNAPLEDGER_PORT, 8774, 'SNAPLEDGER_PORT'),
@@ -62,9 +120,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     defaultUser: env.SNAPLEDGER_DEFAULT_USER || 'admin',
     hostName: env.SNAPLEDGER_HOST_NAME || require('node:os').hostname(),
     snapshotFormat: format,
+    snapshotCompression: compression,
     convertRateLimit:
       intFrom(env.SNAPLEDGER_CONVERT_RATE_LIMIT, 0, 'SNAPLEDGER_CONVERT_RATE_LIMIT') || null,
     stepAttempts: Math.max(1, intFrom(env.SNAPLEDGER_STEP_ATTEMPTS, 3, 'SNAPLEDGER_STEP_ATTEMPTS')),
+    liveSnapshot: liveSnapshotFrom(env.SNAPLEDGER_LIVE_SNAPSHOT),
+    deltaDir: resolve(env.SNAPLEDGER_DELTA_DIR || '/var/lib/snapledger/deltas'),
+    mirrorTimeoutMs:
+      1000 * Math.max(1, intFrom(env.SNAPLEDGER_MIRROR_TIMEOUT, 3600, 'SNAPLEDGER_MIRROR_TIMEOUT')),
+    maxConcurrentSnapshots: positiveLimit(
+      intFrom(env.SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS, 5, 'SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS'),
+      'SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS',
+    ),
     faults: (env.SNAPLEDGER_FAULTS ?? '')
       .split(',')
       .map((s) => s.trim())

@@ -15,6 +15,32 @@ export interface ConvertOptions {
   readonly signal?: AbortSignal;
   /** Bytes per second to read at most (`qemu-img convert -r`); absent means no limit. */
   readonly rateLimit?: number;
+  /**
+   * Compress the output's clusters (`-c -o compression_type=...`); qcow2 output only. zstd
+   * needs QEMU 5.1 or later and qcow2 compat 1.1 (the default).
+   */
+  readonly compression?: ImageCompression;
+}
+
+/** qcow2 cluster compression algorithms. */
+export type ImageCompression = 'zlib' | 'zstd';
+
+export interface MeasureOptions {
+  readonly source: string;
+  readonly sourceFormat: string;
+  readonly targetFormat: string;
+  /** As the conversion will be asked; measure gives the uncompressed upper bound anyway. */
+  readonly compression?: ImageCompression;
+  /** -U (force share): read an image that a running domain holds. */
+  readonly shared?: boolean;
+}
+
+/** `qemu-img measure` of converting an image, in bytes. */
+export interface ImageMeasure {
+  /** What the converted file needs on disk (for raw, its full virtual size). */
+  readonly required: number;
+  /** What it would need fully allocated (preallocation=full). */
+  readonly fullyAllocated: number;
 }
 
 export interface CheckResult {
@@ -31,6 +57,8 @@ export interface DiskImageTool {
    */
   info(path: string, options?: { shared?: boolean; format?: string }): Promise<DiskImageInfo>;
   convert(options: ConvertOptions): Promise<void>;
+  /** qemu-img measure --output=json: the space converting `source` to `targetFormat` needs. */
+  measure(options: MeasureOptions): Promise<ImageMeasure>;
   check(path: string, format: string): Promise<CheckResult>;
 }
 

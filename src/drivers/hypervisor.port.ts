@@ -42,6 +42,17 @@ export interface DomainDetails {
   readonly firstFileDisk: DomainDisk | null;
   /** From <nova:owner> or <snapledger:owner> in the domain metadata; null when neither is there. */
   readonly owner: DomainOwner | null;
+  /** The domain has a QEMU guest agent channel (org.qemu.guest_agent.0), so it can be quiesced. */
+  readonly guestAgent: boolean;
+}
+
+export interface MirrorOptions {
+  /** The disk's target device (vda). */
+  readonly target: string;
+  /** An existing qcow2 file to mirror into (created beforehand over the disk's backing file). */
+  readonly destination: string;
+  /** How long the copy may take; on expiry (or any failure) the block job is aborted. */
+  readonly timeoutMs: number;
 }
 
 export class DomainNotFoundError extends Error {
@@ -88,6 +99,22 @@ export interface Hypervisor {
    */
   start(domain: string, options: { paused: boolean }): Promise<void>;
   suspend(domain: string): Promise<void>;
+  /**
+   * Mirrors the disk's top layer into `destination` with a shallow, transient block copy
+   * that reuses the file and is ended without pivoting: the domain keeps running on its own
+   * disk and its persistent definition is never touched. Bounded by `timeoutMs`; on failure
+   * the block job is aborted before this rejects.
+   */
+  mirrorDisk(domain: string, options: MirrorOptions): Promise<void>;
+  /**
+   * Aborts a block copy of the disk into `destination` left by a crash mid-mirror; false when
+   * there is none. A block job with another destination is not ours and is left alone.
+   */
+  abortMirror(domain: string, target: string, destination: string): Promise<boolean>;
+  /** Freezes the guest's filesystems through the guest agent; returns how many were frozen. */
+  freezeFilesystems(domain: string): Promise<number>;
+  /** Thaws them; a guest that is not frozen is fine. */
+  thawFilesystems(domain: string): Promise<void>;
   resume(domain: string): Promise<void>;
   /**
    * Checks that libvirt answers on the connection, within `timeoutMs`; throws

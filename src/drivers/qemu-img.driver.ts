@@ -6,6 +6,9 @@ import {
   type ConvertOptions,
   type DiskImageInfo,
   type DiskImageTool,
+  type ImageCompression,
+  type ImageMeasure,
+  type MeasureOptions,
 } from './disk-image.port';
 
 export interface QemuImgToolOptions {
@@ -17,6 +20,8 @@ export interface QemuImgToolOptions {
   readonly checkTimeoutMs?: number;
   /** Timeout of `convert`. Default 6 h. */
   readonly convertTimeoutMs?: number;
+  /** Timeout of `measure`. Default 5 min (it reads the allocation map, not the data). */
+  readonly measureTimeoutMs?: number;
 }
 
 /** Formats qemu-img knows; anything else is refused before it reaches the command line. */
@@ -29,6 +34,9 @@ const PROGRESS = /\((\d+(?:\.\d+)?)\/100%\)/g;
 const CHECK_OK = 0;
 const CHECK_NOT_SUPPORTED = 63;
 
+/** The compression types qemu-img's qcow2 driver takes as `compression_type`. */
+const COMPRESSIONS: readonly ImageCompression[] = ['zlib', 'zstd'];
+
 /**
  * The DiskImageTool port over `qemu-img`. Paths are made absolute and come after `--`, so a
  * path is never read as an option; formats are always given explicitly to convert and check
@@ -39,12 +47,14 @@ export class QemuImgTool implements DiskImageTool {
   private readonly infoTimeoutMs: number;
   private readonly checkTimeoutMs: number;
   private readonly convertTimeoutMs: number;
+  private readonly measureTimeoutMs: number;
 
   constructor(options: QemuImgToolOptions = {}) {
     this.binary = options.binary ?? 'qemu-img';
     this.infoTimeoutMs = options.infoTimeoutMs ?? 60_000;
     this.checkTimeoutMs = options.checkTimeoutMs ?? 30 * 60_000;
     this.convertTimeoutMs = options.convertTimeoutMs ?? 6 * 3_600_000;
+    this.measureTimeoutMs = options.measureTimeoutMs ?? 5 * 60_000;
   }
 
   async info(
@@ -99,6 +109,7 @@ export class QemuImgTool implements DiskImageTool {
    * `onProgress`; an exception thrown by the callback is ignored (progress is best effort).
    * 100 is always reported on success. Aborting `signal` kills qemu-img and rejects with the
    * signal's reason; the partial target file is left for the caller (the image store) to discard.
+   * `compression` adds `-c -o compression_type=<zlib|zstd>`; only qcow2 output takes it.
    */
   async convert(options: ConvertOptions): Promise<void> {
     const { sourceFormat, targetFormat, onProgress, signal } = options;
@@ -106,6 +117,8 @@ export class QemuImgTool implements DiskImageTool {
     const target = absolutePath(options.target);
     requireFormat(sourceFormat);
     requireFormat(targetFormat);
+    const creation = compressionOptions(targetFormat, options.compression);
+    const compress = creation.length > 0 ? ['-c', ...creation] : [];
     signal?.throwIfAborted();
 
     let last = -1;
@@ -127,7 +140,19 @@ export class QemuImgTool implements DiskImageTool {
         : [];
     const subprocess = execa(
       this.binary,
-      ['convert', '-p', ...rate, '-f', sourceFormat, '-O', targetFormat, '--', source, target],
+      [
+        'convert',
+        '-p',
+        ...rate,
+        ...compress,
+        '-f',
+        sourceFormat,
+        '-O',
+        targetFormat,
+        '--',
+        source,
+        target,
+      ],
       {
         timeout: this.convertTimeoutMs,
         cancelSignal: signal,
@@ -159,6 +184,53 @@ export class QemuImgTool implements DiskImageTool {
     if (result.failed)
       throw failure('convert', `${source} -> ${target}`, result, this.convertTimeoutMs);
     report(100);
+  }
+
+  /**
+   * `qemu-img measure --output=json -f <src> -O <target> [-o compression_type=...] [-U]`.
+   * For a compressed target qemu-img cannot know the ratio: `required` is the uncompressed
+   * upper bound. For raw output it is the full virtual size, though convert writes it sparse.
+   */
+  async measure(options: MeasureOptions): Promise<ImageMeasure> {
+    const source = absolutePath(options.source);
+    requireFormat(options.sourceFormat);
+    requireFormat(options.targetFormat);
+    const args = [
+      'measure',
+      '--output=json',
+      '-f',
+      options.sourceFormat,
+      '-O',
+      options.targetFormat,
+    ];
+    args.push(...compressionOptions(options.targetFormat, options.compression));
+    if (options.shared) args.push('-U');
+    args.push('--', source);
+    const result = await execa(this.binary, args, {
+      timeout: this.measureTimeoutMs,
+      reject: false,
+      stdin: 'ignore',
+      env: { LC_ALL: 'C' },
+    });
+    if (result.failed) throw failure('measure', options.source, result, this.measureTimeoutMs);
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(result.stdout) as Record<string, unknown>;
+    } catch (error) {
+      throw new DiskImageToolError(
+        `qemu-img measure ${options.source} printed invalid JSON: ${String(error)}`,
+        result.stderr,
+      );
+    }
+    const required = json['required'];
+    const fullyAllocated = json['fully-allocated'];
+    if (!isByteCount(required) || !isByteCount(fullyAllocated)) {
+      throw new DiskImageToolError(
+        `qemu-img measure ${options.source} gave no required or fully-allocated size`,
+        result.stderr,
+      );
+    }
+    return { required, fullyAllocated };
   }
 
   /**
@@ -224,6 +296,31 @@ function absolutePath(path: string): string {
     throw new DiskImageToolError(`invalid image path: ${JSON.stringify(path)}`, '');
   }
   return resolve(path);
+}
+
+function isByteCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * The creation option `-o compression_type=<type>` (convert adds `-c` to it), or nothing;
+ * refuses compression for any output but qcow2.
+ */
+function compressionOptions(
+  targetFormat: string,
+  compression: ImageCompression | undefined,
+): string[] {
+  if (compression === undefined) return [];
+  if (!COMPRESSIONS.includes(compression)) {
+    throw new DiskImageToolError(`invalid compression: ${JSON.stringify(compression)}`, '');
+  }
+  if (targetFormat !== 'qcow2') {
+    throw new DiskImageToolError(
+      `compression (${compression}) needs qcow2 output, not ${targetFormat}`,
+      '',
+    );
+  }
+  return ['-o', `compression_type=${compression}`];
 }
 
 function requireFormat(format: string): void {

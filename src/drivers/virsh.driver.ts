@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
 import {
@@ -10,6 +11,7 @@ import {
   type DomainSummary,
   type Hypervisor,
   type LibvirtDomainState,
+  type MirrorOptions,
 } from './hypervisor.port';
 
 export interface VirshHypervisorOptions {
@@ -223,6 +225,84 @@ export class VirshHypervisor implements Hypervisor {
     }
   }
 
+  async mirrorDisk(domain: string, options: MirrorOptions): Promise<void> {
+    const { target, destination } = options;
+    requireTarget(target);
+    if (!isAbsolute(destination)) throw new Error(`mirror destination must be absolute`);
+    const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+    try {
+      await this.virsh(
+        [
+          'blockcopy',
+          '--domain',
+          domain,
+          '--path',
+          target,
+          '--dest',
+          destination,
+          '--format',
+          'qcow2',
+          '--shallow',
+          '--reuse-external',
+          // A persistent domain refuses a block copy unless the job is transient.
+          '--transient-job',
+          '--wait',
+          // Ends the job once mirrored, without pivoting: the guest stays on its own disk.
+          '--finish',
+          // virsh aborts the job itself at this timeout; execa's timeout is the backstop.
+          '--timeout',
+          String(seconds),
+        ],
+        options.timeoutMs + this.queryTimeoutMs,
+        domain,
+      );
+    } catch (error) {
+      await this.abortMirror(domain, target, destination).catch(() => false);
+      throw error;
+    }
+  }
+
+  async abortMirror(domain: string, target: string, destination: string): Promise<boolean> {
+    requireTarget(target);
+    const { stdout } = await this.virsh(
+      ['dumpxml', '--domain', domain],
+      this.queryTimeoutMs,
+      domain,
+    );
+    const root = children(this.parser.parse(stdout) as XmlNode, 'domain')[0];
+    if (!mirrorsInto(root, target, destination)) return false;
+    try {
+      await this.virsh(
+        ['blockjob', '--domain', domain, '--path', target, '--abort'],
+        this.queryTimeoutMs,
+        domain,
+      );
+    } catch (error) {
+      // Ended by itself between the check and the abort.
+      if (
+        error instanceof VirshCommandError &&
+        /does not have an active block job|no active block job/i.test(error.stderr)
+      )
+        return false;
+      throw error;
+    }
+    return true;
+  }
+
+  async freezeFilesystems(domain: string): Promise<number> {
+    const { stdout } = await this.virsh(
+      ['domfsfreeze', '--domain', domain],
+      this.queryTimeoutMs,
+      domain,
+    );
+    const match = /(\d+)\s+filesystem/i.exec(stdout);
+    return match ? Number(match[1]) : 0;
+  }
+
+  async thawFilesystems(domain: string): Promise<void> {
+    await this.virsh(['domfsthaw', '--domain', domain], this.queryTimeoutMs, domain);
+  }
+
   async suspend(domain: string): Promise<void> {
     for (let attempt = 0; ; attempt += 1) {
       const { state } = await this.state(domain);
@@ -280,7 +360,10 @@ export class VirshHypervisor implements Hypervisor {
   private parseDomainXml(
     xml: string,
     domain: string,
-  ): Pick<DomainDetails, 'uuid' | 'name' | 'vcpus' | 'memoryMiB' | 'firstFileDisk' | 'owner'> {
+  ): Pick<
+    DomainDetails,
+    'uuid' | 'name' | 'vcpus' | 'memoryMiB' | 'firstFileDisk' | 'owner' | 'guestAgent'
+  > {
     const doc = this.parser.parse(xml) as XmlNode;
     const root = children(doc, 'domain')[0];
     if (!root) throw new Error(`virsh dumpxml for ${domain} returned no <domain> element`);
@@ -303,6 +386,7 @@ export class VirshHypervisor implements Hypervisor {
       memoryMiB,
       firstFileDisk: firstFileDisk(root),
       owner: ownerFromMetadata(children(root, 'metadata')[0]),
+      guestAgent: hasGuestAgent(root),
     };
   }
 
@@ -433,6 +517,42 @@ function firstFileDisk(domainNode: XmlNode): DomainDisk | null {
     }
   }
   return null;
+}
+
+/** A virtio channel named org.qemu.guest_agent.0: the QEMU guest agent. */
+function hasGuestAgent(domainNode: XmlNode): boolean {
+  for (const devices of children(domainNode, 'devices')) {
+    for (const channel of children(devices, 'channel')) {
+      for (const target of children(channel, 'target')) {
+        if (attr(target, 'name') === 'org.qemu.guest_agent.0') return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** The live XML shows a block copy of the disk `target` into `destination` (<mirror>). */
+function mirrorsInto(
+  domainNode: XmlNode | undefined,
+  target: string,
+  destination: string,
+): boolean {
+  for (const devices of children(domainNode, 'devices')) {
+    for (const disk of children(devices, 'disk')) {
+      if (attr(children(disk, 'target')[0], 'dev') !== target) continue;
+      for (const mirror of children(disk, 'mirror')) {
+        const file = attr(mirror, 'file') ?? attr(children(mirror, 'source')[0], 'file');
+        if (file === destination) return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** A disk target from libvirt (vda, sdb, hdc...); anything else is refused. */
+function requireTarget(target: string): void {
+  if (!/^[a-z][a-z0-9]{1,15}$/.test(target))
+    throw new Error(`invalid disk target: ${JSON.stringify(target)}`);
 }
 
 /** Namespace scope: prefix ('' for the default namespace) → URI. */

@@ -17,6 +17,10 @@ export type ImageReserved = {
     readonly visibility?: 'private' | 'shared';
     /** Glance properties: Nova's snapshot properties overlaid with the user's metadata. */
     readonly properties: Readonly<Record<string, string>>;
+    /** createBackup only: the backup type (daily, weekly...) the backup is rotated within. */
+    readonly backupType?: string;
+    /** createBackup only: how many backups of this type to keep once this one is active. */
+    readonly rotation?: number;
   };
 };
 
@@ -58,7 +62,8 @@ export type Uploaded = {
   };
 };
 
-export type SnapshotStep = 'reserve' | 'begin' | 'plan' | 'save' | 'extract' | 'restore' | 'upload';
+export type SnapshotStep =
+  'reserve' | 'begin' | 'plan' | 'save' | 'mirror' | 'extract' | 'restore' | 'cleanup' | 'upload';
 
 export type SnapshotFailed = {
   readonly type: 'SnapshotFailed';

@@ -10,6 +10,19 @@ export type TaskState =
   | 'image_uploading'
   | 'image_backup';
 
+/**
+ * The task states the API takes for a new image (createImage, createBackup); the saga's first
+ * step moves either to image_snapshot, as Nova's compute manager does.
+ */
+export const REQUESTED_TASK_STATES: readonly TaskState[] = [
+  'image_snapshot_pending',
+  'image_backup',
+];
+
+export function isRequestedTaskState(state: TaskState | null): boolean {
+  return state !== null && REQUESTED_TASK_STATES.includes(state);
+}
+
 export type InstanceRegistered = {
   readonly type: 'InstanceRegistered';
   readonly data: {

@@ -1,11 +1,12 @@
 import type { PowerState, VmState } from './instance.events';
 
 /**
- * How a snapshot is taken. `cold`: the domain is managed-saved for the conversion and
- * restored after. `offline`: the domain is shut off (or suspended), so the disk is
- * converted with no save.
+ * How a snapshot is taken. `live`: the running (or paused) domain's disk is mirrored into a
+ * qcow2 delta with a shallow block copy, and the delta is converted; the domain never stops.
+ * `cold`: the domain is managed-saved for the conversion and restored after. `offline`: the
+ * domain is shut off (or suspended), so the disk is converted with no save.
  */
-export type SnapshotMode = 'cold' | 'offline';
+export type SnapshotMode = 'live' | 'cold' | 'offline';
 
 /**
  * The snapshot process manager records its plan before it touches the domain, so a
@@ -24,6 +25,12 @@ export type SnapshotPlanned = {
     readonly sourceFormat: string;
     readonly targetFormat: string;
     readonly virtualSize: number;
+    /** qcow2 compression the conversion uses; absent: none (and in events before it existed). */
+    readonly compression?: 'zlib' | 'zstd';
+    /** Compression was configured but cannot apply to this target format, and why. */
+    readonly compressionNotApplied?: string;
+    /** The disk's target device (vda), for the live path's block copy. Absent in older events. */
+    readonly diskTarget?: string;
   };
 };
 
@@ -38,4 +45,89 @@ export type SnapshotStepRetried = {
   };
 };
 
-export type SnapshotProcessEvent = SnapshotPlanned | SnapshotStepRetried;
+/**
+ * Live path: the guest's filesystems were frozen through the QEMU guest agent for the
+ * mirror, and thawed after it (startedAt = freeze, durationMs = until the thaw).
+ */
+export type GuestQuiesced = {
+  readonly type: 'GuestQuiesced';
+  readonly data: {
+    readonly imageId: string;
+    readonly instanceId: string;
+    readonly frozenFilesystems: number;
+    readonly startedAt: string;
+    readonly durationMs: number;
+  };
+};
+
+/** Live path: the mirror ran without freezing the guest, and why (no agent, agent refused). */
+export type QuiesceSkipped = {
+  readonly type: 'QuiesceSkipped';
+  readonly data: { readonly imageId: string; readonly instanceId: string; readonly reason: string };
+};
+
+/**
+ * Live path: the disk's top layer was mirrored into the snapshot's delta (a qcow2 over the
+ * disk's backing file, in the delta directory, named by the image id) with a shallow,
+ * transient block copy that was then ended without pivoting. The domain kept running.
+ */
+export type DiskMirrored = {
+  readonly type: 'DiskMirrored';
+  readonly data: {
+    readonly imageId: string;
+    readonly instanceId: string;
+    /**
+     * The disk has a backing file: the delta holds only its top layer and reads the rest
+     * through that backing file. False: the delta holds the whole disk.
+     */
+    readonly overBackingFile: boolean;
+    readonly startedAt: string;
+    readonly durationMs: number;
+  };
+};
+
+/**
+ * Live path: the delta is gone (removed now, or found absent) and no block job of ours is left
+ * on the disk: after extraction, or while compensating a failure.
+ */
+export type DeltaRemoved = {
+  readonly type: 'DeltaRemoved';
+  readonly data: {
+    readonly imageId: string;
+    readonly instanceId: string;
+    /** A delta file existed and was removed. */
+    readonly removedFile: boolean;
+    /** A leftover block job (of a crash mid-mirror) was aborted. */
+    readonly abortedJob: boolean;
+    readonly startedAt: string;
+    readonly durationMs: number;
+  };
+};
+
+/**
+ * Every slot of the host's concurrency limit (SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS) was taken
+ * when this snapshot was ready to begin: it waits, holding its instance's task state, until
+ * an older one finishes. The wait ends with the snapshot's `begin` (task_state →
+ * image_snapshot), or with its release if it is stopped while waiting. At most once per
+ * snapshot.
+ */
+export type SnapshotQueued = {
+  readonly type: 'SnapshotQueued';
+  readonly data: {
+    readonly imageId: string;
+    readonly instanceId: string;
+    /** 1-based place in the queue when it started waiting. */
+    readonly position: number;
+    /** The limit in force. */
+    readonly limit: number;
+  };
+};
+
+export type SnapshotProcessEvent =
+  | SnapshotPlanned
+  | SnapshotStepRetried
+  | SnapshotQueued
+  | GuestQuiesced
+  | QuiesceSkipped
+  | DiskMirrored
+  | DeltaRemoved;

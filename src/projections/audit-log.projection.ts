@@ -125,6 +125,19 @@ export function summarize(recorded: RecordedEvent): string {
       const d = event.data;
       return `${d.mode} snapshot planned: ${d.sourceFormat} → ${d.targetFormat}, domain ${d.priorPowerState}`;
     }
+    case 'SnapshotQueued':
+      return `snapshot queued at place ${event.data.position}: all ${event.data.limit} slots of the host are taken`;
+    case 'GuestQuiesced':
+      return `guest filesystems frozen (${event.data.frozenFilesystems}) for ${event.data.durationMs} ms`;
+    case 'QuiesceSkipped':
+      return `quiesce skipped: ${event.data.reason}`;
+    case 'DiskMirrored':
+      return `disk mirrored into a delta${event.data.overBackingFile ? ' over its backing file' : ' (full copy)'} in ${event.data.durationMs} ms, domain kept running`;
+    case 'DeltaRemoved': {
+      const d = event.data;
+      const what = d.removedFile ? 'delta removed' : 'no delta left';
+      return d.abortedJob ? `${what}; a leftover block copy was aborted` : what;
+    }
     case 'SnapshotStepRetried':
       return `step ${event.data.step} retried (attempt ${event.data.attempt}): ${event.data.reason}`;
     default:

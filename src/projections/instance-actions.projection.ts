@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { TaskState } from '../events';
+import { isRequestedTaskState, type TaskState } from '../events';
 import type { RecordedEvent } from '../events/recorded-event';
 import {
   InstanceActionEvent,
@@ -102,7 +102,7 @@ export class InstanceActionsProjection implements Projection {
           });
           return;
         }
-        if (from === 'image_snapshot_pending' && to === 'image_snapshot') {
+        if (isRequestedTaskState(from) && to === 'image_snapshot') {
           await this.startEvent(manager, imageId, at);
           return;
         }

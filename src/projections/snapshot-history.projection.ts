@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { isRequestedTaskState } from '../events';
 import type { RecordedEvent } from '../events/recorded-event';
 import { InstanceView } from './entities/instance-view.entity';
 import {
@@ -12,13 +13,17 @@ import { asKnownEvent, msBetween, wholePercent, type Projection } from './projec
  * snapshot_history: one row per snapshot, keyed by image id, created by ImageReserved.
  *
  * Steps, in the order their events arrive:
+ * - queue (only if the host's concurrency limit made it wait): from SnapshotQueued to its
+ *   begin (or its release, if it was stopped while waiting); `queued` is true meanwhile;
  * - begin: from the request (ImageReserved occurredAt) to the task state's
  *   image_snapshot_pending → image_snapshot change;
  * - plan: SnapshotPlanned, an instant (startedAt = finishedAt = occurredAt, 0 ms);
  * - save, extract, restore, upload: DomainSaved, ImageExtracted, DomainRestored, Uploaded,
- *   with startedAt and durationMs from the event data and finishedAt = occurredAt.
+ *   with startedAt and durationMs from the event data and finishedAt = occurredAt;
+ * - live path: quiesce (GuestQuiesced: freeze to thaw; QuiesceSkipped: an instant), mirror
+ *   (DiskMirrored), cleanup (DeltaRemoved), timed the same way.
  *
- * Downtime: cold = DomainRestored occurredAt − DomainSaved startedAt; offline = 0.
+ * Downtime: cold = DomainRestored occurredAt − DomainSaved startedAt; live and offline = 0.
  * The snapshot finishes when it releases the task state (TaskStateChanged to null);
  * if it had neither succeeded nor failed by then, it is recorded as killed.
  * An image deleted while its snapshot runs makes the result `deleted`, with who deleted it
@@ -60,6 +65,7 @@ export class SnapshotHistoryProjection implements Projection {
         steps: [],
         downtimeMs: null,
         retries: 0,
+        queued: false,
         requestedAt: at,
         finishedAt: null,
         durationMs: null,
@@ -78,6 +84,11 @@ export class SnapshotHistoryProjection implements Projection {
       case 'Uploaded':
       case 'SnapshotFailed':
       case 'SnapshotStepRetried':
+      case 'SnapshotQueued':
+      case 'GuestQuiesced':
+      case 'QuiesceSkipped':
+      case 'DiskMirrored':
+      case 'DeltaRemoved':
       case 'ImageDeleted':
         imageId = event.data.imageId;
         break;
@@ -101,8 +112,20 @@ export class SnapshotHistoryProjection implements Projection {
       case 'TaskStateChanged': {
         const { from, to, reason } = event.data;
         patch = { taskState: to };
-        if (from === 'image_snapshot_pending' && to === 'image_snapshot') {
-          patch.steps = step('begin', row.requestedAt, msBetween(row.requestedAt, at));
+        // A queued snapshot's wait ends when it begins, or when it is released while waiting.
+        if (row.queued && (to === null || (isRequestedTaskState(from) && to === 'image_snapshot')))
+          Object.assign(patch, endQueue(row.steps, at));
+        if (isRequestedTaskState(from) && to === 'image_snapshot') {
+          const steps = patch.steps ?? row.steps;
+          patch.steps = [
+            ...steps,
+            {
+              step: 'begin',
+              startedAt: row.requestedAt,
+              finishedAt: at,
+              durationMs: msBetween(row.requestedAt, at),
+            },
+          ];
         }
         if (to === null) {
           patch.finishedAt = at;
@@ -117,7 +140,8 @@ export class SnapshotHistoryProjection implements Projection {
       }
       case 'SnapshotPlanned':
         patch = { mode: event.data.mode, steps: step('plan', at, 0) };
-        if (event.data.mode === 'offline') patch.downtimeMs = 0;
+        // Neither a live nor an offline snapshot stops the domain.
+        if (event.data.mode === 'offline' || event.data.mode === 'live') patch.downtimeMs = 0;
         break;
       case 'DomainSaved':
         patch = { steps: step('save', event.data.startedAt, event.data.durationMs) };
@@ -148,6 +172,22 @@ export class SnapshotHistoryProjection implements Projection {
       case 'SnapshotStepRetried':
         patch = { retries: row.retries + 1 };
         break;
+      case 'GuestQuiesced':
+        patch = { steps: step('quiesce', event.data.startedAt, event.data.durationMs) };
+        break;
+      case 'QuiesceSkipped':
+        patch = { steps: step('quiesce', at, 0) };
+        break;
+      case 'DiskMirrored':
+        patch = { steps: step('mirror', event.data.startedAt, event.data.durationMs) };
+        break;
+      case 'DeltaRemoved':
+        patch = { steps: step('cleanup', event.data.startedAt, event.data.durationMs) };
+        break;
+      case 'SnapshotQueued':
+        if (row.queued) return;
+        patch = { queued: true, steps: step('queue', at, 0) };
+        break;
       case 'ImageDeleted': {
         if (row.result !== 'running') return;
         const by = event.metadata.actor.userId;
@@ -163,4 +203,19 @@ export class SnapshotHistoryProjection implements Projection {
     }
     await repo.update({ imageId }, patch);
   }
+}
+
+/**
+ * Ends a queued snapshot's wait: its `queue` step (opened by SnapshotQueued as an instant)
+ * now runs until `at`.
+ */
+export function endQueue(
+  steps: readonly SnapshotStepRecord[],
+  at: string,
+): Pick<SnapshotHistory, 'queued' | 'steps'> {
+  const index = steps.map((s) => s.step).lastIndexOf('queue');
+  if (index < 0) return { queued: false, steps: [...steps] };
+  const open = steps[index];
+  const closed = { ...open, finishedAt: at, durationMs: msBetween(open.startedAt, at) };
+  return { queued: false, steps: [...steps.slice(0, index), closed, ...steps.slice(index + 1)] };
 }

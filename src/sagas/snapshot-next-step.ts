@@ -4,14 +4,18 @@ import type { SnapshotProcessState } from './snapshot-process.state';
 /**
  * The next thing the snapshot process manager must do, in Nova's order:
  * image_snapshot_pending → image_snapshot → plan → (cold: managedsave) → image_pending_upload
- * → convert → (cold: restore) → image_uploading → store → task_state None.
- * On failure: the image is killed first, then the domain is restored if we saved it, the
- * data is discarded and the task state is released.
+ * → (live: quiesce + mirror into a delta) → convert → (live: remove the delta; cold: restore)
+ * → image_uploading → store → task_state None.
+ * On failure: the image is killed first, then the domain is restored if we saved it, a live
+ * snapshot's delta and block job are removed, the data is discarded and the task state is
+ * released.
  */
 export type SnapshotAction =
   | { readonly kind: 'begin' }
   | { readonly kind: 'plan' }
   | { readonly kind: 'save' }
+  | { readonly kind: 'mirror' }
+  | { readonly kind: 'cleanup' }
   | { readonly kind: 'mark-pending-upload' }
   | { readonly kind: 'extract' }
   | { readonly kind: 'restore' }
@@ -35,6 +39,8 @@ export const stepOf: Record<
   begin: 'begin',
   plan: 'plan',
   save: 'save',
+  mirror: 'mirror',
+  cleanup: 'cleanup',
   'mark-pending-upload': 'save',
   extract: 'extract',
   restore: 'restore',
@@ -50,6 +56,7 @@ export function nextStep(
   const { image, instance, plan, imageId } = state;
   const held = instance.taskImageId === imageId && instance.taskState !== null;
   const savedByUs = instance.savedForImageId === imageId;
+  const deltaLeft = plan?.mode === 'live' && !state.deltaRemoved;
 
   if (!image.exists) {
     return held
@@ -59,6 +66,7 @@ export function nextStep(
 
   if (image.status === 'killed' || image.status === 'deleted') {
     if (savedByUs && !options.restoreGivenUp) return { kind: 'restore' };
+    if (deltaLeft) return { kind: 'cleanup' };
     if (held) {
       const reason = image.failure
         ? `snapshot failed at ${image.failure.step}: ${image.failure.reason}`
@@ -79,13 +87,16 @@ export function nextStep(
 
   switch (instance.taskState) {
     case 'image_snapshot_pending':
+    case 'image_backup': // createBackup's requested state
       return { kind: 'begin' };
     case 'image_snapshot':
       if (plan === null) return { kind: 'plan' };
       if (plan.mode === 'cold' && !savedByUs) return { kind: 'save' };
       return { kind: 'mark-pending-upload' };
     case 'image_pending_upload':
+      if (plan?.mode === 'live' && !state.mirrored) return { kind: 'mirror' };
       if (!image.extracted) return { kind: 'extract' };
+      if (deltaLeft) return { kind: 'cleanup' };
       if (savedByUs) return { kind: 'restore' };
       return { kind: 'mark-uploading' };
     case 'image_uploading':

@@ -19,6 +19,10 @@ export interface SnapshotProcessState {
   readonly instance: InstanceState;
   readonly instanceRevision: ExpectedRevision;
   readonly plan: SnapshotPlanned['data'] | null;
+  /** Live path: the disk was mirrored into the delta (DiskMirrored). */
+  readonly mirrored: boolean;
+  /** Live path: the delta and any block job of ours are gone (DeltaRemoved). */
+  readonly deltaRemoved: boolean;
   readonly snapshotRevision: ExpectedRevision;
   /** Actor, request and correlation of the request that started the snapshot. */
   readonly origin: CausationContext | null;
@@ -43,7 +47,7 @@ export function foldSnapshotProcess(input: {
       return (
         e.type === 'TaskStateChanged' &&
         data.imageId === input.imageId &&
-        data.to === 'image_snapshot_pending'
+        (data.to === 'image_snapshot_pending' || data.to === 'image_backup')
       );
     });
   const revisionOf = (events: readonly RecordedEvent[]): ExpectedRevision =>
@@ -63,6 +67,8 @@ export function foldSnapshotProcess(input: {
     instance,
     instanceRevision: revisionOf(input.instanceEvents),
     plan: planned?.data ?? null,
+    mirrored: input.snapshotEvents.some((e) => e.type === 'DiskMirrored'),
+    deltaRemoved: input.snapshotEvents.some((e) => e.type === 'DeltaRemoved'),
     snapshotRevision: revisionOf(input.snapshotEvents),
     origin: reserved
       ? {

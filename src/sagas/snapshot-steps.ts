@@ -18,18 +18,23 @@ import type { EventAppender } from '../commands/event-appender';
 import type { FaultInjector } from '../commands/fault-injection';
 import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { DiskImageTool } from '../drivers/disk-image.port';
-import type { Hypervisor } from '../drivers/hypervisor.port';
+import { DomainNotFoundError, type Hypervisor } from '../drivers/hypervisor.port';
+import type { LiveDeltaStore } from '../drivers/live-delta.port';
 import type { ImageStore } from '../drivers/image-store.port';
 import {
   imageStream,
   instanceStream,
   snapshotStream,
   type CausationContext,
+  type GuestQuiesced,
+  type QuiesceSkipped,
   type SnapshotPlanned,
   type SnapshotStep,
   type SnapshotStepRetried,
 } from '../events';
 import { ProgressSampler } from './progress-sampler';
+import { StagingSpace } from './space-check';
+import { planTargetFormat } from './target-format';
 import type { SnapshotAction } from './snapshot-next-step';
 import type { SnapshotProcessState } from './snapshot-process.state';
 
@@ -52,7 +57,15 @@ export interface SnapshotStepDependencies {
   readonly clock: Clock;
   readonly config: SnapledgerConfig;
   readonly faults: FaultInjector;
+  /** The live path's qcow2 deltas. */
+  readonly deltas: LiveDeltaStore;
 }
+
+/** Disk formats the live path mirrors (local files only; lvm and rbd never get here). */
+const LIVE_FORMATS: readonly string[] = ['qcow2', 'raw'];
+
+/** How often a failed thaw is tried again: a guest must not stay frozen because of us. */
+const THAW_ATTEMPTS = 3;
 
 /**
  * Performs one action of the snapshot process: the driver call (idempotent: it checks
@@ -87,7 +100,8 @@ export class SnapshotSteps {
         await onInstance(
           decideTaskTransition(instance, {
             imageId,
-            from: 'image_snapshot_pending',
+            // createBackup holds image_backup, createImage image_snapshot_pending
+            from: instance.taskState === 'image_backup' ? 'image_backup' : 'image_snapshot_pending',
             to: 'image_snapshot',
           }),
         );
@@ -125,8 +139,14 @@ export class SnapshotSteps {
           }),
         );
         return;
+      case 'mirror':
+        await this.mirror(state, ctx);
+        return;
       case 'extract':
         await this.extract(state, ctx, signal);
+        return;
+      case 'cleanup':
+        await this.cleanup(state, ctx);
         return;
       case 'restore': {
         const plan = state.plan as SnapshotPlanned['data'];
@@ -293,6 +313,13 @@ export class SnapshotSteps {
       throw new PermanentStepError(`domain ${domain.name} is ${domain.state}; cannot snapshot it`);
     }
     const running = powerState === 'running' || powerState === 'paused';
+    // Live, as Nova decides it: a running or paused QEMU domain on a local qcow2/raw file,
+    // unless the operator forced the cold path.
+    const live =
+      running &&
+      this.deps.config.liveSnapshot &&
+      LIVE_FORMATS.includes(sourceFormat) &&
+      domain.firstFileDisk.target !== '';
     // The format comes from libvirt, and qemu-img is told it: probing would trust the guest.
     const info = await this.deps.disks.info(domain.firstFileDisk.path, {
       shared: running,
@@ -301,15 +328,186 @@ export class SnapshotSteps {
     return {
       imageId: state.imageId,
       instanceId,
-      mode: running ? 'cold' : 'offline',
+      mode: live ? 'live' : running ? 'cold' : 'offline',
       priorPowerState: powerState,
       priorVmState: vmState,
       domainName: domain.name,
       diskPath: domain.firstFileDisk.path,
       sourceFormat,
-      targetFormat: this.deps.config.snapshotFormat ?? sourceFormat,
+      ...planTargetFormat(sourceFormat, this.deps.config),
       virtualSize: info.virtualSize,
+      ...(live ? { diskTarget: domain.firstFileDisk.target } : {}),
     };
+  }
+
+  /**
+   * Live path, Nova's order: a qcow2 delta over the disk's backing file, the guest frozen if
+   * it has an agent, a shallow transient block copy into the delta ended without pivoting,
+   * the guest thawed whatever happened. A try cut short by a crash may have left a copy job,
+   * a frozen guest or a delta: each is cleared before the copy starts again.
+   */
+  private async mirror(state: SnapshotProcessState, ctx: CausationContext): Promise<void> {
+    const { hypervisor, deltas, clock, config } = this.deps;
+    const plan = state.plan as SnapshotPlanned['data'];
+    const { imageId } = state;
+    const instanceId = plan.instanceId;
+    const target = plan.diskTarget;
+    if (!target) throw new PermanentStepError('the live plan names no disk target');
+    const domain = await hypervisor.describe(instanceId);
+    if (!['running', 'idle', 'paused'].includes(domain.state)) {
+      throw new PermanentStepError(
+        `domain ${domain.name} became ${domain.state} during its live snapshot`,
+      );
+    }
+    await hypervisor.abortMirror(instanceId, target, deltas.pathOf(imageId));
+    const delta = await deltas.create(imageId, {
+      diskPath: plan.diskPath,
+      diskFormat: plan.sourceFormat,
+    });
+
+    const quiesce = await this.quiesce(domain.guestAgent, domain.state === 'paused', state);
+    const startedAt = clock.now();
+    let thawed: Date | null = null;
+    try {
+      await hypervisor.mirrorDisk(instanceId, {
+        target,
+        destination: delta.path,
+        timeoutMs: config.mirrorTimeoutMs,
+      });
+    } finally {
+      if (quiesce.type === 'GuestQuiesced') thawed = await this.thaw(instanceId);
+    }
+    this.deps.faults.failIfArmed('mirror-copied');
+    const finishedAt = clock.now();
+    const quiesced =
+      quiesce.type === 'GuestQuiesced'
+        ? {
+            ...quiesce,
+            data: {
+              ...quiesce.data,
+              durationMs: (thawed ?? finishedAt).getTime() - Date.parse(quiesce.data.startedAt),
+            },
+          }
+        : quiesce;
+    await this.deps.appender.append(
+      snapshotStream(imageId),
+      [
+        quiesced,
+        {
+          type: 'DiskMirrored',
+          data: {
+            imageId,
+            instanceId,
+            overBackingFile: delta.overBackingFile,
+            startedAt: startedAt.toISOString(),
+            durationMs: finishedAt.getTime() - startedAt.getTime(),
+          },
+        },
+      ],
+      state.snapshotRevision,
+      ctx,
+    );
+  }
+
+  /**
+   * Freezes the guest's filesystems through its agent, or says why not. A paused guest is not
+   * asked: its agent cannot answer, and its vCPUs write nothing anyway.
+   */
+  private async quiesce(
+    hasAgent: boolean,
+    paused: boolean,
+    state: SnapshotProcessState,
+  ): Promise<GuestQuiesced | QuiesceSkipped> {
+    const base = { imageId: state.imageId, instanceId: state.instance.instanceId as string };
+    const skipped = (reason: string): QuiesceSkipped => ({
+      type: 'QuiesceSkipped',
+      data: { ...base, reason },
+    });
+    if (!hasAgent) return skipped('the domain has no QEMU guest agent channel');
+    if (paused) return skipped('the domain is paused');
+    // A freeze left by a crashed try is undone first (thawing a thawed guest is harmless).
+    await this.deps.hypervisor.thawFilesystems(base.instanceId).catch(() => undefined);
+    const startedAt = this.deps.clock.now();
+    try {
+      const frozen = await this.deps.hypervisor.freezeFilesystems(base.instanceId);
+      return {
+        type: 'GuestQuiesced',
+        data: {
+          ...base,
+          frozenFilesystems: frozen,
+          startedAt: startedAt.toISOString(),
+          durationMs: 0,
+        },
+      };
+    } catch (error) {
+      return skipped(
+        `the guest agent did not freeze the filesystems: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  /** Thaws the guest, trying again on failure; returns when it was thawed. */
+  private async thaw(instanceId: string): Promise<Date> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.deps.hypervisor.thawFilesystems(instanceId);
+        return this.deps.clock.now();
+      } catch (error) {
+        if (attempt >= THAW_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * Live path: removes the delta and any copy job of ours still on the disk (a crash
+   * mid-mirror leaves one). Check, then act: both may already be gone.
+   */
+  private async cleanup(state: SnapshotProcessState, ctx: CausationContext): Promise<void> {
+    const { hypervisor, deltas } = this.deps;
+    const plan = state.plan as SnapshotPlanned['data'];
+    const { imageId } = state;
+    const instanceId = plan.instanceId;
+    const startedAt = this.deps.clock.now();
+    let abortedJob = false;
+    if (plan.diskTarget) {
+      abortedJob = await hypervisor
+        .abortMirror(instanceId, plan.diskTarget, deltas.pathOf(imageId))
+        .catch((error: unknown) => {
+          if (error instanceof DomainNotFoundError) return false; // no domain, no job
+          throw error;
+        });
+    }
+    const removedFile = await deltas.remove(imageId);
+    await this.deps.appender.append(
+      snapshotStream(imageId),
+      [
+        {
+          type: 'DeltaRemoved',
+          data: {
+            imageId,
+            instanceId,
+            removedFile,
+            abortedJob,
+            startedAt: startedAt.toISOString(),
+            durationMs: this.deps.clock.now().getTime() - startedAt.getTime(),
+          },
+        },
+      ],
+      state.snapshotRevision,
+      ctx,
+    );
+  }
+
+  /** What the conversion reads: the live path's delta (through its backing chain), else the disk. */
+  private async extractSource(
+    state: SnapshotProcessState,
+  ): Promise<{ source: string; sourceFormat: string }> {
+    const plan = state.plan as SnapshotPlanned['data'];
+    if (plan.mode !== 'live') return { source: plan.diskPath, sourceFormat: plan.sourceFormat };
+    if (!(await this.deps.deltas.exists(state.imageId))) {
+      throw new PermanentStepError("the live snapshot's delta is gone; it cannot be converted");
+    }
+    return { source: this.deps.deltas.pathOf(state.imageId), sourceFormat: 'qcow2' };
   }
 
   /** qemu-img convert into the store's staging area, with throttled progress events. */
@@ -327,6 +525,7 @@ export class SnapshotSteps {
 
     // Always convert: a staged file without ImageExtracted in the log may predate a power
     // loss and hold less than it should; the source is still quiescent, so convert again.
+    const { source, sourceFormat } = await this.extractSource(state);
     const sampler = new ProgressSampler();
     let pending: Promise<void> = Promise.resolve();
     const record = (percent: number) => {
@@ -344,19 +543,31 @@ export class SnapshotSteps {
       const percent = sampler.take();
       if (percent !== null) record(percent);
     };
+    // Measure first: a conversion that cannot fit fails now, before it fills the store.
+    const room = await StagingSpace.of(disks).claim({
+      imageId,
+      source,
+      sourceFormat,
+      target: images.stagingPath(imageId),
+      targetFormat: plan.targetFormat,
+      compression: plan.compression,
+    });
+    if (!room.ok) throw new PermanentStepError(room.reason);
     const sampling = setInterval(flush, PROGRESS_SAMPLE_MS);
     try {
       await disks.convert({
-        source: plan.diskPath,
-        sourceFormat: plan.sourceFormat,
+        source,
+        sourceFormat,
         target: images.stagingPath(imageId),
         targetFormat: plan.targetFormat,
         onProgress: (percent) => sampler.report(percent),
         signal,
         rateLimit: this.deps.config.convertRateLimit ?? undefined,
+        compression: plan.compression,
       });
     } finally {
       clearInterval(sampling);
+      room.release();
     }
     await pending;
     this.deps.faults.failIfArmed('extract-converted');

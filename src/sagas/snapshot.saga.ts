@@ -9,14 +9,25 @@ import {
   type StreamSubscription,
   WrongExpectedRevisionError,
 } from '../event-store/event-store.port';
-import type { ImageDeleted, ImageReserved, RecordedEvent, TaskStateChanged } from '../events';
+import { loadAggregate } from '../commands/aggregate-loader';
+import type { EventAppender } from '../commands/event-appender';
+import {
+  isRequestedTaskState,
+  snapshotStream,
+  type CausationContext,
+  type ImageDeleted,
+  type ImageReserved,
+  type RecordedEvent,
+  type TaskStateChanged,
+} from '../events';
 import { nextStep, stepOf, type SnapshotAction } from './snapshot-next-step';
 import {
   SagaCheckpoint,
   SnapshotProcessRecord,
   type SnapshotProcessStatus,
 } from './snapshot-process.entity';
-import { loadSnapshotProcess } from './snapshot-process.state';
+import { loadSnapshotProcess, type SnapshotProcessState } from './snapshot-process.state';
+import { queueRole, SnapshotGate } from './snapshot-queue';
 import { PermanentStepError, type SnapshotSteps } from './snapshot-steps';
 
 const CHECKPOINT = 'snapshot-saga';
@@ -38,6 +49,8 @@ export interface SnapshotSagaOptions {
   readonly attempts: number;
   /** First back-off between tries, doubled each time. */
   readonly backoffMs: number;
+  /** Snapshots doing hypervisor work at once (SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS); default 5. */
+  readonly maxConcurrentSnapshots?: number;
 }
 
 /** Errors that trying again cannot fix. */
@@ -70,6 +83,10 @@ export class SnapshotSaga {
    * ImageReserved is replayed before its end (a fresh state.sqlite on an old log).
    */
   private live = false;
+  /** The concurrency limit: who holds a slot, who waits (see snapshot-queue.ts). */
+  private readonly gate: SnapshotGate;
+  /** Aborts the waits of queued snapshots when the service stops. */
+  private draining = new AbortController();
 
   constructor(
     private readonly store: EventStore,
@@ -77,18 +94,40 @@ export class SnapshotSaga {
     private readonly steps: SnapshotSteps,
     private readonly logger: SagaLogger,
     private readonly options: SnapshotSagaOptions,
-  ) {}
+    /** Records SnapshotQueued on the snapshot's own stream. */
+    private readonly appender: EventAppender,
+  ) {
+    this.gate = new SnapshotGate(options.maxConcurrentSnapshots ?? 5);
+  }
 
   /** Resumes unfinished snapshots and subscribes; resolves once caught up with the log. */
   async start(): Promise<void> {
     this.stopping = false;
+    if (this.draining.signal.aborted) this.draining = new AbortController();
     await this.subscribe();
   }
 
-  /** Launches a worker for every snapshot not finished (those already running are kept). */
+  /**
+   * Launches a worker for every snapshot not finished (those already running are kept).
+   * First the queue is rebuilt, oldest ImageReserved first: a snapshot that has begun holds
+   * its slot (even beyond the limit: it cannot stop half-way), the others wait in order, so a
+   * restart neither reorders the queue nor starts anything twice.
+   */
   private async resumeOpenProcesses(): Promise<void> {
-    for (const process of await this.openProcesses())
-      this.launch(process.imageId, process.instanceId);
+    const open = (await this.openProcesses()).sort((a, b) => a.position - b.position);
+    try {
+      for (const process of open) {
+        if (process.status !== 'running') continue; // never reserved: it only releases
+        const state = await loadSnapshotProcess(this.store, process.imageId, process.instanceId);
+        const role = queueRole(state, nextStep(state));
+        if (role === 'hold') this.gate.hold(process.imageId);
+        else if (role === 'wait')
+          this.gate.enqueue({ imageId: process.imageId, position: process.position });
+      }
+    } finally {
+      this.gate.open(); // a worker that finds itself missing joins the queue (waitForSlot)
+    }
+    for (const process of open) this.launch(process.imageId, process.instanceId);
   }
 
   private openProcesses(): Promise<SnapshotProcessRecord[]> {
@@ -148,6 +187,8 @@ export class SnapshotSaga {
 
   /** Stops taking new work and waits (bounded) for running snapshots to finish. */
   async stop(timeoutMs = 60_000): Promise<void> {
+    // Queued snapshots have done nothing yet: their workers end now and resume at the next start.
+    this.draining.abort(new Error('the service is stopping'));
     const subscription = this.subscription;
     this.subscription = null;
     await subscription?.stop();
@@ -159,15 +200,18 @@ export class SnapshotSaga {
   private async onEvent(event: RecordedEvent): Promise<void> {
     let launch: SnapshotProcessRecord | null = null;
     let requested: { imageId: string; instanceId: string } | null = null;
+    let finished: string | null = null;
     await this.db.transaction(async (manager) => {
       if (event.type === 'TaskStateChanged') {
         const data = event.data as TaskStateChanged['data'];
-        if (data.to === 'image_snapshot_pending') {
+        if (isRequestedTaskState(data.to)) {
           await this.record(manager, data.imageId, data.instanceId, 'requested', event.position);
           requested = { imageId: data.imageId, instanceId: data.instanceId };
         }
-        if (data.to === null)
+        if (data.to === null) {
           await this.record(manager, data.imageId, data.instanceId, 'finished', event.position);
+          finished = data.imageId;
+        }
       } else if (event.type === 'ImageDeleted') {
         await this.onImageDeleted(manager, event.data as ImageDeleted['data']);
       } else if (event.type === 'ImageReserved') {
@@ -185,8 +229,14 @@ export class SnapshotSaga {
         .save({ name: CHECKPOINT, position: event.position });
     });
     const started = launch as SnapshotProcessRecord | null;
+    const ended = finished as string | null;
+    if (ended) this.gate.leave(ended); // its slot is free for the next snapshot
     if (!this.live) return; // resumeOpenProcesses launches them once caught up
-    if (started && started.status === 'running') this.launch(started.imageId, started.instanceId);
+    if (started && started.status === 'running') {
+      // Its place in the queue is its ImageReserved's place in the log.
+      this.gate.enqueue({ imageId: started.imageId, position: started.position });
+      this.launch(started.imageId, started.instanceId);
+    }
     const waiting = requested as { imageId: string; instanceId: string } | null;
     if (waiting) void this.releaseIfNeverReserved(waiting.imageId, waiting.instanceId);
   }
@@ -261,6 +311,14 @@ export class SnapshotSaga {
       if (this.stopping) return;
       const state = await loadSnapshotProcess(this.store, imageId, instanceId);
       const action: SnapshotAction = nextStep(state, { restoreGivenUp });
+      const role = queueRole(state, action);
+      if (role === 'hold') this.gate.hold(imageId);
+      if (role === 'leave') this.gate.leave(imageId);
+      if (role === 'wait' && !this.gate.isAdmitted(imageId)) {
+        if (this.draining.signal.aborted) return; // resumed, still queued, at the next start
+        await this.waitForSlot(state);
+        continue; // re-read: it may have been deleted while it waited
+      }
       if (action.kind === 'done') {
         await this.db
           .getRepository(SnapshotProcessRecord)
@@ -324,6 +382,59 @@ export class SnapshotSaga {
       } finally {
         this.currentStep.delete(imageId);
       }
+    }
+  }
+
+  /**
+   * Waits until the snapshot may begin. If it must wait, SnapshotQueued is recorded first
+   * (once: a restarted wait finds it in the log). Deleting the image (onImageDeleted aborts
+   * currentStep) or stopping the service ends the wait; the snapshot then leaves the queue.
+   */
+  private async waitForSlot(state: SnapshotProcessState): Promise<void> {
+    const { imageId } = state;
+    const instanceId = state.instance.instanceId as string;
+    const record = await this.db.getRepository(SnapshotProcessRecord).findOneBy({ imageId });
+    this.gate.enqueue({ imageId, position: record?.position ?? Number.MAX_SAFE_INTEGER });
+    if (this.gate.isAdmitted(imageId)) return;
+    const position = this.gate.positionOf(imageId) ?? 1;
+    const recorded = await loadAggregate(this.store, snapshotStream(imageId), (e) => e);
+    if (!recorded.events.some((e) => e.type === 'SnapshotQueued')) {
+      await this.appender
+        .append(
+          snapshotStream(imageId),
+          [
+            {
+              type: 'SnapshotQueued',
+              data: { imageId, instanceId, position, limit: this.gate.limit },
+            },
+          ],
+          recorded.revision,
+          state.origin as CausationContext,
+        )
+        .catch((error: unknown) => {
+          if (!(error instanceof WrongExpectedRevisionError)) throw error;
+        });
+      this.logger.info(
+        {
+          imageId,
+          instanceId,
+          correlationId: state.origin?.correlationId,
+          position,
+          limit: this.gate.limit,
+          active: this.gate.active,
+        },
+        'snapshot queued: every slot is taken',
+      );
+    }
+    const stop = new AbortController();
+    this.currentStep.set(imageId, stop);
+    const onDrain = () => stop.abort(this.draining.signal.reason);
+    this.draining.signal.addEventListener('abort', onDrain, { once: true });
+    try {
+      if (!this.draining.signal.aborted) await this.gate.admitted(imageId, stop.signal);
+    } finally {
+      this.draining.signal.removeEventListener('abort', onDrain);
+      if (this.currentStep.get(imageId) === stop) this.currentStep.delete(imageId);
     }
   }
 

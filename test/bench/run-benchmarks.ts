@@ -4,7 +4,8 @@
  *   npm run build && node dist/test/bench/run-benchmarks.js [options]
  *
  * Options: --events N (event store, default 20000), --rounds N, --warmup N, --port N,
- * --disk-mib N, --data-mib N (cold snapshot), --only event-store|snapshot|history-route.
+ * --disk-mib N, --data-mib N (cold snapshot), --downtime-rounds N (live downtime, default 2),
+ * --only event-store|snapshot|history-route|live-downtime.
  * Exit code: 0 when every benchmark ran, 1 when one failed, 2 on bad options. A goal that is
  * missed is reported in the table, not by the exit code (timings drift on shared machines).
  */
@@ -14,6 +15,11 @@ import { execa } from 'execa';
 import { testVirtType, TEST_LIBVIRT_URI } from '../support/test-domain';
 import { benchEventStoreAppends, type EventStoreBenchResult } from './event-store.bench';
 import { benchHistoryRoute, type HistoryRouteBenchResult } from './history-route.bench';
+import {
+  benchLiveDowntime,
+  LIVE_DOWNTIME_DEFAULTS,
+  type LiveDowntimeBenchResult,
+} from './live-downtime.bench';
 import {
   benchColdSnapshot,
   saveEqualized,
@@ -34,6 +40,10 @@ export const GOALS = {
   historyMinRatio: 0.5,
   /** ...with a p99 latency under this many ms. */
   historyMaxP99Ms: 25,
+  /** A live snapshot's downtime under this many ms, whatever the disk size... */
+  liveMaxDowntimeMs: 100,
+  /** ...and its wall time at most this many times the cold path's. */
+  liveMaxWallRatio: 1.2,
 } as const;
 
 const DEFAULT_EVENTS = 20_000;
@@ -56,6 +66,7 @@ export interface BenchmarkReport {
   readonly eventStore?: EventStoreBenchResult;
   readonly snapshot?: ColdSnapshotBenchResult;
   readonly historyRoute?: HistoryRouteBenchResult;
+  readonly liveDowntime?: LiveDowntimeBenchResult;
   readonly failures: readonly { benchmark: string; error: string }[];
 }
 
@@ -114,7 +125,7 @@ const STEP_ROWS: readonly {
 ];
 
 export function renderMarkdown(report: BenchmarkReport): string {
-  const { machine, eventStore, snapshot, historyRoute, failures } = report;
+  const { machine, eventStore, snapshot, historyRoute, liveDowntime, failures } = report;
   const out: string[] = [];
   out.push(`## Benchmark results (${machine.date.slice(0, 10)})`, '');
   out.push(
@@ -193,8 +204,66 @@ export function renderMarkdown(report: BenchmarkReport): string {
       met ? 'yes' : 'no',
     ]);
   }
+  for (const c of liveDowntime?.cases ?? []) {
+    const fellBack = c.liveFellBack
+      ? ` (ran as ${c.live.modes.join('/')}: live path not taken)`
+      : '';
+    const down = c.live.median.observedDowntimeMs;
+    rows.push([
+      `live snapshot downtime, running domain, ${c.dataMiB} MiB of data${fellBack}`,
+      `${ms(down)} (libvirt events), ${ms(c.live.median.historyDowntimeMs)} (history)`,
+      `${ms(c.cold.median.observedDowntimeMs)} (cold, SNAPLEDGER_LIVE_SNAPSHOT=off)`,
+      times(c.downtimeRatio),
+      `< ${ms(GOALS.liveMaxDowntimeMs)}`,
+      !c.liveFellBack && down < GOALS.liveMaxDowntimeMs ? 'yes' : 'no',
+    ]);
+    rows.push([
+      `live snapshot wall time (POST → finished_at), ${c.dataMiB} MiB of data${fellBack}`,
+      ms(c.live.median.wallMs),
+      `${ms(c.cold.median.wallMs)} (cold)`,
+      times(c.wallRatio),
+      `≤ ${times(GOALS.liveMaxWallRatio)}`,
+      !c.liveFellBack && c.wallRatio <= GOALS.liveMaxWallRatio ? 'yes' : 'no',
+    ]);
+  }
   if (rows.length > 0) {
     out.push(table(['benchmark', 'snapledger', 'baseline', 'ratio', 'goal', 'met'], rows), '');
+  }
+  if (liveDowntime && liveDowntime.cases.length > 0) {
+    out.push(
+      `### Live against cold snapshot, per round (QEMU ${liveDowntime.virtType === 'kvm' ? 'kvm' : 'tcg'})`,
+      '',
+      table(
+        [
+          'data',
+          'requested',
+          'ran as',
+          'downtime_ms (history)',
+          'downtime (libvirt events)',
+          'wall',
+          'lifecycle events',
+        ],
+        liveDowntime.cases.flatMap((c) =>
+          [c.cold, c.live].flatMap((p) =>
+            p.rounds.map((r) => [
+              `${c.dataMiB} MiB`,
+              p.requested,
+              r.mode ?? '?',
+              r.historyDowntimeMs === null ? '—' : ms(r.historyDowntimeMs),
+              ms(r.observedDowntimeMs),
+              ms(r.wallMs),
+              r.lifecycle.map((l) => l.replace(/^.*: /, '')).join(', ') || 'none',
+            ]),
+          ),
+        ),
+      ),
+      '',
+      "Downtime is measured twice: the history's downtime_ms (recorded by snapledger) and, " +
+        'independently, the time libvirt reported the domain suspended or stopped ' +
+        '(`virsh event --loop --timestamp`). Live downtime is independent of the disk size when ' +
+        'both sizes stay under the goal.',
+      '',
+    );
   }
 
   if (snapshot) {
@@ -361,6 +430,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     port: number;
     diskMiB: number;
     dataMiB: number;
+    downtimeRounds: number;
     only: string | undefined;
   };
   try {
@@ -373,6 +443,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         port: { type: 'string' },
         'disk-mib': { type: 'string' },
         'data-mib': { type: 'string' },
+        'downtime-rounds': { type: 'string' },
         only: { type: 'string' },
       },
       strict: true,
@@ -380,9 +451,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     });
     if (
       values.only !== undefined &&
-      !['event-store', 'snapshot', 'history-route'].includes(values.only)
+      !['event-store', 'snapshot', 'history-route', 'live-downtime'].includes(values.only)
     )
-      throw new RangeError('--only must be event-store, snapshot or history-route');
+      throw new RangeError('--only must be event-store, snapshot, history-route or live-downtime');
     const d = SNAPSHOT_BENCH_DEFAULTS;
     settings = {
       events: positiveInt(values.events, 'events', DEFAULT_EVENTS),
@@ -391,6 +462,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       port: positiveInt(values.port, 'port', d.port),
       diskMiB: positiveInt(values['disk-mib'], 'disk-mib', d.diskMiB),
       dataMiB: positiveInt(values['data-mib'], 'data-mib', d.dataMiB),
+      downtimeRounds: positiveInt(
+        values['downtime-rounds'],
+        'downtime-rounds',
+        LIVE_DOWNTIME_DEFAULTS.rounds,
+      ),
       only: values.only,
     };
   } catch (error) {
@@ -416,6 +492,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   let eventStore: EventStoreBenchResult | undefined;
   let snapshot: ColdSnapshotBenchResult | undefined;
   let historyRoute: HistoryRouteBenchResult | undefined;
+  let liveDowntime: LiveDowntimeBenchResult | undefined;
   try {
     const machine = await machineFacts();
     if (settings.only === undefined || settings.only === 'event-store') {
@@ -462,6 +539,22 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         progress(`history route FAILED: ${describe(error)}`);
       }
     }
+    if (
+      (settings.only === undefined || settings.only === 'live-downtime') &&
+      !abort.signal.aborted
+    ) {
+      progress('live downtime: live against cold snapshots, 256 MiB and 1 GiB of data');
+      try {
+        liveDowntime = await benchLiveDowntime({
+          rounds: settings.downtimeRounds,
+          signal: abort.signal,
+          log: (line) => progress(`live downtime: ${line}`),
+        });
+      } catch (error) {
+        failures.push({ benchmark: 'live downtime', error: describe(error) });
+        progress(`live downtime FAILED: ${describe(error)}`);
+      }
+    }
     if (abort.signal.aborted) failures.push({ benchmark: 'run', error: 'interrupted' });
     process.stdout.write(
       renderMarkdown({
@@ -469,6 +562,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         eventStore,
         snapshot,
         historyRoute,
+        liveDowntime,
         failures,
       }),
     );

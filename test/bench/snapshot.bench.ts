@@ -182,7 +182,7 @@ interface SnapshotHistoryRow {
 }
 
 /** The snapledger service, started as a child process with its own data dir and port. */
-interface Service {
+export interface Service {
   readonly baseUrl: string;
   readonly dataDir: string;
   readonly logPath: string;
@@ -290,7 +290,7 @@ export async function benchColdSnapshot(
 }
 
 /** The repository root: the nearest ancestor with bin/snapledger (works from src and dist). */
-function repoRoot(): string {
+export function repoRoot(): string {
   for (let dir = __dirname; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'bin', 'snapledger')) && existsSync(join(dir, 'package.json')))
       return dir;
@@ -446,12 +446,14 @@ async function expectRunning(domain: TestDomain): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // The service
 
-async function startService(spec: {
+export async function startService(spec: {
   root: string;
   dataDir: string;
   port: number;
   uri: string;
   logPath: string;
+  /** More SNAPLEDGER_* settings, e.g. SNAPLEDGER_LIVE_SNAPSHOT (live-downtime.bench.ts). */
+  env?: Record<string, string>;
 }): Promise<Service> {
   // Only our settings: no SNAPLEDGER_* of the caller's environment (faults, no-auth, format...).
   const env: Record<string, string> = {};
@@ -463,6 +465,7 @@ async function startService(spec: {
     SNAPLEDGER_PORT: String(spec.port),
     SNAPLEDGER_HOST: '127.0.0.1',
     SNAPLEDGER_LIBVIRT_URI: spec.uri,
+    ...spec.env,
   });
   const subprocess = execa(process.execPath, [join(spec.root, 'bin', 'snapledger'), 'serve'], {
     cwd: spec.root,
@@ -517,7 +520,7 @@ async function startService(spec: {
 }
 
 /** The instance appears with the service's first sync; sync again if it has not. */
-async function waitForInstance(service: Service, uuid: string): Promise<void> {
+export async function waitForInstance(service: Service, uuid: string): Promise<void> {
   const has = async () =>
     (await getJson<{ instances: { id: string }[] }>(service, '/v1/instances')).instances.some(
       (i) => i.id === uuid,
@@ -533,7 +536,7 @@ async function waitForInstance(service: Service, uuid: string): Promise<void> {
 }
 
 /** SIGTERM by PID, then SIGKILL if it has not exited after a grace period. */
-async function stopService(service: Service): Promise<void> {
+export async function stopService(service: Service): Promise<void> {
   const child = service.subprocess;
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   if (child.pid === undefined || exited()) {
@@ -549,7 +552,7 @@ async function stopService(service: Service): Promise<void> {
   await child;
 }
 
-async function getJson<T>(service: Service, path: string): Promise<T> {
+export async function getJson<T>(service: Service, path: string): Promise<T> {
   const response = await fetch(`${service.baseUrl}${path}`, {
     headers: { 'X-Auth-Token': service.token },
   });
@@ -560,7 +563,7 @@ async function getJson<T>(service: Service, path: string): Promise<T> {
 }
 
 /** True when something accepts connections on 127.0.0.1:port. */
-function portAnswers(port: number): Promise<boolean> {
+export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolvePromise) => {
     const socket = connect({ host: '127.0.0.1', port });
     const done = (answer: boolean) => {
@@ -573,7 +576,7 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
-async function logTail(path: string): Promise<string> {
+export async function logTail(path: string): Promise<string> {
   const text = await readFile(path, 'utf8').catch(() => '');
   return text.slice(-LOG_TAIL_BYTES).trim();
 }

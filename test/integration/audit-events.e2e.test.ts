@@ -132,7 +132,8 @@ describe('audit log, raw events, snapshot history and live progress (REST and CL
       { SNAPLEDGER_PROGRESS: '1' },
     );
     expect(snap.stderr).toMatch(/converting \[.*\] \d+% \|/);
-    expect(snap.stderr).toMatch(/snapshot [0-9a-f-]{36} is active \(mode cold, downtime \d+ ms\)/);
+    // A running domain is snapshotted live by default: no downtime.
+    expect(snap.stderr).toMatch(/snapshot [0-9a-f-]{36} is active \(mode live, downtime 0 ms\)/);
     expect(snap.code).toBe(0);
     const image = JSON.parse(snap.stdout) as { id: string; status: string };
     expect(image.status).toBe('active');
@@ -367,14 +368,14 @@ describe('audit log, raw events, snapshot history and live progress (REST and CL
       expect(second.body.snapshots.map((s) => s.image_id)).toEqual([firstImage]);
       expect(second.body.next_cursor).toBeNull();
       const row = second.body.snapshots[0] as HistoryItem;
-      expect(row).toMatchObject({ mode: 'cold', result: 'active' });
-      expect(row.downtime_ms).toBeGreaterThan(0);
+      expect(row).toMatchObject({ mode: 'live', result: 'active', downtime_ms: 0 });
       expect(row.steps.map((s) => s.step)).toEqual([
         'begin',
         'plan',
-        'save',
+        'quiesce',
+        'mirror',
         'extract',
-        'restore',
+        'cleanup',
         'upload',
       ]);
       const one = await service.api<HistoryPage>('GET', `${path}?image=${firstImage}`);

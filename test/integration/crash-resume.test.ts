@@ -4,6 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ServiceProcess } from '../support/service-process';
 import { createTestDomain, type TestDomain } from '../support/test-domain';
 
+/** The steps killed here are the cold path's (live-snapshot.e2e.test.ts covers the live one). */
+const COLD = { SNAPLEDGER_LIVE_SNAPSHOT: 'off' };
+
 const VIEW_TABLES = ['instance_view', 'image_view', 'snapshot_history', 'audit_log'];
 
 /**
@@ -29,7 +32,7 @@ describe('a snapshot survives SIGKILL at each step', () => {
   ): Promise<{ service: ServiceProcess; domain: TestDomain }> {
     domain = await createTestDomain({ name: 'crash', start: true });
     service = await ServiceProcess.create();
-    await service.start({ SNAPLEDGER_FAULTS: `after-append:${point}` });
+    await service.start({ ...COLD, SNAPLEDGER_FAULTS: `after-append:${point}` });
     expect((await service.api('POST', '/v1/admin/instances/sync')).status).toBe(200);
     return { service, domain };
   }
@@ -59,7 +62,7 @@ describe('a snapshot survives SIGKILL at each step', () => {
       expect(exit.signal).toBe('SIGKILL');
       expect(s.events().at(-1)?.type).toBe(point);
 
-      await s.start();
+      await s.start(COLD);
       const row = await s.waitForSnapshot(d.uuid, imageId);
       expect(row.result).toBe('active');
       expect(await d.state()).toBe('running');
@@ -101,7 +104,7 @@ describe('a snapshot survives SIGKILL at each step', () => {
     expect(taken?.type).toBe('TaskStateChanged');
     expect(JSON.parse(taken?.data ?? '{}')).toMatchObject({ to: 'image_snapshot_pending' });
 
-    await s.start();
+    await s.start(COLD);
     const deadline = Date.now() + 60_000;
     let instance = await s.api<{ instance: { task_state: string | null } }>(
       'GET',

@@ -53,7 +53,8 @@ describe('deleting images', () => {
 
   beforeAll(async () => {
     service = await ServiceProcess.create();
-    await service.start();
+    // Cold: a delete mid-snapshot must find a managed-saved domain to restore.
+    await service.start({ SNAPLEDGER_LIVE_SNAPSHOT: 'off' });
     domain = await createTestDomain({
       name: 'delete',
       start: true,
@@ -131,7 +132,10 @@ describe('deleting images', () => {
   it('stops a snapshot whose image is deleted mid-conversion: domain running again, task_state None, no file left, history says why', async () => {
     // Slow the conversion down (qemu-img convert -r) so that the delete lands while it runs.
     await service.stop();
-    await service.start({ SNAPLEDGER_CONVERT_RATE_LIMIT: String(1024 * 1024) });
+    await service.start({
+      SNAPLEDGER_CONVERT_RATE_LIMIT: String(1024 * 1024),
+      SNAPLEDGER_LIVE_SNAPSHOT: 'off',
+    });
 
     const imageId = await snapshot(alice, 'deleted-mid-way');
     let converting: SnapshotRow | undefined;

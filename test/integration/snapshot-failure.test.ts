@@ -31,7 +31,12 @@ describe('snapshot failures', () => {
   ): Promise<{ imageId: string; domain: TestDomain; service: ServiceProcess }> {
     domain = await createTestDomain({ name: 'fail', start: true });
     service = await ServiceProcess.create();
-    await service.start({ SNAPLEDGER_FAULTS: faults, SNAPLEDGER_STEP_ATTEMPTS: '3' });
+    // The cold path: its compensation restores a managed-saved domain.
+    await service.start({
+      SNAPLEDGER_FAULTS: faults,
+      SNAPLEDGER_STEP_ATTEMPTS: '3',
+      SNAPLEDGER_LIVE_SNAPSHOT: 'off',
+    });
     expect((await service.api('POST', '/v1/admin/instances/sync')).status).toBe(200);
     const res = await service.api<{ image_id: string }>(
       'POST',
@@ -109,7 +114,7 @@ describe('snapshot failures', () => {
     expect(s.events().at(-1)?.type).toBe('SnapshotFailed');
     expect(await d.state()).toBe('shut off'); // still managed-saved by the snapshot
 
-    await s.start();
+    await s.start({ SNAPLEDGER_LIVE_SNAPSHOT: 'off' });
     const row = await s.waitForSnapshot(d.uuid, imageId);
     expect(row).toMatchObject({ result: 'killed', failed_step: 'extract' });
     expect(await d.state()).toBe('running');

@@ -50,7 +50,9 @@ describe('snapshots of real QEMU domains through the REST API', () => {
 
   beforeAll(async () => {
     service = await ServiceProcess.create();
-    await service.start();
+    // These tests are about the cold path (managedsave → convert → restore); the live path
+    // has its own file (live-snapshot.e2e.test.ts).
+    await service.start({ SNAPLEDGER_LIVE_SNAPSHOT: 'off' });
   });
 
   afterAll(async () => {
@@ -356,9 +358,17 @@ describe('snapshots of real QEMU domains through the REST API', () => {
       'reader',
     ]);
     const reader = (JSON.parse(madeReader.stdout) as { token: string }).token;
-    expect(
-      (await service.api('GET', `/v1/instances/${domain.uuid}`, { token: reader })).status,
-    ).toBe(200);
+    const readerView = await service.api<{
+      instance: { host: string | null; disk_path: string | null };
+    }>('GET', `/v1/instances/${domain.uuid}`, { token: reader });
+    expect(readerView.status).toBe(200);
+    // The host and the disk path are for admins only.
+    expect(readerView.body.instance).toMatchObject({ host: null, disk_path: null });
+    const adminView = await service.api<{
+      instance: { host: string | null; disk_path: string | null };
+    }>('GET', `/v1/instances/${domain.uuid}`);
+    expect(adminView.body.instance.host).toEqual(expect.any(String));
+    expect(adminView.body.instance.disk_path).toBe(domain.diskPath);
     const readOnly = await service.api('POST', `/v2.1/servers/${domain.uuid}/action`, {
       token: reader,
       body: { createImage: { name: 'not-allowed' } },

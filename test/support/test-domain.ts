@@ -11,7 +11,17 @@
  */
 import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, chmod, mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  rm,
+  rmdir,
+  writeFile,
+} from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +60,12 @@ export interface CreateTestDomainOptions {
   readonly start?: boolean;
   /** Start it paused (implies start). */
   readonly paused?: boolean;
+  /**
+   * Install the boot-writer boot sector (test/fixtures/boot-writer): the guest then writes a
+   * counter to sector BOOT_WRITER_LBA once a second, outside the pattern (needs diskMiB > 48).
+   * The first 512 bytes of the pattern become the boot sector (expectedDataHash includes it).
+   */
+  readonly bootWriter?: boolean;
   readonly uri?: string;
 }
 
@@ -98,6 +114,39 @@ export function patternData(seed: string, bytes: number): Buffer {
   // Never a valid boot sector (0x55 0xAA at 510): SeaBIOS must not run random bytes as code.
   if (data.length >= 512) data.fill(0, 510, 512);
   return data;
+}
+
+/** The sector the boot writer rewrites once a second: "SLWR" and a growing 32-bit counter. */
+export const BOOT_WRITER_LBA = 98304;
+
+async function bootWriterSector(): Promise<Buffer> {
+  const fixture = join(__dirname, '..', 'fixtures', 'boot-writer', 'boot-writer.bin.base64');
+  const sector = Buffer.from((await readFile(fixture, 'utf8')).trim(), 'base64');
+  if (sector.length !== 512 || sector.readUInt16LE(510) !== 0xaa55)
+    throw new Error(`${fixture} is not a 512-byte boot sector`);
+  return sector;
+}
+
+/**
+ * The boot writer's counter in an image (read with -U, so a running domain's disk works), or
+ * null when the guest never wrote its sector.
+ */
+export async function bootWriterCounter(image: ImageRef): Promise<number | null> {
+  const tempDir = await mkdtemp(join(tmpdir(), 'bootwriter-'));
+  try {
+    const rawPath = join(tempDir, 'content.raw');
+    await qemuImg(['convert', '-U', '-f', image.format, '-O', 'raw', '--', image.path, rawPath]);
+    const handle = await open(rawPath, 'r');
+    try {
+      const sector = Buffer.alloc(512);
+      await handle.read(sector, 0, 512, BOOT_WRITER_LBA * 512);
+      return sector.toString('latin1', 0, 4) === 'SLWR' ? sector.readUInt32LE(4) : null;
+    } finally {
+      await handle.close();
+    }
+  } finally {
+    await rm(tempDir, { recursive: true, force: true });
+  }
 }
 
 let virtTypeProbe: Promise<'kvm' | 'qemu'> | undefined;
@@ -157,6 +206,11 @@ export async function createTestDomain(options: CreateTestDomainOptions = {}): P
 
   try {
     const data = patternData(uuid, dataMiB * MiB);
+    if (options.bootWriter) {
+      if (diskMiB * 2048 <= BOOT_WRITER_LBA)
+        throw new Error('createTestDomain: bootWriter needs diskMiB > 48');
+      (await bootWriterSector()).copy(data, 0);
+    }
     const expectedDataHash = createHash('sha256').update(data).digest('hex');
     const rawPath = join(workDir, 'pattern.raw');
     await writeFile(rawPath, data, { mode: 0o600 });

@@ -132,7 +132,7 @@ class Given {
     );
   }
 
-  planned(mode: 'cold' | 'offline', at: string): this {
+  planned(mode: 'cold' | 'offline' | 'live', at: string): this {
     return this.event(
       snapshotStream(IMG),
       'SnapshotPlanned',
@@ -140,8 +140,8 @@ class Given {
         imageId: IMG,
         instanceId: VM,
         mode,
-        priorPowerState: mode === 'cold' ? 'running' : 'shutdown',
-        priorVmState: mode === 'cold' ? 'active' : 'stopped',
+        priorPowerState: mode === 'offline' ? 'shutdown' : 'running',
+        priorVmState: mode === 'offline' ? 'stopped' : 'active',
         domainName: 'vm-1',
         diskPath: '/var/lib/libvirt/images/vm-1.qcow2',
         sourceFormat: 'qcow2',
@@ -205,6 +205,30 @@ class Given {
 
   failed(step: 'extract' | 'save', reason: string, at: string): this {
     return this.event(imageStream(IMG), 'SnapshotFailed', { imageId: IMG, step, reason }, at);
+  }
+
+  /** Live path: the mirror step's two events, then (later) the delta's removal. */
+  mirrored(startedAt: string, durationMs: number, at: string): this {
+    return this.event(
+      snapshotStream(IMG),
+      'QuiesceSkipped',
+      { imageId: IMG, instanceId: VM, reason: 'the domain has no QEMU guest agent channel' },
+      at,
+    ).event(
+      snapshotStream(IMG),
+      'DiskMirrored',
+      { imageId: IMG, instanceId: VM, overBackingFile: false, startedAt, durationMs },
+      at,
+    );
+  }
+
+  deltaRemoved(startedAt: string, durationMs: number, at: string): this {
+    return this.event(
+      snapshotStream(IMG),
+      'DeltaRemoved',
+      { imageId: IMG, instanceId: VM, removedFile: true, abortedJob: false, startedAt, durationMs },
+      at,
+    );
   }
 
   retried(step: string, attempt: number, at: string): this {
@@ -489,6 +513,56 @@ describe('projections', () => {
         result: 'active',
         durationMs: 2300,
       });
+    });
+  });
+
+  describe('a live snapshot', () => {
+    it('has no downtime, the quiesce, mirror and cleanup steps, and audit summaries for them', async () => {
+      const last = await append(
+        new Given()
+          .registered()
+          .task(null, 'image_snapshot_pending', '2025-01-01T10:00:00.000Z')
+          .reserved('2025-01-01T10:00:00.100Z')
+          .task('image_snapshot_pending', 'image_snapshot', '2025-01-01T10:00:00.300Z')
+          .planned('live', '2025-01-01T10:00:00.400Z')
+          .task('image_snapshot', 'image_pending_upload', '2025-01-01T10:00:00.500Z')
+          .mirrored('2025-01-01T10:00:00.600Z', 600, '2025-01-01T10:00:01.200Z')
+          .extracted('2025-01-01T10:00:01.300Z', 1000, '2025-01-01T10:00:02.300Z')
+          .deltaRemoved('2025-01-01T10:00:02.400Z', 5, '2025-01-01T10:00:02.405Z')
+          .task('image_pending_upload', 'image_uploading', '2025-01-01T10:00:02.500Z')
+          .uploaded('2025-01-01T10:00:02.600Z', 400, '2025-01-01T10:00:03.000Z')
+          .task('image_uploading', null, '2025-01-01T10:00:03.100Z'),
+      );
+      await project(last);
+      const row = await history();
+      expect(row.steps.map((s) => s.step)).toEqual([
+        'begin',
+        'plan',
+        'quiesce',
+        'mirror',
+        'extract',
+        'cleanup',
+        'upload',
+      ]);
+      expect(row.steps.find((s) => s.step === 'mirror')).toEqual({
+        step: 'mirror',
+        startedAt: '2025-01-01T10:00:00.600Z',
+        finishedAt: '2025-01-01T10:00:01.200Z',
+        durationMs: 600,
+      });
+      expect(row).toMatchObject({ mode: 'live', downtimeMs: 0, result: 'active' });
+      const audit = await views
+        .getRepository(AuditLogEntry)
+        .find({ where: { imageId: IMG }, order: { position: 'ASC' } });
+      const summaryOf = (type: string) => audit.find((a) => a.type === type)?.summary;
+      expect(summaryOf('QuiesceSkipped')).toBe(
+        'quiesce skipped: the domain has no QEMU guest agent channel',
+      );
+      expect(summaryOf('DiskMirrored')).toBe(
+        'disk mirrored into a delta (full copy) in 600 ms, domain kept running',
+      );
+      expect(summaryOf('DeltaRemoved')).toBe('delta removed');
+      expect(audit.find((a) => a.type === 'DiskMirrored')?.projectId).toBe(PROJECT);
     });
   });
 

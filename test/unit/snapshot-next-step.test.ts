@@ -141,6 +141,33 @@ class History {
     });
   }
 
+  /** Live path: QuiesceSkipped and DiskMirrored, appended together by the mirror step. */
+  mirrored(): this {
+    this.record(this.snapshotEvents, snapshotStream(this.imageId), 'QuiesceSkipped', {
+      imageId: this.imageId,
+      instanceId: VM,
+      reason: 'the domain has no QEMU guest agent channel',
+    });
+    return this.record(this.snapshotEvents, snapshotStream(this.imageId), 'DiskMirrored', {
+      imageId: this.imageId,
+      instanceId: VM,
+      overBackingFile: false,
+      startedAt: T0,
+      durationMs: 600,
+    });
+  }
+
+  deltaRemoved(): this {
+    return this.record(this.snapshotEvents, snapshotStream(this.imageId), 'DeltaRemoved', {
+      imageId: this.imageId,
+      instanceId: VM,
+      removedFile: true,
+      abortedJob: false,
+      startedAt: T0,
+      durationMs: 2,
+    });
+  }
+
   progressed(percent: number): this {
     return this.image('ConversionProgressed', { imageId: this.imageId, percent });
   }
@@ -331,6 +358,80 @@ describe('nextStep: the cold path, in order', () => {
       'finish',
       'done',
     ]);
+  });
+});
+
+describe('nextStep: the live path (running or paused domain, no downtime)', () => {
+  const live = () => requested().taskTo('image_snapshot').planned('live');
+
+  it('given a live plan, when asked, then the domain is not saved: the next step is mark-pending-upload', () => {
+    expect(live().next()).toEqual({ kind: 'mark-pending-upload' });
+  });
+
+  it('given a live plan in image_pending_upload and no mirror yet, when asked, then the next step is mirror', () => {
+    expect(live().taskTo('image_pending_upload').next()).toEqual({ kind: 'mirror' });
+  });
+
+  it('given the disk mirrored, when asked, then the next step is extract (from the delta)', () => {
+    expect(live().taskTo('image_pending_upload').mirrored().next()).toEqual({ kind: 'extract' });
+  });
+
+  it('given the delta extracted, when asked, then the delta is removed before the upload, with no restore', () => {
+    const history = live().taskTo('image_pending_upload').mirrored().extracted();
+    expect(history.next()).toEqual({ kind: 'cleanup' });
+    expect(history.deltaRemoved().next()).toEqual({ kind: 'mark-uploading' });
+  });
+
+  it('given the live path walked step by step, when each step is asked, then save and restore never appear', () => {
+    const history = requested();
+    const seen: SnapshotAction['kind'][] = [history.next().kind];
+    const steps: ((h: History) => History)[] = [
+      (h) => h.taskTo('image_snapshot'),
+      (h) => h.planned('live'),
+      (h) => h.taskTo('image_pending_upload'),
+      (h) => h.mirrored(),
+      (h) => h.extracted(),
+      (h) => h.deltaRemoved(),
+      (h) => h.taskTo('image_uploading'),
+      (h) => h.uploaded(),
+      (h) => h.taskTo(null),
+    ];
+    for (const step of steps) seen.push(step(history).next().kind);
+    expect(seen).toEqual([
+      'begin',
+      'plan',
+      'mark-pending-upload',
+      'mirror',
+      'extract',
+      'cleanup',
+      'mark-uploading',
+      'upload',
+      'finish',
+      'done',
+    ]);
+  });
+
+  it('given the mirror failed, when asked, then the delta and any block job are cleaned up before the task is released', () => {
+    const failed = live().taskTo('image_pending_upload').failed('mirror', 'blockcopy timed out');
+    expect(failed.next()).toEqual({ kind: 'cleanup' });
+    expect(failed.deltaRemoved().next()).toEqual({
+      kind: 'release',
+      reason: 'snapshot failed at mirror: blockcopy timed out',
+    });
+  });
+
+  it('given a live snapshot whose image is deleted after the mirror, when asked, then the delta is removed, then the task released', () => {
+    const deleted = live().taskTo('image_pending_upload').mirrored().deleted();
+    expect(deleted.next()).toEqual({ kind: 'cleanup' });
+    expect(deleted.deltaRemoved().next().kind).toBe('release');
+  });
+
+  it('given a cold plan, when the snapshot fails, then no delta cleanup is asked for', () => {
+    const failed = requested()
+      .taskTo('image_snapshot')
+      .planned('cold')
+      .failed('save', 'managedsave failed');
+    expect(failed.next().kind).toBe('release');
   });
 });
 
@@ -526,7 +627,9 @@ describe('stepOf', () => {
       plan: 'plan',
       save: 'save',
       'mark-pending-upload': 'save',
+      mirror: 'mirror',
       extract: 'extract',
+      cleanup: 'cleanup',
       restore: 'restore',
       'mark-uploading': 'upload',
       upload: 'upload',

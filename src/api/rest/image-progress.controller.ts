@@ -103,7 +103,7 @@ export class ImageProgressController {
       }),
       this.db.getRepository(SnapshotHistory).findOne({
         where: { imageId },
-        select: { imageId: true, taskState: true, result: true, progress: true },
+        select: { imageId: true, taskState: true, queued: true, result: true, progress: true },
       }),
     ]);
     return { image, history };

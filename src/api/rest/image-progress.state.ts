@@ -5,7 +5,10 @@ import type { SnapshotResult } from '../../projections/entities/snapshot-history
 export interface ImageProgressEvent {
   readonly image_id: string;
   readonly status: ImageStatus;
-  /** The instance's task_state while the snapshot holds it (null once released). */
+  /**
+   * `queued` while the snapshot waits for a slot of the host's concurrency limit; else the
+   * instance's task_state while the snapshot holds it (null once released).
+   */
   readonly step: string | null;
   /** qemu-img convert percentage, 0..100; null before the first report. */
   readonly progress: number | null;
@@ -20,6 +23,8 @@ export interface ImageProgressSource {
   readonly image: { readonly status: ImageStatus; readonly progress: number | null } | null;
   readonly history: {
     readonly taskState: string | null;
+    /** Waiting for a slot of the concurrency limit; absent means false. */
+    readonly queued?: boolean;
     readonly result: SnapshotResult;
     readonly progress: number | null;
   } | null;
@@ -36,9 +41,10 @@ export function imageProgressEvent(
 ): ImageProgressEvent {
   const { image, history } = source;
   const status: ImageStatus = image?.status ?? 'deleted';
-  const step = history?.taskState ?? null;
+  const taskState = history?.taskState ?? null;
+  const step = history?.queued && taskState !== null ? 'queued' : taskState;
   const settled =
-    status === 'deleted' || ((status === 'active' || status === 'killed') && step === null);
+    status === 'deleted' || ((status === 'active' || status === 'killed') && taskState === null);
   return {
     image_id: imageId,
     status,

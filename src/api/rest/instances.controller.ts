@@ -30,7 +30,8 @@ import { linkWith, type RawQuery } from './query-params.parser';
 import { parseSnapshotHistoryQuery } from './snapshot-history-query.parser';
 import { snapshotShape } from './snapshot-history.shape';
 
-const instanceShape = (i: InstanceView) => ({
+/** The host and the disk path are the operator's business: admins only, as Nova shows the host. */
+const instanceShape = (i: InstanceView, admin: boolean) => ({
   id: i.id,
   name: i.name,
   project_id: i.projectId,
@@ -38,11 +39,11 @@ const instanceShape = (i: InstanceView) => ({
   vm_state: i.vmState,
   power_state: i.powerState,
   task_state: i.taskState,
-  disk_path: i.diskPath,
+  disk_path: admin ? i.diskPath : null,
   disk_format: i.diskFormat,
   vcpus: i.vcpus,
   memory_mib: i.memoryMiB,
-  host: i.host,
+  host: admin ? i.host : null,
   created_at: i.createdAt,
   updated_at: i.updatedAt,
 });
@@ -62,14 +63,18 @@ export class InstancesController {
 
   @Get('instances')
   async list(@Caller() caller: RequestContext) {
-    return { instances: (await this.views.instances(caller.actor)).map(instanceShape) };
+    return {
+      instances: (await this.views.instances(caller.actor)).map((i) =>
+        instanceShape(i, isAdmin(caller.actor)),
+      ),
+    };
   }
 
   @Get('instances/:id')
   async show(@Param('id') id: string, @Caller() caller: RequestContext) {
     const instance = await this.views.instance(caller.actor, id);
     if (!instance) throw new NotFoundException(`Instance ${id} could not be found.`);
-    return { instance: instanceShape(instance) };
+    return { instance: instanceShape(instance, isAdmin(caller.actor)) };
   }
 
   /**

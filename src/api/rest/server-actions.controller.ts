@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nest
 import { CommandBus } from '@nestjs/cqrs';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
 import type { Response } from 'express';
+import { CreateBackupCommand, type CreateBackupResult } from '../../commands/create-backup.command';
 import { CreateImageCommand, type CreateImageResult } from '../../commands/create-image.command';
 import { ValidationError } from '../../commands/domain-errors';
 import type { RequestContext } from '../../commands/request-context';
@@ -10,7 +11,7 @@ import { Caller } from '../auth/request-context.decorator';
 import type { SnapledgerRequest } from '../request-context.middleware';
 import { atLeast, negotiateComputeVersion } from './microversion';
 
-const SUPPORTED_ACTIONS = ['createImage'] as const;
+const SUPPORTED_ACTIONS = ['createImage', 'createBackup'] as const;
 
 /** Nova's server action route: POST /v2.1/servers/{id}/action. */
 @Controller('v2.1/servers')
@@ -37,11 +38,19 @@ export class ServerActionsController {
     if (!(SUPPORTED_ACTIONS as readonly string[]).includes(action)) {
       throw new ValidationError(`There is no such action: ${action}`);
     }
-    const result = await this.commands.execute<CreateImageCommand, CreateImageResult>(
-      new CreateImageCommand(id, body, caller, !atLeast(version, 2, 39)),
-    );
+    const metadataQuota = !atLeast(version, 2, 39);
+    // Nova's createBackup gives a Location only when the backup is kept (rotation > 0).
+    const result =
+      action === 'createBackup'
+        ? await this.commands.execute<CreateBackupCommand, CreateBackupResult>(
+            new CreateBackupCommand(id, body, caller, metadataQuota),
+          )
+        : await this.commands.execute<CreateImageCommand, CreateImageResult>(
+            new CreateImageCommand(id, body, caller, metadataQuota),
+          );
     await this.views.waitFor(result.position);
     if (atLeast(version, 2, 45)) return { image_id: result.imageId };
+    if ('rotation' in result && result.rotation === 0) return undefined;
     // From configuration, never from the request's Host header.
     res.setHeader('Location', `${this.config.publicUrl}/v2/images/${result.imageId}`);
     return undefined;

@@ -18,6 +18,7 @@ export const snapshotShape = (s: SnapshotHistory) => ({
   steps: s.steps,
   downtime_ms: s.downtimeMs,
   retries: s.retries,
+  queued: s.queued,
   requested_at: s.requestedAt,
   finished_at: s.finishedAt,
   duration_ms: s.durationMs,

@@ -6,7 +6,17 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  */
 export type SnapshotResult = 'running' | 'active' | 'killed' | 'deleted';
 
-export type SnapshotHistoryStepName = 'begin' | 'plan' | 'save' | 'extract' | 'restore' | 'upload';
+export type SnapshotHistoryStepName =
+  | 'queue'
+  | 'begin'
+  | 'plan'
+  | 'save'
+  | 'quiesce'
+  | 'mirror'
+  | 'extract'
+  | 'restore'
+  | 'cleanup'
+  | 'upload';
 
 /** One step of a snapshot, in the order the steps happened. Times are ISO-8601. */
 export interface SnapshotStepRecord {
@@ -47,7 +57,7 @@ export class SnapshotHistory {
   @Column({ type: 'text' })
   requestId!: string;
 
-  /** cold or offline; null until SnapshotPlanned. */
+  /** live, cold or offline; null until SnapshotPlanned. */
   @Column({ type: 'text', nullable: true })
   mode!: string | null;
 
@@ -72,7 +82,7 @@ export class SnapshotHistory {
 
   /**
    * How long the domain was not running because of the snapshot: cold = DomainRestored
-   * occurredAt − DomainSaved startedAt; offline = 0; null while unknown.
+   * occurredAt − DomainSaved startedAt; live and offline = 0; null while unknown.
    */
   @Column({ type: 'integer', nullable: true })
   downtimeMs!: number | null;
@@ -80,6 +90,13 @@ export class SnapshotHistory {
   /** How many times a step was retried (SnapshotStepRetried). */
   @Column({ type: 'integer' })
   retries!: number;
+
+  /**
+   * True while the snapshot waits for a slot of the host's concurrency limit
+   * (SnapshotQueued until its begin); its `queue` step records the wait.
+   */
+  @Column({ type: 'boolean', default: false })
+  queued!: boolean;
 
   /** ISO-8601: occurredAt of ImageReserved. */
   @Column({ type: 'text' })

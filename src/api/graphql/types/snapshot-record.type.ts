@@ -70,6 +70,12 @@ export class SnapshotRecord {
   @Field(() => Int)
   retries!: number;
 
+  @Field({
+    description:
+      "True while the snapshot waits for a slot of the host's concurrency limit (its `queue` step records the wait).",
+  })
+  queued!: boolean;
+
   @Field({ description: 'ISO-8601.' })
   requestedAt!: string;
 
