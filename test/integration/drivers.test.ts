@@ -71,6 +71,8 @@ describe('VirshHypervisor (real libvirt)', () => {
       vcpus: 1,
       memoryMiB: 128,
       firstFileDisk: { path: nova.diskPath, format: 'qcow2', target: 'vda' },
+      // The test domains have no org.qemu.guest_agent.0 channel.
+      guestAgent: false,
       owner: { projectId: NOVA_OWNER.projectId, userId: NOVA_OWNER.userId, source: 'nova' },
     });
     // By name as well as by uuid.
