@@ -57,6 +57,7 @@ import { SnapshotSaga } from './sagas/snapshot.saga';
 import { SnapshotSteps } from './sagas/snapshot-steps';
 import { createServiceStateDataSource } from './service-state.data-source';
 import { BACKGROUND_WORK, STATE_DB, ServiceLifecycle, VIEWS_DB } from './service-lifecycle';
+import { preparePrivateDataFiles } from './config/private-data-files';
 
 export interface AppOptions {
   /** Serve the HTTP API. */
@@ -87,6 +88,7 @@ export class AppModule {
   ): DynamicModule {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const files = dataFiles(config.dataDir);
+    preparePrivateDataFiles(Object.values(files));
     const providers: Provider[] = [
       { provide: SNAPLEDGER_CONFIG, useValue: config },
       { provide: LOGGER, useValue: logger },
@@ -113,7 +115,12 @@ export class AppModule {
       },
       { provide: HYPERVISOR, useFactory: () => new VirshHypervisor(config.libvirtUri) },
       { provide: DISK_IMAGE_TOOL, useFactory: () => new QemuImgTool() },
-      { provide: IMAGE_STORE, useFactory: () => new LocalImageStore(config.dataDir) },
+      {
+        provide: IMAGE_STORE,
+        inject: [FAULT_INJECTOR],
+        useFactory: (faults: FaultInjector) =>
+          new LocalImageStore(config.dataDir, (point) => faults.hit(`kill-at:${point}`)),
+      },
       {
         provide: EventAppender,
         inject: [EVENT_STORE, CLOCK, ID_GENERATOR, FAULT_INJECTOR],
@@ -172,7 +179,8 @@ export class AppModule {
             logger.child({ component: 'snapshot-saga' }),
             {
               attempts: config.stepAttempts,
-              backoffMs: 500,
+              backoffMs: config.stepBackoffMs,
+              maxBackoffMs: config.stepBackoffMaxMs,
               maxConcurrentSnapshots: config.maxConcurrentSnapshots,
             },
             appender,

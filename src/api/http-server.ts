@@ -5,6 +5,7 @@ import { AppModule } from '../app.module';
 import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { SnapledgerLogger } from '../logger';
 import { ApiErrorFilter } from './api-error.filter';
+import { contentTypeMiddleware } from './content-type.middleware';
 import { ServiceLock } from '../service-lock';
 import { requestIdMiddleware } from './request-context.middleware';
 import { httpLoggerMiddleware } from './logging/http-logger.middleware';
@@ -25,6 +26,8 @@ export async function createHttpApp(
   app.use(requestIdMiddleware);
   app.use(httpLoggerMiddleware(logger));
   app.use(httpMetricsMiddleware(app.get(AppMetrics)));
+  // A body of a non-JSON media type is 415, as in Nova; Nova reads text/plain as JSON.
+  app.use(contentTypeMiddleware);
   // Nova and Glance take JSON; 1 MiB is far above any valid body.
   app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
   app.useGlobalFilters(new ApiErrorFilter(logger));

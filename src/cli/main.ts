@@ -14,7 +14,7 @@ import { createLogger } from '../logger';
 import { ServiceLock } from '../service-lock';
 import type { ProjectionRunner } from '../projections/projection-runner';
 import { ApiClient, ApiError, resolveToken } from './api-client';
-import { ExitCode, exitCodeOf } from './exit-codes';
+import { CliError, ExitCode, exitCodeOf } from './exit-codes';
 import { actionsCommand } from './actions.command';
 import { instancesListCommand } from './instances.command';
 import { snapshotCommand } from './snapshot.command';
@@ -190,6 +190,18 @@ export function buildCli(): Command {
         roles: issued.actor.roles,
         expires_at: issued.expiresAt,
       });
+    });
+  token
+    .command('revoke')
+    .description('revoke an X-Auth-Token: it is refused (401) from the next request on')
+    .argument('<token>', 'the token to revoke')
+    .action(async (value: string) => {
+      const config = loadConfig();
+      const revoked = await withLocalContext(config, (get) =>
+        get<TokenService>(TokenService).revoke(value),
+      );
+      if (!revoked) throw new CliError('no such token', ExitCode.notFound);
+      print({ revoked: true });
     });
 
   const projections = program.command('projections').description('read models');

@@ -28,7 +28,7 @@ export class EventAppender {
     if (events.length === 0) return null;
     const stamped = stampEvents(events, context, this.clock, this.ids);
     const result = await this.store.append(stream, stamped, expected);
-    for (const e of events) this.faults.hit(`after-append:${e.type}`);
+    this.faults.afterAppend(events);
     return result;
   }
 

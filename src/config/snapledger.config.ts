@@ -25,6 +25,12 @@ export interface SnapledgerConfig {
   /** How often a step is tried before the snapshot fails. */
   readonly stepAttempts: number;
   /**
+   * Wait after a step's first failed try (SNAPLEDGER_STEP_BACKOFF_MS, default 500), doubled
+   * after each further one up to stepBackoffMaxMs (SNAPLEDGER_STEP_BACKOFF_MAX_MS, default 30 s).
+   */
+  readonly stepBackoffMs: number;
+  readonly stepBackoffMaxMs: number;
+  /**
    * Running and paused domains with a local qcow2/raw disk are snapshotted live (no
    * downtime) unless SNAPLEDGER_LIVE_SNAPSHOT=off, which forces the cold path (Nova's
    * disable_libvirt_livesnapshot).
@@ -111,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     throw new Error(`SNAPLEDGER_SNAPSHOT_FORMAT must be raw or qcow2, got "${format}"`);
   }
   const compression = compressionFrom(env.SNAPLEDGER_SNAPSHOT_COMPRESSION, format);
+  const stepBackoffMs = intFrom(env.SNAPLEDGER_STEP_BACKOFF_MS, 500, 'SNAPLEDGER_STEP_BACKOFF_MS');
   return {
     dataDir: resolve(env.SNAPLEDGER_DATA_DIR || './data'),
     port: intFrom(env.SNAPLEDGER_PORT, 8774, 'SNAPLEDGER_PORT'),
@@ -124,6 +131,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     convertRateLimit:
       intFrom(env.SNAPLEDGER_CONVERT_RATE_LIMIT, 0, 'SNAPLEDGER_CONVERT_RATE_LIMIT') || null,
     stepAttempts: Math.max(1, intFrom(env.SNAPLEDGER_STEP_ATTEMPTS, 3, 'SNAPLEDGER_STEP_ATTEMPTS')),
+    stepBackoffMs,
+    // The cap is never below the first wait.
+    stepBackoffMaxMs: Math.max(
+      stepBackoffMs,
+      intFrom(env.SNAPLEDGER_STEP_BACKOFF_MAX_MS, 30_000, 'SNAPLEDGER_STEP_BACKOFF_MAX_MS'),
+    ),
     liveSnapshot: liveSnapshotFrom(env.SNAPLEDGER_LIVE_SNAPSHOT),
     deltaDir: resolve(env.SNAPLEDGER_DELTA_DIR || '/var/lib/snapledger/deltas'),
     mirrorTimeoutMs:

@@ -14,6 +14,12 @@ export interface StoredImage {
 export interface ImageStore {
   /** The path a conversion for this image should write to (a partial file, not yet visible). */
   stagingPath(imageId: string): string;
+  /**
+   * The partial file path for a new conversion, with any partial file of an earlier try
+   * unlinked first: a qemu-img orphaned by a crashed service may still be writing it and
+   * holding its write lock; the new conversion gets a new file, the orphan keeps the old one.
+   */
+  prepareStaging(imageId: string): Promise<string>;
   /** True when a finished conversion is staged for this image. */
   hasStaged(imageId: string): Promise<boolean>;
   /**

@@ -40,7 +40,15 @@ export class LocalImageStore implements ImageStore {
    */
   private readonly settling = new Map<string, Promise<StoredImage>>();
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    /**
+     * Called at named points of commit (`commit-settled`: durable and hashed, not yet
+     * renamed; `commit-renamed`: in the store, directories not yet fsynced), for the crash
+     * tests' `kill-at:<point>` fault injection.
+     */
+    private readonly onCommitPoint: (point: string) => void = () => undefined,
+  ) {
     if (!dataDir) throw new Error('LocalImageStore needs a data directory');
     this.imagesDir = join(resolve(dataDir), 'images');
     this.stagingDir = join(this.imagesDir, '.staging');
@@ -50,6 +58,12 @@ export class LocalImageStore implements ImageStore {
     const id = canonicalImageId(imageId);
     this.ensureDirs();
     return this.partialFile(id);
+  }
+
+  async prepareStaging(imageId: string): Promise<string> {
+    const partial = this.stagingPath(imageId);
+    await rm(partial, { force: true });
+    return partial;
   }
 
   async hasStaged(imageId: string): Promise<boolean> {
@@ -109,6 +123,7 @@ export class LocalImageStore implements ImageStore {
     const stored = this.storedFile(id);
     if (await isFile(staged)) {
       const digest = await this.settledDigest(id);
+      this.onCommitPoint('commit-settled');
       try {
         await rename(staged, stored);
       } catch (error) {
@@ -116,6 +131,7 @@ export class LocalImageStore implements ImageStore {
         if (!isNotFound(error) || !(await isFile(stored))) throw error;
         return digestFile(stored);
       }
+      this.onCommitPoint('commit-renamed');
       await fsyncPath(this.imagesDir);
       await fsyncPath(this.stagingDir);
       return digest;

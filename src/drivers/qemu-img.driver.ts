@@ -280,6 +280,8 @@ function failure(
   else if (result.exitCode !== undefined) reason = `exit ${result.exitCode}`;
   else if (result.signal) reason = `killed by ${result.signal}`;
   else reason = result.originalMessage ?? result.shortMessage ?? 'did not run';
+  // Say it plainly: an operator reading the image's failure must see that the disk filled up.
+  if (/no space left on device/i.test(stderr)) reason += '; the disk it writes to is full';
   return new DiskImageToolError(
     `qemu-img ${command} ${subject} failed (${reason})${stderr ? `: ${stderr}` : ''}`,
     stderr,

@@ -29,6 +29,8 @@ export type SnapshotAction =
 export interface NextStepOptions {
   /** Compensation could not restore the domain (it is gone); release without restoring. */
   readonly restoreGivenUp?: boolean;
+  /** Why it was given up (the last error), added to the release's reason. */
+  readonly restoreGivenUpReason?: string;
 }
 
 /** The step a forward action belongs to, for SnapshotFailed. */
@@ -68,9 +70,14 @@ export function nextStep(
     if (savedByUs && !options.restoreGivenUp) return { kind: 'restore' };
     if (deltaLeft) return { kind: 'cleanup' };
     if (held) {
-      const reason = image.failure
+      const why = image.failure
         ? `snapshot failed at ${image.failure.step}: ${image.failure.reason}`
         : 'image was deleted while its snapshot ran';
+      // Say so when the domain we saved is left as it is: an operator must know.
+      const reason =
+        savedByUs && options.restoreGivenUp
+          ? `${why}; the domain was not restored, restoring it was given up: ${options.restoreGivenUpReason ?? 'it cannot be started'}`
+          : why;
       return { kind: 'release', reason };
     }
     return { kind: 'done' };

@@ -87,6 +87,7 @@ export class SnapshotSteps {
     state: SnapshotProcessState,
     signal?: AbortSignal,
   ): Promise<void> {
+    await this.deps.faults.stallIfArmed(action.kind);
     this.deps.faults.failIfArmed(action.kind);
     const ctx = state.origin as CausationContext;
     const { imageId, instance } = state;
@@ -119,7 +120,7 @@ export class SnapshotSteps {
       case 'save': {
         const plan = state.plan as SnapshotPlanned['data'];
         const startedAt = clock.now();
-        await this.deps.hypervisor.managedSave(instanceId);
+        await this.deps.faults.during('save', () => this.deps.hypervisor.managedSave(instanceId));
         await onInstance(
           decideDomainSaved(instance, {
             imageId,
@@ -152,7 +153,9 @@ export class SnapshotSteps {
         const plan = state.plan as SnapshotPlanned['data'];
         const startedAt = clock.now();
         const paused = plan.priorPowerState === 'paused';
-        await this.deps.hypervisor.start(instanceId, { paused });
+        await this.deps.faults.during('restore', () =>
+          this.deps.hypervisor.start(instanceId, { paused }),
+        );
         await onInstance(
           decideDomainRestored(instance, {
             imageId,
@@ -369,11 +372,13 @@ export class SnapshotSteps {
     const startedAt = clock.now();
     let thawed: Date | null = null;
     try {
-      await hypervisor.mirrorDisk(instanceId, {
-        target,
-        destination: delta.path,
-        timeoutMs: config.mirrorTimeoutMs,
-      });
+      await this.deps.faults.during('mirror', () =>
+        hypervisor.mirrorDisk(instanceId, {
+          target,
+          destination: delta.path,
+          timeoutMs: config.mirrorTimeoutMs,
+        }),
+      );
     } finally {
       if (quiesce.type === 'GuestQuiesced') thawed = await this.thaw(instanceId);
     }
@@ -543,28 +548,33 @@ export class SnapshotSteps {
       const percent = sampler.take();
       if (percent !== null) record(percent);
     };
+    // A fresh partial file: a qemu-img left running by a crashed service may still hold the
+    // old one's write lock (found by the crash matrix: the resumed conversion failed on it).
+    const target = await images.prepareStaging(imageId);
     // Measure first: a conversion that cannot fit fails now, before it fills the store.
     const room = await StagingSpace.of(disks).claim({
       imageId,
       source,
       sourceFormat,
-      target: images.stagingPath(imageId),
+      target,
       targetFormat: plan.targetFormat,
       compression: plan.compression,
     });
     if (!room.ok) throw new PermanentStepError(room.reason);
     const sampling = setInterval(flush, PROGRESS_SAMPLE_MS);
     try {
-      await disks.convert({
-        source,
-        sourceFormat,
-        target: images.stagingPath(imageId),
-        targetFormat: plan.targetFormat,
-        onProgress: (percent) => sampler.report(percent),
-        signal,
-        rateLimit: this.deps.config.convertRateLimit ?? undefined,
-        compression: plan.compression,
-      });
+      await this.deps.faults.during('convert', () =>
+        disks.convert({
+          source,
+          sourceFormat,
+          target,
+          targetFormat: plan.targetFormat,
+          onProgress: (percent) => sampler.report(percent),
+          signal,
+          rateLimit: this.deps.config.convertRateLimit ?? undefined,
+          compression: plan.compression,
+        }),
+      );
     } finally {
       clearInterval(sampling);
       room.release();

@@ -28,6 +28,7 @@ import {
 } from './snapshot-process.entity';
 import { loadSnapshotProcess, type SnapshotProcessState } from './snapshot-process.state';
 import { queueRole, SnapshotGate } from './snapshot-queue';
+import { afterStepError, backoffDelayMs, type StepRetryPolicy } from './step-retry.policy';
 import { PermanentStepError, type SnapshotSteps } from './snapshot-steps';
 
 const CHECKPOINT = 'snapshot-saga';
@@ -47,8 +48,10 @@ export interface SagaLogger {
 export interface SnapshotSagaOptions {
   /** Tries per step before the snapshot fails (transient errors only). */
   readonly attempts: number;
-  /** First back-off between tries, doubled each time. */
+  /** First back-off between tries, doubled each time (SNAPLEDGER_STEP_BACKOFF_MS). */
   readonly backoffMs: number;
+  /** The longest back-off (SNAPLEDGER_STEP_BACKOFF_MAX_MS); default 30 s. */
+  readonly maxBackoffMs?: number;
   /** Snapshots doing hypervisor work at once (SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS); default 5. */
   readonly maxConcurrentSnapshots?: number;
 }
@@ -307,10 +310,11 @@ export class SnapshotSaga {
   private async run(imageId: string, instanceId: string): Promise<void> {
     let attempts = 0;
     let restoreGivenUp = false;
+    let restoreGivenUpReason: string | undefined;
     for (;;) {
       if (this.stopping) return;
       const state = await loadSnapshotProcess(this.store, imageId, instanceId);
-      const action: SnapshotAction = nextStep(state, { restoreGivenUp });
+      const action: SnapshotAction = nextStep(state, { restoreGivenUp, restoreGivenUpReason });
       const role = queueRole(state, action);
       if (role === 'hold') this.gate.hold(imageId);
       if (role === 'leave') this.gate.leave(imageId);
@@ -355,26 +359,33 @@ export class SnapshotSaga {
           },
           'snapshot step failed',
         );
-        if (compensating || action.kind === 'fail' || action.kind === 'release') {
-          if (
-            action.kind === 'restore' &&
-            (error instanceof DomainNotFoundError || attempts >= this.options.attempts)
-          ) {
-            restoreGivenUp = true;
-            attempts = 0;
-            continue;
+        const outcome = afterStepError(
+          {
+            action: action.kind,
+            attempt: attempts,
+            permanent: isPermanent(error),
+            domainMissing: error instanceof DomainNotFoundError,
+            compensating,
+          },
+          this.retryPolicy,
+        );
+        if (outcome.kind === 'give-up-restore') {
+          restoreGivenUp = true;
+          restoreGivenUpReason = reason;
+          attempts = 0;
+          continue;
+        }
+        if (outcome.kind === 'retry') {
+          if (outcome.record) {
+            const step = stepOf[action.kind as keyof typeof stepOf];
+            await this.steps
+              .recordRetry(state, { step, attempt: attempts, reason })
+              .catch(() => undefined);
           }
-          await delay(this.backoff(attempts));
+          await delay(outcome.delayMs);
           continue;
         }
         const step = stepOf[action.kind as keyof typeof stepOf];
-        if (!isPermanent(error) && attempts < this.options.attempts) {
-          await this.steps
-            .recordRetry(state, { step, attempt: attempts, reason })
-            .catch(() => undefined);
-          await delay(this.backoff(attempts));
-          continue;
-        }
         await this.steps.fail(state, step, reason).catch((e: unknown) => {
           if (!(e instanceof WrongExpectedRevisionError)) throw e;
         });
@@ -438,7 +449,15 @@ export class SnapshotSaga {
     }
   }
 
+  private get retryPolicy(): StepRetryPolicy {
+    return {
+      attempts: this.options.attempts,
+      firstBackoffMs: this.options.backoffMs,
+      maxBackoffMs: this.options.maxBackoffMs ?? 30_000,
+    };
+  }
+
   private backoff(attempt: number): number {
-    return Math.min(30_000, this.options.backoffMs * 2 ** (attempt - 1));
+    return backoffDelayMs(attempt, this.retryPolicy);
   }
 }

@@ -14,7 +14,12 @@ import {
   type SnapshotStep,
   type TaskState,
 } from '../../src/events';
-import { nextStep, stepOf, type SnapshotAction } from '../../src/sagas/snapshot-next-step';
+import {
+  nextStep,
+  stepOf,
+  type NextStepOptions,
+  type SnapshotAction,
+} from '../../src/sagas/snapshot-next-step';
 import {
   foldSnapshotProcess,
   type SnapshotProcessState,
@@ -224,7 +229,7 @@ class History {
     });
   }
 
-  next(options?: { restoreGivenUp?: boolean }): SnapshotAction {
+  next(options?: NextStepOptions): SnapshotAction {
     return nextStep(this.state(), options);
   }
 }
@@ -513,6 +518,18 @@ describe('nextStep: failure compensation', () => {
     const action = savedThenKilled().next({ restoreGivenUp: true });
     expect(action).toMatchObject({ kind: 'release' });
     expect((action as { reason: string }).reason).toContain('extract');
+  });
+
+  it('given restore given up with its reason, when asked, then the release reason says the domain was not restored and why', () => {
+    const action = savedThenKilled().next({
+      restoreGivenUp: true,
+      restoreGivenUpReason: 'domain vm-1 not found',
+    });
+    expect(action).toEqual({
+      kind: 'release',
+      reason:
+        'snapshot failed at extract: qemu-img exited with 1; the domain was not restored, restoring it was given up: domain vm-1 not found',
+    });
   });
 
   it('given a killed image never saved (offline), when asked, then the task is released directly', () => {

@@ -37,13 +37,15 @@ export function queryLimitsPlugin(limits: QueryLimits = DEFAULT_QUERY_LIMITS): A
               `The query is nested ${depth} levels deep; at most ${limits.maxDepth} are allowed.`,
             );
           }
-          const complexity = getComplexity({
-            schema,
-            query: document,
-            operationName: operationName ?? request.operationName,
-            variables: request.variables ?? {},
-            estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-          });
+          const complexity = costOf(() =>
+            getComplexity({
+              schema,
+              query: document,
+              operationName: operationName ?? request.operationName,
+              variables: request.variables ?? {},
+              estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+            }),
+          );
           if (complexity > limits.maxComplexity) {
             throw requestRejection(
               400,
@@ -55,4 +57,19 @@ export function queryLimitsPlugin(limits: QueryLimits = DEFAULT_QUERY_LIMITS): A
       };
     },
   };
+}
+
+/**
+ * Runs the cost estimate. It coerces the request's variables, so a variable of the wrong type
+ * throws graphql's own error here, before Apollo's execution would have refused it; thrown
+ * from a plugin unlabelled, Apollo would answer 500. It is the caller's mistake: 400.
+ */
+function costOf(estimate: () => number): number {
+  try {
+    return estimate();
+  } catch (error) {
+    if (error instanceof Error && error.name === 'GraphQLError')
+      throw requestRejection(400, 'BAD_USER_INPUT', error.message);
+    throw error;
+  }
 }
