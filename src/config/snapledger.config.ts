@@ -45,6 +45,11 @@ export interface SnapledgerConfig {
   /** How long the live path's block copy may take before it is aborted (ms). */
   readonly mirrorTimeoutMs: number;
   /**
+   * MiB per second the live path's block copy may move (`virsh blockcopy --bandwidth`), to
+   * spare the host's disks; null means no limit (SNAPLEDGER_MIRROR_BANDWIDTH).
+   */
+  readonly mirrorBandwidthMiB: number | null;
+  /**
    * At most this many snapshots do hypervisor work at once on this host
    * (SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS, default 5); the others wait, in order, holding
    * their instance's task state.
@@ -141,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     deltaDir: resolve(env.SNAPLEDGER_DELTA_DIR || '/var/lib/snapledger/deltas'),
     mirrorTimeoutMs:
       1000 * Math.max(1, intFrom(env.SNAPLEDGER_MIRROR_TIMEOUT, 3600, 'SNAPLEDGER_MIRROR_TIMEOUT')),
+    mirrorBandwidthMiB:
+      intFrom(env.SNAPLEDGER_MIRROR_BANDWIDTH, 0, 'SNAPLEDGER_MIRROR_BANDWIDTH') || null,
     maxConcurrentSnapshots: positiveLimit(
       intFrom(env.SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS, 5, 'SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS'),
       'SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS',

@@ -53,6 +53,8 @@ export interface MirrorOptions {
   readonly destination: string;
   /** How long the copy may take; on expiry (or any failure) the block job is aborted. */
   readonly timeoutMs: number;
+  /** MiB per second the copy may move (`--bandwidth`); absent means no limit. */
+  readonly bandwidthMiB?: number;
 }
 
 export class DomainNotFoundError extends Error {

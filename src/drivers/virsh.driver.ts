@@ -230,6 +230,12 @@ export class VirshHypervisor implements Hypervisor {
     requireTarget(target);
     if (!isAbsolute(destination)) throw new Error(`mirror destination must be absolute`);
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+    const bandwidth =
+      options.bandwidthMiB !== undefined &&
+      Number.isInteger(options.bandwidthMiB) &&
+      options.bandwidthMiB > 0
+        ? ['--bandwidth', String(options.bandwidthMiB)]
+        : [];
     try {
       await this.virsh(
         [
@@ -252,6 +258,7 @@ export class VirshHypervisor implements Hypervisor {
           // virsh aborts the job itself at this timeout; execa's timeout is the backstop.
           '--timeout',
           String(seconds),
+          ...bandwidth,
         ],
         options.timeoutMs + this.queryTimeoutMs,
         domain,

@@ -377,6 +377,7 @@ export class SnapshotSteps {
           target,
           destination: delta.path,
           timeoutMs: config.mirrorTimeoutMs,
+          bandwidthMiB: config.mirrorBandwidthMiB ?? undefined,
         }),
       );
     } finally {

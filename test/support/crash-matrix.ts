@@ -57,6 +57,8 @@ export interface CrashRow {
  * once, so the domain's 4 MiB of data take about 2 s.
  */
 const SLOW_CONVERT = { SNAPLEDGER_CONVERT_RATE_LIMIT: String(1024 * 1024) };
+/** A block copy of the matrix's small disk at 1 MiB/s lasts seconds, so a kill lands inside it. */
+const SLOW_MIRROR = { SNAPLEDGER_MIRROR_BANDWIDTH: '1' };
 
 const pending = 'image_snapshot_pending';
 const tsc = (to: string, ci = false): CrashPoint => ({
@@ -115,7 +117,7 @@ export const CRASH_POINTS: Readonly<Record<CrashPath, readonly CrashPoint[]>> = 
     { ...tsc('image_snapshot'), inRequest: 'either' },
     after('SnapshotPlanned'),
     tsc('image_pending_upload'),
-    during('mirror', 150, true),
+    during('mirror', 500, true, SLOW_MIRROR),
     after('DiskMirrored', true),
     after('ConversionProgressed', false, SLOW_CONVERT),
     during('convert', 700, true, SLOW_CONVERT),
