@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { createParser } from 'eventsource-parser';
 import type { ApiClient } from './api-client';
 
@@ -43,6 +44,7 @@ export async function followImageProgress(
       }
     }
     if (final) return final;
-    await new Promise<void>((resolve) => setTimeout(resolve, 1000));
+    // The stream ended before the final state (the service restarted?): reconnect shortly.
+    await delay(1000, undefined, { signal: options.signal });
   }
 }

@@ -77,11 +77,7 @@ describe('audit log, raw events, snapshot history and live progress (REST and CL
   let secondProgress: ProgressEvent[];
   let all: AuditEntry[]; // every audit entry, as an admin sees it
 
-  async function token(project: string, user: string): Promise<string> {
-    const made = await service.cli(['token', 'create', '--project', project, '--user', user]);
-    expect(made.code).toBe(0);
-    return (JSON.parse(made.stdout) as { token: string }).token;
-  }
+  const token = (project: string, user: string) => service.createToken(project, user);
 
   /** Reads an SSE response to its end with eventsource-parser. */
   async function readProgress(

@@ -46,20 +46,8 @@ describe('Nova compute API', () => {
   let okRequestId: string;
   let failedRequestId: string;
 
-  async function token(projectId: string, user: string, roles: string[]): Promise<string> {
-    const created = await service.cli([
-      'token',
-      'create',
-      '--project',
-      projectId,
-      '--user',
-      user,
-      '--role',
-      ...roles,
-    ]);
-    expect(created.code).toBe(0);
-    return (JSON.parse(created.stdout) as { token: string }).token;
-  }
+  const token = (projectId: string, user: string, roles: string[]) =>
+    service.createToken(projectId, user, roles);
 
   /** createImage as the project's member; resolves with the request id once it has settled. */
   async function snapshot(domain: TestDomain, name: string): Promise<string> {

@@ -42,20 +42,7 @@ describe('Glance image list and download', () => {
   const ids = { killed: '', a: '', b: '', shared: '' };
   let byId: Record<string, GlanceImage> = {};
 
-  async function tokenFor(project: string, user: string): Promise<string> {
-    const made = await service.cli([
-      'token',
-      'create',
-      '--project',
-      project,
-      '--user',
-      user,
-      '--role',
-      'member',
-    ]);
-    expect(made.code).toBe(0);
-    return (JSON.parse(made.stdout) as { token: string }).token;
-  }
+  const tokenFor = (project: string, user: string) => service.createToken(project, user);
 
   /** createImage through Nova, then waits until the snapshot settles and the image shows it. */
   async function snapshot(token: string, name: string, expected: string): Promise<string> {

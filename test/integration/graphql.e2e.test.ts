@@ -44,11 +44,7 @@ describe('GraphQL API against a real service', () => {
     return { status: res.status, ...((await res.json()) as Omit<GraphqlResponse<T>, 'status'>) };
   }
 
-  async function tokenFor(project: string, user: string): Promise<string> {
-    const out = await service.cli(['token', 'create', '--project', project, '--user', user]);
-    expect(out.code).toBe(0);
-    return (JSON.parse(out.stdout) as { token: string }).token;
-  }
+  const tokenFor = (project: string, user: string) => service.createToken(project, user);
 
   async function snapshotThroughMutation(instanceId: string, name: string, token: string) {
     const res = await gql<{ createImage: { id: string; status: string; instanceId: string } }>(

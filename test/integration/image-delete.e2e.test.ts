@@ -16,20 +16,8 @@ describe('deleting images', () => {
   let rita: string; // reader of project-a
   let bob: string; // member of project-b
 
-  async function tokenFor(project: string, user: string, role: string): Promise<string> {
-    const made = await service.cli([
-      'token',
-      'create',
-      '--project',
-      project,
-      '--user',
-      user,
-      '--role',
-      role,
-    ]);
-    expect(made.code).toBe(0);
-    return (JSON.parse(made.stdout) as { token: string }).token;
-  }
+  const tokenFor = (project: string, user: string, role: string) =>
+    service.createToken(project, user, role);
 
   async function snapshot(token: string, name: string): Promise<string> {
     const res = await service.api<{ image_id: string }>(

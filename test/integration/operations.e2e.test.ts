@@ -47,18 +47,7 @@ describe('operations: logs, health probes, metrics and the OpenAPI document', ()
     domain = await createTestDomain({ name: 'ops', start: false });
     const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
     expect(sync.body.registered).toContain(domain.uuid);
-    const created = await service.cli([
-      'token',
-      'create',
-      '--project',
-      'ops-project',
-      '--user',
-      'ops-user',
-      '--role',
-      'member',
-    ]);
-    expect(created.code).toBe(0);
-    memberToken = (JSON.parse(created.stdout) as { token: string }).token;
+    memberToken = await service.createToken('ops-project', 'ops-user', 'member');
 
     const res = await service.api<{ image_id: string }>(
       'POST',

@@ -44,13 +44,8 @@ describe('security against a real service', () => {
 
   const lastPosition = () => service.events().at(-1)?.position ?? 0;
 
-  async function tokenFor(project: string, user: string, role: string, ttl?: number) {
-    const args = ['token', 'create', '--project', project, '--user', user, '--role', role];
-    if (ttl !== undefined) args.push('--ttl', String(ttl));
-    const made = await service.cli(args);
-    expect(made.code, made.stderr).toBe(0);
-    return (JSON.parse(made.stdout) as { token: string }).token;
-  }
+  const tokenFor = (project: string, user: string, role: string, ttl?: number) =>
+    service.createToken(project, user, role, ttl);
 
   async function snapshot(domain: TestDomain, token: string): Promise<string> {
     const res = await service.api<{ image_id: string }>(

@@ -323,41 +323,10 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     });
     expect(badToken.status).toBe(401);
 
-    const made = await service.cli([
-      'token',
-      'create',
-      '--project',
-      'project-b',
-      '--user',
-      'bob',
-      '--role',
-      'member',
-    ]);
-    expect(made.code).toBe(0);
-    const bob = (JSON.parse(made.stdout) as { token: string }).token;
-    const madeA = await service.cli([
-      'token',
-      'create',
-      '--project',
-      'project-a',
-      '--user',
-      'alice',
-      '--role',
-      'member',
-    ]);
-    const alice = (JSON.parse(madeA.stdout) as { token: string }).token;
+    const bob = await service.createToken('project-b', 'bob', 'member');
+    const alice = await service.createToken('project-a', 'alice', 'member');
 
-    const madeReader = await service.cli([
-      'token',
-      'create',
-      '--project',
-      'project-a',
-      '--user',
-      'rita',
-      '--role',
-      'reader',
-    ]);
-    const reader = (JSON.parse(madeReader.stdout) as { token: string }).token;
+    const reader = await service.createToken('project-a', 'rita', 'reader');
     const readerView = await service.api<{
       instance: { host: string | null; disk_path: string | null };
     }>('GET', `/v1/instances/${domain.uuid}`, { token: reader });

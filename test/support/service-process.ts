@@ -205,6 +205,24 @@ export class ServiceProcess {
     return { code, stdout, stderr };
   }
 
+  /**
+   * Makes an X-Auth-Token with `snapledger token create` (against this service's data
+   * directory), for a user of a project with the given roles; `ttlSeconds` makes it expire.
+   */
+  async createToken(
+    projectId: string,
+    userId: string,
+    roles: string | readonly string[] = 'member',
+    ttlSeconds?: number,
+  ): Promise<string> {
+    const args = ['token', 'create', '--project', projectId, '--user', userId, '--role'];
+    args.push(...(typeof roles === 'string' ? [roles] : roles));
+    if (ttlSeconds !== undefined) args.push('--ttl', String(ttlSeconds));
+    const made = await this.cli(args);
+    if (made.code !== 0) throw new Error(`token create failed (${made.code}): ${made.stderr}`);
+    return (JSON.parse(made.stdout) as { token: string }).token;
+  }
+
   /** The stored events, read from the log file with a read-only connection. */
   events(): StoredEventRow[] {
     const db = new Database(join(this.dataDir, 'events.sqlite'), {
