@@ -18,7 +18,7 @@ import type { EventAppender } from '../commands/event-appender';
 import type { FaultInjector } from '../commands/fault-injection';
 import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { DiskImageTool } from '../drivers/disk-image.port';
-import { DomainNotFoundError, type Hypervisor } from '../drivers/hypervisor.port';
+import type { Hypervisor } from '../drivers/hypervisor.port';
 import type { LiveDeltaStore } from '../drivers/live-delta.port';
 import type { ImageStore } from '../drivers/image-store.port';
 import {
@@ -26,28 +26,22 @@ import {
   instanceStream,
   snapshotStream,
   type CausationContext,
-  type GuestQuiesced,
-  type QuiesceSkipped,
   type SnapshotPlanned,
   type SnapshotStep,
   type SnapshotStepRetried,
 } from '../events';
+import { LiveMirrorSteps } from './live-mirror.steps';
+import { PermanentStepError } from './permanent-step.error';
 import { ProgressSampler } from './progress-sampler';
 import { StagingSpace } from './space-check';
 import { planTargetFormat } from './target-format';
 import type { SnapshotAction } from './snapshot-next-step';
 import type { SnapshotProcessState } from './snapshot-process.state';
 
+export { PermanentStepError } from './permanent-step.error';
+
 /** How often the newest qemu-img progress is written while converting. */
 const PROGRESS_SAMPLE_MS = 1000;
-
-/** A step that cannot succeed however often it is tried (no disk, domain crashed...). */
-export class PermanentStepError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PermanentStepError';
-  }
-}
 
 export interface SnapshotStepDependencies {
   readonly appender: EventAppender;
@@ -64,19 +58,21 @@ export interface SnapshotStepDependencies {
 /** Disk formats the live path mirrors (local files only; lvm and rbd never get here). */
 const LIVE_FORMATS: readonly string[] = ['qcow2', 'raw'];
 
-/** How often a failed thaw is tried again: a guest must not stay frozen because of us. */
-const THAW_ATTEMPTS = 3;
-
 /**
  * Performs one action of the snapshot process: the driver call (idempotent: it checks
  * before it acts) and the append of its event, expecting the revision it read.
  */
 export class SnapshotSteps {
+  /** The live path's own steps: mirror and cleanup. */
+  private readonly live: LiveMirrorSteps;
+
   constructor(
     private readonly deps: SnapshotStepDependencies,
     /** This boot of the host, recorded with extracted data (see drivers/host-boot.ts). */
     private readonly bootId: string,
-  ) {}
+  ) {
+    this.live = new LiveMirrorSteps(deps);
+  }
 
   /**
    * `signal` stops a long driver call (the conversion) when the snapshot is no longer wanted,
@@ -141,13 +137,13 @@ export class SnapshotSteps {
         );
         return;
       case 'mirror':
-        await this.mirror(state, ctx);
+        await this.live.mirror(state, ctx);
         return;
       case 'extract':
         await this.extract(state, ctx, signal);
         return;
       case 'cleanup':
-        await this.cleanup(state, ctx);
+        await this.live.cleanup(state, ctx);
         return;
       case 'restore': {
         const plan = state.plan as SnapshotPlanned['data'];
@@ -341,167 +337,6 @@ export class SnapshotSteps {
       virtualSize: info.virtualSize,
       ...(live ? { diskTarget: domain.firstFileDisk.target } : {}),
     };
-  }
-
-  /**
-   * Live path, Nova's order: a qcow2 delta over the disk's backing file, the guest frozen if
-   * it has an agent, a shallow transient block copy into the delta ended without pivoting,
-   * the guest thawed whatever happened. A try cut short by a crash may have left a copy job,
-   * a frozen guest or a delta: each is cleared before the copy starts again.
-   */
-  private async mirror(state: SnapshotProcessState, ctx: CausationContext): Promise<void> {
-    const { hypervisor, deltas, clock, config } = this.deps;
-    const plan = state.plan as SnapshotPlanned['data'];
-    const { imageId } = state;
-    const instanceId = plan.instanceId;
-    const target = plan.diskTarget;
-    if (!target) throw new PermanentStepError('the live plan names no disk target');
-    const domain = await hypervisor.describe(instanceId);
-    if (!['running', 'idle', 'paused'].includes(domain.state)) {
-      throw new PermanentStepError(
-        `domain ${domain.name} became ${domain.state} during its live snapshot`,
-      );
-    }
-    await hypervisor.abortMirror(instanceId, target, deltas.pathOf(imageId));
-    const delta = await deltas.create(imageId, {
-      diskPath: plan.diskPath,
-      diskFormat: plan.sourceFormat,
-    });
-
-    const quiesce = await this.quiesce(domain.guestAgent, domain.state === 'paused', state);
-    const startedAt = clock.now();
-    let thawed: Date | null = null;
-    try {
-      await this.deps.faults.during('mirror', () =>
-        hypervisor.mirrorDisk(instanceId, {
-          target,
-          destination: delta.path,
-          timeoutMs: config.mirrorTimeoutMs,
-          bandwidthMiB: config.mirrorBandwidthMiB ?? undefined,
-        }),
-      );
-    } finally {
-      if (quiesce.type === 'GuestQuiesced') thawed = await this.thaw(instanceId);
-    }
-    this.deps.faults.failIfArmed('mirror-copied');
-    const finishedAt = clock.now();
-    const quiesced =
-      quiesce.type === 'GuestQuiesced'
-        ? {
-            ...quiesce,
-            data: {
-              ...quiesce.data,
-              durationMs: (thawed ?? finishedAt).getTime() - Date.parse(quiesce.data.startedAt),
-            },
-          }
-        : quiesce;
-    await this.deps.appender.append(
-      snapshotStream(imageId),
-      [
-        quiesced,
-        {
-          type: 'DiskMirrored',
-          data: {
-            imageId,
-            instanceId,
-            overBackingFile: delta.overBackingFile,
-            startedAt: startedAt.toISOString(),
-            durationMs: finishedAt.getTime() - startedAt.getTime(),
-          },
-        },
-      ],
-      state.snapshotRevision,
-      ctx,
-    );
-  }
-
-  /**
-   * Freezes the guest's filesystems through its agent, or says why not. A paused guest is not
-   * asked: its agent cannot answer, and its vCPUs write nothing anyway.
-   */
-  private async quiesce(
-    hasAgent: boolean,
-    paused: boolean,
-    state: SnapshotProcessState,
-  ): Promise<GuestQuiesced | QuiesceSkipped> {
-    const base = { imageId: state.imageId, instanceId: state.instance.instanceId as string };
-    const skipped = (reason: string): QuiesceSkipped => ({
-      type: 'QuiesceSkipped',
-      data: { ...base, reason },
-    });
-    if (!hasAgent) return skipped('the domain has no QEMU guest agent channel');
-    if (paused) return skipped('the domain is paused');
-    // A freeze left by a crashed try is undone first (thawing a thawed guest is harmless).
-    await this.deps.hypervisor.thawFilesystems(base.instanceId).catch(() => undefined);
-    const startedAt = this.deps.clock.now();
-    try {
-      const frozen = await this.deps.hypervisor.freezeFilesystems(base.instanceId);
-      return {
-        type: 'GuestQuiesced',
-        data: {
-          ...base,
-          frozenFilesystems: frozen,
-          startedAt: startedAt.toISOString(),
-          durationMs: 0,
-        },
-      };
-    } catch (error) {
-      return skipped(
-        `the guest agent did not freeze the filesystems: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-  }
-
-  /** Thaws the guest, trying again on failure; returns when it was thawed. */
-  private async thaw(instanceId: string): Promise<Date> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.deps.hypervisor.thawFilesystems(instanceId);
-        return this.deps.clock.now();
-      } catch (error) {
-        if (attempt >= THAW_ATTEMPTS) throw error;
-      }
-    }
-  }
-
-  /**
-   * Live path: removes the delta and any copy job of ours still on the disk (a crash
-   * mid-mirror leaves one). Check, then act: both may already be gone.
-   */
-  private async cleanup(state: SnapshotProcessState, ctx: CausationContext): Promise<void> {
-    const { hypervisor, deltas } = this.deps;
-    const plan = state.plan as SnapshotPlanned['data'];
-    const { imageId } = state;
-    const instanceId = plan.instanceId;
-    const startedAt = this.deps.clock.now();
-    let abortedJob = false;
-    if (plan.diskTarget) {
-      abortedJob = await hypervisor
-        .abortMirror(instanceId, plan.diskTarget, deltas.pathOf(imageId))
-        .catch((error: unknown) => {
-          if (error instanceof DomainNotFoundError) return false; // no domain, no job
-          throw error;
-        });
-    }
-    const removedFile = await deltas.remove(imageId);
-    await this.deps.appender.append(
-      snapshotStream(imageId),
-      [
-        {
-          type: 'DeltaRemoved',
-          data: {
-            imageId,
-            instanceId,
-            removedFile,
-            abortedJob,
-            startedAt: startedAt.toISOString(),
-            durationMs: this.deps.clock.now().getTime() - startedAt.getTime(),
-          },
-        },
-      ],
-      state.snapshotRevision,
-      ctx,
-    );
   }
 
   /** What the conversion reads: the live path's delta (through its backing chain), else the disk. */
