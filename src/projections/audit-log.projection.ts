@@ -66,11 +66,23 @@ export class AuditLogProjection implements Projection {
       imageId,
       projectId,
       summary: summarize(event),
-      data: event.data as Record<string, unknown>,
+      data: withoutOperatorFields(event.data as Record<string, unknown>),
     };
     // TypeORM's deep-partial insert type cannot express a free-form JSON column.
     await manager.insert(AuditLogEntry, row as QueryDeepPartialEntity<AuditLogEntry>);
   }
+}
+
+/**
+ * Where a domain runs and where its disk lives are the operator's business (Nova shows the
+ * host to admins only), but every project member reads the audit log. The audit row leaves
+ * them out; the raw log (GET /v1/events, admins only) keeps them.
+ */
+const OPERATOR_FIELDS = ['host', 'diskPath'];
+
+function withoutOperatorFields(data: Record<string, unknown>): Record<string, unknown> {
+  if (!OPERATOR_FIELDS.some((key) => key in data)) return data;
+  return Object.fromEntries(Object.entries(data).filter(([key]) => !OPERATOR_FIELDS.includes(key)));
 }
 
 function streamCategory(streamName: string): { category: string; id: string } | null {
@@ -96,7 +108,7 @@ export function summarize(recorded: RecordedEvent): string {
   switch (event.type) {
     case 'InstanceRegistered': {
       const d = event.data;
-      return `instance ${d.domainName} registered on ${d.host}: vm_state ${d.vmState}, power_state ${d.powerState}`;
+      return `instance ${d.domainName} registered: vm_state ${d.vmState}, power_state ${d.powerState}`;
     }
     case 'PowerStateSynced':
       return `power_state ${event.data.powerState}, vm_state ${event.data.vmState}`;

@@ -23,6 +23,7 @@ interface AuditEntry {
   image_id: string | null;
   request_id: string;
   summary: string;
+  data: Record<string, unknown>;
 }
 interface AuditPage {
   audit: AuditEntry[];
@@ -289,6 +290,21 @@ describe('audit log, raw events, snapshot history and live progress (REST and CL
       expect(await audit(`instance=${domain.uuid}`, bob)).toEqual([]);
       expect((await audit('limit=1000', bob)).some((e) => e.project_id === 'proj-a')).toBe(false);
       expect(await audit('project=proj-a', bob)).toEqual([]);
+    });
+
+    it('leaves the host and the disk path out (the raw log keeps them, for admins)', async () => {
+      const registered = all.find(
+        (e) => e.type === 'InstanceRegistered' && e.instance_id === domain.uuid,
+      );
+      const planned = all.find((e) => e.type === 'SnapshotPlanned');
+      for (const entry of [registered, planned]) {
+        expect(entry).toBeDefined();
+        expect(entry?.data).not.toHaveProperty('host');
+        expect(entry?.data).not.toHaveProperty('diskPath');
+        expect(JSON.stringify(entry)).not.toContain(domain.diskPath);
+      }
+      const raw = service.events().find((e) => e.position === registered?.position);
+      expect(JSON.parse(raw?.data ?? '{}')).toMatchObject({ diskPath: domain.diskPath });
     });
 
     it('answers 400 in the native shape for bad parameters', async () => {
