@@ -12,6 +12,8 @@ command -v g++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
+# Debian's OpenStack CLI (OSC 6.0, openstacksdk 0.101), for test/integration/openstack-cli.e2e.test.ts.
+command -v openstack >/dev/null || need_apt+=(python3-openstackclient)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

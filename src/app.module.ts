@@ -12,8 +12,12 @@ import {
   operationsImports,
 } from './api/operations.providers';
 import { TokenService } from './api/auth/token.service';
+import { UserService } from './api/auth/user.service';
+import { IdentityController } from './api/identity/identity.controller';
+import { IDENTITY_TOKEN_TTL, identityTokenTtlFrom } from './api/identity/identity-token-ttl.config';
 import { ReadModels } from './api/read-models.service';
 import { PROJECTION_RUNNER } from './api/read-your-writes';
+import { WriteCommandBus } from './api/write-command.bus';
 import { GlanceImagesController } from './api/rest/glance-images.controller';
 import { GlanceImageListController } from './api/rest/glance-image-list.controller';
 import { InstancesController } from './api/rest/instances.controller';
@@ -22,6 +26,8 @@ import { EventsController } from './api/rest/events.controller';
 import { ImageProgressController } from './api/rest/image-progress.controller';
 import { ServerActionsController } from './api/rest/server-actions.controller';
 import { ComputeVersionsController } from './api/rest/compute-versions.controller';
+import { ImageVersionsController } from './api/rest/image-versions.controller';
+import { FlavorsController } from './api/rest/flavors.controller';
 import { InstanceActionsController } from './api/rest/instance-actions.controller';
 import { ServersController } from './api/rest/servers.controller';
 import {
@@ -203,6 +209,12 @@ export class AppModule {
         useFactory: (db: DataSource) => new TokenService(db),
       },
       {
+        provide: UserService,
+        inject: [STATE_DB],
+        useFactory: (db: DataSource) => new UserService(db),
+      },
+      { provide: IDENTITY_TOKEN_TTL, useFactory: () => identityTokenTtlFrom(process.env) },
+      {
         provide: ReadModels,
         inject: [VIEWS_DB],
         useFactory: (db: DataSource) => new ReadModels(db),
@@ -213,7 +225,7 @@ export class AppModule {
       SyncInstancesHandler,
       ServiceLifecycle,
     ];
-    if (options.http) providers.push({ provide: APP_GUARD, useClass: AuthGuard });
+    if (options.http) providers.push({ provide: APP_GUARD, useClass: AuthGuard }, WriteCommandBus);
     if (options.http) providers.push(...GRAPHQL_PROVIDERS);
     if (options.http) providers.push(...OPERATIONS_PROVIDERS);
     return {
@@ -228,6 +240,9 @@ export class AppModule {
             ServersController,
             InstanceActionsController,
             ComputeVersionsController,
+            IdentityController,
+            ImageVersionsController,
+            FlavorsController,
             GlanceImagesController,
             GlanceImageListController,
             InstancesController,

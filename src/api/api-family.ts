@@ -1,9 +1,12 @@
 /** Which API family a path belongs to; each has its own error body shape. */
-export type ApiFamily = 'nova' | 'glance' | 'native';
+export type ApiFamily = 'nova' | 'glance' | 'keystone' | 'native';
 
 export function apiFamilyOf(path: string): ApiFamily {
   if (path === '/v2.1' || path.startsWith('/v2.1/')) return 'nova';
   if (path === '/v2' || path.startsWith('/v2/')) return 'glance';
+  if (path === '/identity' || path.startsWith('/identity/')) return 'keystone';
+  // The image API is served under /image as well (see image-prefix.middleware.ts).
+  if (path === '/image' || path.startsWith('/image/')) return 'glance';
   return 'native';
 }
 
@@ -44,6 +47,8 @@ export function errorBody(family: ApiFamily, status: number, message: string): u
       return { [NOVA_FAULT_NAMES[status] ?? 'computeFault']: { message, code: status } };
     case 'glance':
       return { code: `${status} ${title}`, title, message };
+    // Keystone's error body has the same shape as the native one.
+    case 'keystone':
     case 'native':
       return { error: { code: status, title, message } };
   }

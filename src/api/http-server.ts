@@ -6,6 +6,7 @@ import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { SnapledgerLogger } from '../logger';
 import { ApiErrorFilter } from './api-error.filter';
 import { contentTypeMiddleware } from './content-type.middleware';
+import { imagePrefixMiddleware } from './image-prefix.middleware';
 import { ServiceLock } from '../service-lock';
 import { requestIdMiddleware } from './request-context.middleware';
 import { httpLoggerMiddleware } from './logging/http-logger.middleware';
@@ -23,6 +24,8 @@ export async function createHttpApp(
     { logger: ['error', 'warn'], bodyParser: false },
   );
   app.disable('x-powered-by');
+  // /image/v2/... reaches the same Glance routes as /v2/... (devstack's image endpoint).
+  app.use(imagePrefixMiddleware);
   app.use(requestIdMiddleware);
   app.use(httpLoggerMiddleware(logger));
   app.use(httpMetricsMiddleware(app.get(AppMetrics)));

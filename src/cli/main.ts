@@ -22,6 +22,7 @@ import { registerAuditCommand } from './audit.command';
 import { registerEventsCommand } from './events.command';
 import { registerHistoryCommand } from './history.command';
 import { registerImagesCommand } from './images.command';
+import { registerUserCommand } from './user.command';
 
 /** Runs `work` inside the application context without HTTP or background work. */
 async function withLocalContext<T>(
@@ -113,6 +114,7 @@ export function buildCli(): Command {
   registerAuditCommand(program, connect);
   registerEventsCommand(program, connect);
   registerImagesCommand(program, connect);
+  registerUserCommand(program, (work) => withLocalContext(loadConfig(), work));
 
   const instances = program.command('instances').description('instances known from libvirt');
   instances

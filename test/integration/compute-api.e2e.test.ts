@@ -92,7 +92,7 @@ describe('Nova compute API', () => {
         {
           id: 'v2.1',
           status: 'CURRENT',
-          version: '2.45',
+          version: '2.92',
           min_version: '2.1',
           updated: '2013-07-23T11:33:21Z',
           links: [{ rel: 'self', href: `${PUBLIC_URL}/v2.1/` }],
@@ -111,7 +111,7 @@ describe('Nova compute API', () => {
         expect(res.body.version).toMatchObject({
           id: 'v2.1',
           status: 'CURRENT',
-          version: '2.45',
+          version: '2.92',
           min_version: '2.1',
           'media-types': [
             {
@@ -141,7 +141,7 @@ describe('Nova compute API', () => {
         token: tokens.member,
         headers: { 'X-OpenStack-Nova-API-Version': 'latest' },
       });
-      expect(legacy.headers.get('openstack-api-version')).toBe('compute 2.45');
+      expect(legacy.headers.get('openstack-api-version')).toBe('compute 2.92');
       const none = await service.api('GET', '/v2.1/servers/detail', { token: tokens.member });
       expect(none.headers.get('x-openstack-nova-api-version')).toBe('2.1');
     });

@@ -27,7 +27,7 @@ const PROJECT_B = `sec-b-${suffix}`;
 /** Routes only an admin may call (403 for everyone else). */
 const ADMIN_ONLY = new Set(['GET /v1/events', 'GET /metrics', 'POST /v1/admin/instances/sync']);
 /** Routes without authentication: version documents and probes. */
-const PUBLIC = new Set(['GET /', 'GET /v2.1', 'GET /healthz', 'GET /readyz']);
+const PUBLIC = new Set(['GET /', 'GET /v2.1', 'GET /image', 'GET /healthz', 'GET /readyz']);
 
 describe('security against a real service', () => {
   let root: string;

@@ -15,6 +15,14 @@ export interface IssuedToken {
   readonly token: string;
   readonly actor: Actor;
   readonly expiresAt: string | null;
+  readonly issuedAt: string;
+}
+
+/** What a live token stands for, and when it was issued and expires. */
+export interface TokenRecord {
+  readonly actor: Actor;
+  readonly issuedAt: string;
+  readonly expiresAt: string | null;
 }
 
 interface TokenRequest {
@@ -36,24 +44,34 @@ export class TokenService {
     }
     if (!input.userId || !input.projectId) throw new Error('a token needs a user and a project');
     const token = newToken();
-    const expiresAt = await this.store(token, input);
+    const { issuedAt, expiresAt } = await this.store(token, input);
     return {
       token,
       actor: { userId: input.userId, projectId: input.projectId, roles: [...input.roles] },
       expiresAt,
+      issuedAt,
     };
   }
 
   /** The actor a token stands for, or null when it is unknown, expired or revoked. */
   async verify(token: string, now = new Date()): Promise<Actor | null> {
+    return (await this.describe(token, now))?.actor ?? null;
+  }
+
+  /** A live token's actor and times, or null when it is unknown, expired or revoked. */
+  async describe(token: string, now = new Date()): Promise<TokenRecord | null> {
     if (!token) return null;
     const row = await this.db.getRepository(AuthToken).findOneBy({ tokenHash: hash(token) });
     if (!row || row.revokedAt) return null;
     if (row.expiresAt && new Date(row.expiresAt).getTime() <= now.getTime()) return null;
     return {
-      userId: row.userId,
-      projectId: row.projectId,
-      roles: row.roles.split(',').filter(Boolean),
+      actor: {
+        userId: row.userId,
+        projectId: row.projectId,
+        roles: row.roles.split(',').filter(Boolean),
+      },
+      issuedAt: row.createdAt,
+      expiresAt: row.expiresAt,
     };
   }
 
@@ -82,8 +100,11 @@ export class TokenService {
     return path;
   }
 
-  /** Stores a token's hash with its actor; returns its expiry. */
-  private async store(token: string, input: TokenRequest): Promise<string | null> {
+  /** Stores a token's hash with its actor; returns when it was issued and expires. */
+  private async store(
+    token: string,
+    input: TokenRequest,
+  ): Promise<{ issuedAt: string; expiresAt: string | null }> {
     const now = new Date();
     const expiresAt = input.ttlSeconds
       ? new Date(now.getTime() + input.ttlSeconds * 1000).toISOString()
@@ -97,6 +118,6 @@ export class TokenService {
       expiresAt,
       revokedAt: null,
     });
-    return expiresAt;
+    return { issuedAt: now.toISOString(), expiresAt };
   }
 }

@@ -4,6 +4,7 @@ import { apiFamilyOf, type ApiFamily } from '../api-family';
 export const FAMILY_TAGS: Readonly<Record<ApiFamily, { name: string; description: string }>> = {
   nova: { name: 'compute', description: 'Nova compute API subset (/v2.1)' },
   glance: { name: 'image', description: 'Glance image API subset (/v2)' },
+  keystone: { name: 'identity', description: 'Keystone v3 token subset (/identity)' },
   native: { name: 'snapledger', description: 'snapledger native API (/v1 and the rest)' },
 };
 

@@ -1,11 +1,21 @@
 import { In, type DataSource } from 'typeorm';
-import { InstanceNotFoundError } from '../../commands/domain-errors';
+import { InstanceNotFoundError, ValidationError } from '../../commands/domain-errors';
 import { canSee, isAdmin } from '../../commands/request-context';
 import type { Actor } from '../../events';
 import { InstanceActionEvent } from '../../projections/entities/instance-action-event.entity';
 import { InstanceAction } from '../../projections/entities/instance-action.entity';
 import { InstanceView } from '../../projections/entities/instance-view.entity';
 import { getInstance } from './instance-list.query';
+
+/** Nova's paging of the action list (from microversion 2.58; changes-before from 2.66). */
+export interface InstanceActionPage {
+  readonly limit?: number;
+  /** The request id of the last action of the previous page. */
+  readonly marker?: string;
+  /** UTC ISO times, compared with the action's updated_at. */
+  readonly changesSince?: string;
+  readonly changesBefore?: string;
+}
 
 /** An instance action with its events (newest first, as Nova orders them). */
 export interface InstanceActionWithEvents {
@@ -20,10 +30,10 @@ function forActor(actor: Actor, events: InstanceActionEvent[]): InstanceActionEv
   return events.map((e) => ({ ...e, traceback: null }));
 }
 
-async function visibleInstanceId(db: DataSource, actor: Actor, instanceId: string) {
+async function visibleInstance(db: DataSource, actor: Actor, instanceId: string) {
   const instance = await getInstance(db, actor, instanceId);
   if (!instance) throw new InstanceNotFoundError(instanceId);
-  return instance.id;
+  return instance;
 }
 
 /**
@@ -35,12 +45,32 @@ export async function listInstanceActions(
   db: DataSource,
   actor: Actor,
   filter: { readonly instanceId: string },
+  page: InstanceActionPage = {},
 ): Promise<InstanceAction[]> {
-  const instanceId = await visibleInstanceId(db, actor, filter.instanceId);
-  return db.getRepository(InstanceAction).find({
-    where: { instanceId },
-    order: { startTime: 'DESC', requestId: 'DESC' },
-  });
+  const { id: instanceId } = await visibleInstance(db, actor, filter.instanceId);
+  const query = db
+    .getRepository(InstanceAction)
+    .createQueryBuilder('a')
+    .where('a.instanceId = :instanceId', { instanceId })
+    .orderBy('a.startTime', 'DESC')
+    .addOrderBy('a.requestId', 'DESC');
+  if (page.marker !== undefined) {
+    const marker = await db
+      .getRepository(InstanceAction)
+      .findOneBy({ instanceId, requestId: page.marker });
+    if (!marker) throw new ValidationError(`Marker ${page.marker} could not be found.`);
+    query.andWhere(
+      '(a.startTime < :markerTime OR (a.startTime = :markerTime AND a.requestId < :markerId))',
+      { markerTime: marker.startTime, markerId: marker.requestId },
+    );
+  }
+  // Times are stored as ISO strings in UTC, so they compare as text.
+  if (page.changesSince !== undefined)
+    query.andWhere('a.updatedAt >= :since', { since: page.changesSince });
+  if (page.changesBefore !== undefined)
+    query.andWhere('a.updatedAt <= :before', { before: page.changesBefore });
+  if (page.limit !== undefined) query.take(page.limit);
+  return query.getMany();
 }
 
 /**
@@ -53,15 +83,15 @@ export async function getInstanceAction(
   actor: Actor,
   instanceId: string,
   requestId: string,
-): Promise<InstanceActionWithEvents | null> {
-  const id = await visibleInstanceId(db, actor, instanceId);
+): Promise<(InstanceActionWithEvents & { readonly instanceProjectId: string }) | null> {
+  const { id, projectId: instanceProjectId } = await visibleInstance(db, actor, instanceId);
   const action = await db.getRepository(InstanceAction).findOneBy({ instanceId: id, requestId });
   if (!action) return null;
   const events = await db.getRepository(InstanceActionEvent).find({
     where: { instanceId: id, requestId },
     order: { startTime: 'DESC', event: 'ASC' },
   });
-  return { action, events: forActor(actor, events) };
+  return { action, events: forActor(actor, events), instanceProjectId };
 }
 
 /**

@@ -1,18 +1,9 @@
-import {
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Inject,
-  NotFoundException,
-  Param,
-} from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { Controller, Delete, Get, HttpCode, NotFoundException, Param } from '@nestjs/common';
 import { DeleteImageCommand, type DeleteImageResult } from '../../commands/delete-image.command';
 import type { RequestContext } from '../../commands/request-context';
 import { Caller } from '../auth/request-context.decorator';
 import { ReadModels } from '../read-models.service';
-import { PROJECTION_RUNNER, type ReadYourWrites } from '../read-your-writes';
+import { WriteCommandBus } from '../write-command.bus';
 import { glanceImage } from './glance-image.shape';
 
 /** Glance v2 image routes (the subset snapledger serves). */
@@ -20,8 +11,7 @@ import { glanceImage } from './glance-image.shape';
 export class GlanceImagesController {
   constructor(
     private readonly views: ReadModels,
-    private readonly commands: CommandBus,
-    @Inject(PROJECTION_RUNNER) private readonly runner: ReadYourWrites,
+    private readonly commands: WriteCommandBus,
   ) {}
 
   @Get(':id')
@@ -41,9 +31,8 @@ export class GlanceImagesController {
   @Delete(':id')
   @HttpCode(204)
   async delete(@Param('id') id: string, @Caller() caller: RequestContext): Promise<void> {
-    const result = await this.commands.execute<DeleteImageCommand, DeleteImageResult>(
+    await this.commands.execute<DeleteImageCommand, DeleteImageResult>(
       new DeleteImageCommand(id, caller),
     );
-    await this.runner.waitFor(result.position);
   }
 }

@@ -10,7 +10,6 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { isAdmin, type RequestContext } from '../../commands/request-context';
 import {
   SyncInstancesCommand,
@@ -20,6 +19,7 @@ import type { InstanceView } from '../../projections/entities/instance-view.enti
 import { AdminCaller, Caller } from '../auth/request-context.decorator';
 import { ReadModels } from '../read-models.service';
 import { PROJECTION_RUNNER } from '../read-your-writes';
+import { WriteCommandBus } from '../write-command.bus';
 import type { ProjectionRunner } from '../../projections/projection-runner';
 import type { Request, Response } from 'express';
 import { ViewResponseCache } from './view-response.cache';
@@ -53,7 +53,7 @@ const instanceShape = (i: InstanceView, admin: boolean) => ({
 export class InstancesController {
   constructor(
     private readonly views: ReadModels,
-    private readonly commands: CommandBus,
+    private readonly commands: WriteCommandBus,
     @Inject(PROJECTION_RUNNER) private readonly runner: ProjectionRunner,
     @Inject(VIEWS_DB) private readonly db: DataSource,
   ) {}
@@ -121,10 +121,8 @@ export class InstancesController {
   @Post('admin/instances/sync')
   @HttpCode(200)
   async sync(@AdminCaller() caller: RequestContext): Promise<SyncInstancesResult> {
-    const result = await this.commands.execute<SyncInstancesCommand, SyncInstancesResult>(
+    return this.commands.execute<SyncInstancesCommand, SyncInstancesResult>(
       new SyncInstancesCommand(caller),
     );
-    await this.runner.waitFor(result.position);
-    return result;
   }
 }

@@ -7,8 +7,12 @@ export interface Microversion {
 }
 
 export const MIN_COMPUTE_VERSION: Microversion = { major: 2, minor: 1 };
-/** The highest compute microversion whose behaviour snapledger honours. */
-export const MAX_COMPUTE_VERSION: Microversion = { major: 2, minor: 45 };
+/**
+ * The highest compute microversion whose behaviour snapledger honours (for the routes it
+ * serves: server shapes, instance actions, createImage/createBackup). 2.92 because OSC 6.0
+ * sends novaclient's maximum, 2.92, for `--os-compute-api-version 2.latest` without asking.
+ */
+export const MAX_COMPUTE_VERSION: Microversion = { major: 2, minor: 92 };
 
 export const formatVersion = (v: Microversion): string => `${v.major}.${v.minor}`;
 export const atLeast = (v: Microversion, major: number, minor: number): boolean =>

@@ -115,14 +115,13 @@ export function serverSummaryShape(instance: InstanceView, ctx: ServerShapeConte
 }
 
 /**
- * The server in `GET /servers/detail` and `GET /servers/{id}`, as Nova 2.1–2.45 shows it
- * (the flavor in its pre-2.47 `{id, links}` form). We know no base image, addresses or
+ * The server in `GET /servers/detail` and `GET /servers/{id}`, as Nova 2.1–2.92 shows it
+ * (the flavor as a reference before 2.47, embedded from then on). We know no base image, addresses or
  * volumes, so those are empty as for a volume-backed server without networks. The
  * OS-EXT-SRV-ATTR fields and host_status are for admins only, as Nova's default policy says.
  */
 export function serverDetailShape(instance: InstanceView, ctx: ServerShapeContext) {
   const status = serverStatus(instance.vmState);
-  const flavorId = flavorIdOf(instance);
   const server: Record<string, unknown> = {
     id: instance.id,
     name: instance.name,
@@ -132,10 +131,7 @@ export function serverDetailShape(instance: InstanceView, ctx: ServerShapeContex
     metadata: {},
     hostId: novaHostId(instance.projectId, instance.host),
     image: '',
-    flavor: {
-      id: flavorId,
-      links: [{ rel: 'bookmark', href: `${ctx.publicUrl}/flavors/${flavorId}` }],
-    },
+    flavor: serverFlavorShape(instance, ctx),
     created: novaIsoTime(instance.createdAt),
     updated: novaIsoTime(instance.updatedAt),
     addresses: {},
@@ -173,7 +169,38 @@ export function serverDetailShape(instance: InstanceView, ctx: ServerShapeContex
   if (atLeast(ctx.version, 2, 9)) server.locked = false;
   if (atLeast(ctx.version, 2, 19)) server.description = null;
   if (atLeast(ctx.version, 2, 26)) server.tags = [];
+  if (atLeast(ctx.version, 2, 63)) server.trusted_image_certificates = null;
+  if (atLeast(ctx.version, 2, 73)) server.locked_reason = null;
+  // From 2.90 every reader sees the hostname, not only admins.
+  if (atLeast(ctx.version, 2, 90)) server['OS-EXT-SRV-ATTR:hostname'] = instance.name;
   return server;
+}
+
+/**
+ * The server's flavor: before 2.47 a reference `{id, links}` to the derived flavor; from
+ * 2.47 the flavor embedded as the instance was sized (vCPUs and memory from the domain's
+ * XML; no root/ephemeral/swap sizes of its own, so 0, and no extra specs).
+ */
+export function serverFlavorShape(
+  instance: Pick<InstanceView, 'vcpus' | 'memoryMiB'>,
+  ctx: ServerShapeContext,
+): Record<string, unknown> {
+  const flavorId = flavorIdOf(instance);
+  if (!atLeast(ctx.version, 2, 47)) {
+    return {
+      id: flavorId,
+      links: [{ rel: 'bookmark', href: `${ctx.publicUrl}/flavors/${flavorId}` }],
+    };
+  }
+  return {
+    vcpus: instance.vcpus,
+    ram: instance.memoryMiB,
+    disk: 0,
+    ephemeral: 0,
+    swap: 0,
+    original_name: flavorId,
+    extra_specs: {},
+  };
 }
 
 /**

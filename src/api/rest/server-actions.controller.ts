@@ -1,12 +1,11 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
 import type { Response } from 'express';
 import { CreateBackupCommand, type CreateBackupResult } from '../../commands/create-backup.command';
 import { CreateImageCommand, type CreateImageResult } from '../../commands/create-image.command';
 import { ValidationError } from '../../commands/domain-errors';
 import type { RequestContext } from '../../commands/request-context';
-import { PROJECTION_RUNNER, type ReadYourWrites } from '../read-your-writes';
+import { WriteCommandBus } from '../write-command.bus';
 import { Caller } from '../auth/request-context.decorator';
 import type { SnapledgerRequest } from '../request-context.middleware';
 import { atLeast, negotiateComputeVersion } from './microversion';
@@ -17,8 +16,7 @@ const SUPPORTED_ACTIONS = ['createImage', 'createBackup'] as const;
 @Controller('v2.1/servers')
 export class ServerActionsController {
   constructor(
-    private readonly commands: CommandBus,
-    @Inject(PROJECTION_RUNNER) private readonly views: ReadYourWrites,
+    private readonly commands: WriteCommandBus,
     @Inject(SNAPLEDGER_CONFIG) private readonly config: SnapledgerConfig,
   ) {}
 
@@ -48,7 +46,6 @@ export class ServerActionsController {
         : await this.commands.execute<CreateImageCommand, CreateImageResult>(
             new CreateImageCommand(id, body, caller, metadataQuota),
           );
-    await this.views.waitFor(result.position);
     if (atLeast(version, 2, 45)) return { image_id: result.imageId };
     if ('rotation' in result && result.rotation === 0) return undefined;
     // From configuration, never from the request's Host header.

@@ -8,7 +8,7 @@ import { VIEWS_DB } from '../../service-lifecycle';
 import { Caller } from '../auth/request-context.decorator';
 import { getInstance, listInstances } from '../queries/instance-list.query';
 import type { SnapledgerRequest } from '../request-context.middleware';
-import { negotiateComputeVersion } from './microversion';
+import { atLeast, negotiateComputeVersion } from './microversion';
 import {
   nextPageLink,
   serverDetailShape,
@@ -58,7 +58,10 @@ export class ServersController {
     const ctx = this.shapeContext(caller, req, res);
     const instance = await getInstance(this.db, caller.actor, id);
     if (!instance) throw new InstanceNotFoundError(id);
-    return { server: serverDetailShape(instance, ctx) };
+    const server = serverDetailShape(instance, ctx);
+    // From 2.71 a server's own page names its server groups; snapledger has none.
+    if (atLeast(ctx.version, 2, 71)) server.server_groups = [];
+    return { server };
   }
 
   private async page(

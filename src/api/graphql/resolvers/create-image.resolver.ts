@@ -1,12 +1,11 @@
-import { Inject, ServiceUnavailableException } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { ServiceUnavailableException } from '@nestjs/common';
 import { Args, ID, Mutation, Resolver } from '@nestjs/graphql';
 import { CreateImageCommand, type CreateImageResult } from '../../../commands/create-image.command';
 import type { RequestContext } from '../../../commands/request-context';
 import type { ImageView } from '../../../projections/entities/image-view.entity';
 import { Caller } from '../../auth/request-context.decorator';
 import { ReadModels } from '../../read-models.service';
-import { PROJECTION_RUNNER, type ReadYourWrites } from '../../read-your-writes';
+import { WriteCommandBus } from '../../write-command.bus';
 import { Image } from '../types/image.type';
 import { JSONObjectScalar } from '../types/json-object.scalar';
 
@@ -18,8 +17,7 @@ import { JSONObjectScalar } from '../types/json-object.scalar';
 @Resolver(() => Image)
 export class CreateImageResolver {
   constructor(
-    private readonly commands: CommandBus,
-    @Inject(PROJECTION_RUNNER) private readonly runner: ReadYourWrites,
+    private readonly commands: WriteCommandBus,
     private readonly views: ReadModels,
   ) {}
 
@@ -38,7 +36,6 @@ export class CreateImageResolver {
     const result = await this.commands.execute<CreateImageCommand, CreateImageResult>(
       new CreateImageCommand(instanceId, body, caller),
     );
-    await this.runner.waitFor(result.position);
     const image = await this.views.image(caller.actor, result.imageId);
     if (!image) {
       throw new ServiceUnavailableException(
