@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { ApiClient } from './api-client';
 import { addConnectionOptions, type ConnectApi, wholeNumberOption } from './connection-options';
@@ -87,20 +88,10 @@ export async function eventsTailCommand(
     for (const e of body.events)
       out.write(options.json ? `${JSON.stringify(e)}\n` : `${eventLine(e)}\n`);
     from = body.next_from;
-    if (body.events.length < PAGE) await sleep(FOLLOW_INTERVAL_MS, signal);
+    // Caught up: poll again shortly; Ctrl-C (the signal) ends the wait and the loop.
+    if (body.events.length < PAGE)
+      await delay(FOLLOW_INTERVAL_MS, undefined, { signal }).catch(() => undefined);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export function registerEventsCommand(program: Command, connect: ConnectApi): void {

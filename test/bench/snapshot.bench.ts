@@ -229,7 +229,16 @@ export async function benchColdSnapshot(
     signal?.throwIfAborted();
 
     log(`starting snapledger on 127.0.0.1:${port} (data dir ${dataDir})`);
-    service = await startService({ root, dataDir, port, uri, logPath: serviceLog });
+    // This benchmark compares the cold path with the bare cold sequence: the live path
+    // (the default for a running domain) is measured by live-downtime.bench.ts.
+    service = await startService({
+      root,
+      dataDir,
+      port,
+      uri,
+      logPath: serviceLog,
+      env: { SNAPLEDGER_LIVE_SNAPSHOT: 'off' },
+    });
     await waitForInstance(service, domain.uuid);
     log('snapledger is ready and knows the domain');
     signal?.throwIfAborted();
