@@ -3,7 +3,7 @@ import { canSee } from '../commands/request-context';
 import type { Actor } from '../events';
 import { ImageView } from '../projections/entities/image-view.entity';
 import { InstanceView } from '../projections/entities/instance-view.entity';
-import { SnapshotHistory } from '../projections/entities/snapshot-history.entity';
+import { getInstance } from './queries/instance-list.query';
 
 /**
  * Project-scoped reads of the views. Another project's rows are absent, never forbidden:
@@ -12,9 +12,9 @@ import { SnapshotHistory } from '../projections/entities/snapshot-history.entity
 export class ReadModels {
   constructor(private readonly db: DataSource) {}
 
-  async instance(actor: Actor, id: string): Promise<InstanceView | null> {
-    const row = await this.db.getRepository(InstanceView).findOneBy({ id: id.toLowerCase() });
-    return row && canSee(actor, row.projectId) ? row : null;
+  /** The instance, or null when it does not exist or the actor may not see it. */
+  instance(actor: Actor, id: string): Promise<InstanceView | null> {
+    return getInstance(this.db, actor, id);
   }
 
   /** Instances the actor may see, by name then id. */
@@ -31,13 +31,5 @@ export class ReadModels {
     // A shared snapshot is also visible to the instance's project (Glance adds it as a member).
     const member = row.visibility === 'shared' && row.properties.instance_owner === actor.projectId;
     return canSee(actor, row.projectId) || member ? row : null;
-  }
-
-  async snapshotHistory(actor: Actor, instanceId: string): Promise<SnapshotHistory[] | null> {
-    if (!(await this.instance(actor, instanceId))) return null;
-    return this.db.getRepository(SnapshotHistory).find({
-      where: { instanceId: instanceId.toLowerCase() },
-      order: { requestedAt: 'DESC', imageId: 'ASC' },
-    });
   }
 }

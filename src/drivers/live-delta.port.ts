@@ -28,5 +28,3 @@ export interface LiveDeltaStore {
   /** Removes the delta; true when there was one. */
   remove(imageId: string): Promise<boolean>;
 }
-
-export const LIVE_DELTA_STORE = Symbol('LiveDeltaStore');

@@ -72,6 +72,9 @@ export class AuthGuard implements CanActivate {
       ]);
       if (isPublic) return true;
     }
+    // A GraphQL request is authenticated once, when its context is made; its fields need
+    // not check the token again.
+    if (context.getType<string>() === 'graphql' && req.context) return true;
     const caller = await authenticate(req, this.tokens, this.config);
     if (!caller)
       throw new UnauthorizedException('The request you have made requires authentication.');

@@ -1,5 +1,4 @@
 import { ValidationError } from '../../commands/domain-errors';
-import { isUuid } from '../../commands/request-context';
 import {
   AUDIT_LOG_MAX_LIMIT,
   auditCursorPosition,
@@ -15,6 +14,7 @@ import {
   type RawQuery,
   rejectUnknownParams,
   singleParam,
+  uuidParam,
 } from './query-params.parser';
 
 export const AUDIT_QUERY_PARAMS = [
@@ -33,13 +33,6 @@ export const AUDIT_QUERY_PARAMS = [
 export const AUDIT_DEFAULT_LIMIT = 100;
 const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
 const MAX_TYPES = 50;
-
-function uuidParam(query: RawQuery, name: string): string | undefined {
-  const text = singleParam(query, name);
-  if (text === undefined) return undefined;
-  if (!isUuid(text)) throw new ValidationError(`Query parameter ${name} must be a uuid.`);
-  return text.toLowerCase();
-}
 
 /**
  * Parses GET /v1/audit's query string: instance, image (uuids), user, project, type

@@ -1,4 +1,5 @@
 import { ValidationError } from '../../commands/domain-errors';
+import { isUuid } from '../../commands/request-context';
 
 /** A parsed query string as Express gives it: repeated keys become arrays. */
 export type RawQuery = Readonly<Record<string, unknown>>;
@@ -82,6 +83,14 @@ export function enumParam<T extends string>(
 }
 
 /** A non-empty identifier of at most 255 characters, or undefined when absent. */
+/** A uuid parameter, lower-cased; anything else is a 400. */
+export function uuidParam(query: RawQuery, name: string): string | undefined {
+  const text = singleParam(query, name);
+  if (text === undefined) return undefined;
+  if (!isUuid(text)) throw new ValidationError(`Query parameter ${name} must be a uuid.`);
+  return text.toLowerCase();
+}
+
 export function idParam(query: RawQuery, name: string): string | undefined {
   const text = singleParam(query, name);
   if (text === undefined) return undefined;

@@ -1,5 +1,4 @@
 import { ValidationError } from '../../commands/domain-errors';
-import { isUuid } from '../../commands/request-context';
 import {
   SNAPSHOT_HISTORY_MAX_LIMIT,
   snapshotCursorKey,
@@ -12,6 +11,7 @@ import {
   type RawQuery,
   rejectUnknownParams,
   singleParam,
+  uuidParam,
 } from './query-params.parser';
 
 export const SNAPSHOT_HISTORY_DEFAULT_LIMIT = 100;
@@ -32,14 +32,12 @@ export function parseSnapshotHistoryQuery(query: RawQuery): {
   if (after === null) throw new ValidationError('Query parameter cursor is not valid.');
   const result = enumParam(query, 'result', ['running', 'active', 'killed', 'deleted'] as const);
   const mode = enumParam(query, 'mode', ['cold', 'offline', 'live'] as const);
-  const image = singleParam(query, 'image');
-  if (image !== undefined && !isUuid(image))
-    throw new ValidationError('Query parameter image must be a uuid.');
+  const image = uuidParam(query, 'image');
   return {
     filter: {
       ...(result === undefined ? {} : { result }),
       ...(mode === undefined ? {} : { mode }),
-      ...(image === undefined ? {} : { imageId: image.toLowerCase() }),
+      ...(image === undefined ? {} : { imageId: image }),
     },
     page: {
       limit: intParam(query, 'limit', {
