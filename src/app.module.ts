@@ -52,6 +52,11 @@ import { LocalImageStore } from './drivers/local-image-store';
 import { readBootId } from './drivers/host-boot';
 import { QemuImgTool } from './drivers/qemu-img.driver';
 import { VirshHypervisor } from './drivers/virsh.driver';
+import {
+  DOMAIN_LIFECYCLE_EVENTS,
+  type DomainLifecycleEvents,
+} from './drivers/domain-lifecycle.port';
+import { VirshLifecycleStream } from './drivers/virsh-lifecycle-stream';
 import { QemuImgDeltaStore } from './drivers/qemu-img-delta-store';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
 import { SqliteEventStore } from './event-store/sqlite-event-store';
@@ -120,6 +125,14 @@ export class AppModule {
         },
       },
       { provide: HYPERVISOR, useFactory: () => new VirshHypervisor(config.libvirtUri) },
+      {
+        provide: DOMAIN_LIFECYCLE_EVENTS,
+        useFactory: () =>
+          new VirshLifecycleStream(
+            config.libvirtUri,
+            logger.child({ component: 'libvirt-events' }),
+          ),
+      },
       { provide: DISK_IMAGE_TOOL, useFactory: () => new QemuImgTool() },
       {
         provide: IMAGE_STORE,
@@ -155,6 +168,7 @@ export class AppModule {
           IMAGE_STORE,
           CLOCK,
           FAULT_INJECTOR,
+          DOMAIN_LIFECYCLE_EVENTS,
         ],
         useFactory: (
           store: EventStore,
@@ -165,6 +179,7 @@ export class AppModule {
           images: ImageStore,
           clock: Clock,
           faults: FaultInjector,
+          lifecycle: DomainLifecycleEvents,
         ) =>
           new SnapshotSaga(
             store,
@@ -179,6 +194,7 @@ export class AppModule {
                 config,
                 faults,
                 deltas: new QemuImgDeltaStore(config.deltaDir),
+                lifecycle,
               },
               readBootId(),
             ),

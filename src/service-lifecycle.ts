@@ -18,6 +18,8 @@ import { LOGGER, type SnapledgerLogger } from './logger';
 import type { ProjectionRunner } from './projections/projection-runner';
 import { BackupRotationSaga } from './sagas/backup-rotation.saga';
 import { SnapshotSaga } from './sagas/snapshot.saga';
+import { DOMAIN_LIFECYCLE_EVENTS } from './drivers/domain-lifecycle.port';
+import type { VirshLifecycleStream } from './drivers/virsh-lifecycle-stream';
 
 export const VIEWS_DB = Symbol('ViewsDataSource');
 export const STATE_DB = Symbol('ServiceStateDataSource');
@@ -43,6 +45,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     @Inject(STATE_DB) private readonly state: DataSource,
     @Inject(SNAPLEDGER_CONFIG) private readonly config: SnapledgerConfig,
     @Inject(LOGGER) private readonly logger: SnapledgerLogger,
+    @Inject(DOMAIN_LIFECYCLE_EVENTS) private readonly lifecycle: VirshLifecycleStream,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -57,6 +60,8 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
         `no API tokens existed: wrote an admin token to ${tokenFile} (mode 0600)`,
       );
     await this.runner.start();
+    // Before the saga: resumed snapshots watch their domains' downtime in these events.
+    this.lifecycle.start();
     const swept = await this.images.sweepStaging(await this.saga.inFlight());
     if (swept.length > 0) this.logger.info({ swept }, 'removed leftover staging files');
     await this.saga.start();
@@ -82,6 +87,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     if (this.background) {
       await this.rotation.stop();
       await this.saga.stop();
+      await this.lifecycle.stop();
       await this.runner.stop();
     }
     await this.store.close();

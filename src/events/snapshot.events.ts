@@ -123,8 +123,58 @@ export type SnapshotQueued = {
   };
 };
 
+/**
+ * Cold path: managedsave is about to start. Recorded before the driver call, so that a
+ * service killed during the save still knows when the domain's downtime began.
+ */
+export type DomainSaveStarted = {
+  readonly type: 'DomainSaveStarted';
+  readonly data: {
+    readonly imageId: string;
+    readonly instanceId: string;
+    readonly startedAt: string;
+  };
+};
+
+/**
+ * One stretch of time during a snapshot in which libvirt reported the domain as not in the
+ * state it had when the snapshot began (paused, saved, shut off, crashed), from its
+ * lifecycle events. Times are libvirt's event timestamps.
+ */
+export interface DowntimeInterval {
+  /** What libvirt reported when the stretch began, e.g. "Suspended Paused", "Stopped Saved". */
+  readonly cause: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly durationMs: number;
+  /** The domain had not come back when the snapshot ended: endedAt is when the watch ended. */
+  readonly ongoing: boolean;
+}
+
+/**
+ * What the snapshot's watch on libvirt's lifecycle events saw: the stretches in which the
+ * domain was down, recorded as they close (at the next step boundary) and once more when
+ * the snapshot ends (possibly with none). The history's downtime is computed from these and
+ * from the save/restore steps, never from the mode.
+ */
+export type DowntimeObserved = {
+  readonly type: 'DowntimeObserved';
+  readonly data: {
+    readonly imageId: string;
+    readonly instanceId: string;
+    readonly intervals: readonly DowntimeInterval[];
+    /** The watch ran from here to `watchedUntil` (this worker's share of the snapshot). */
+    readonly watchedFrom: string;
+    readonly watchedUntil: string;
+    /** The lifecycle event stream was interrupted while watching (libvirtd restarted). */
+    readonly gaps: number;
+  };
+};
+
 export type SnapshotProcessEvent =
   | SnapshotPlanned
+  | DomainSaveStarted
+  | DowntimeObserved
   | SnapshotStepRetried
   | SnapshotQueued
   | GuestQuiesced

@@ -150,6 +150,15 @@ export function summarize(recorded: RecordedEvent): string {
       const what = d.removedFile ? 'delta removed' : 'no delta left';
       return d.abortedJob ? `${what}; a leftover block copy was aborted` : what;
     }
+    case 'DomainSaveStarted':
+      return 'domain save started';
+    case 'DowntimeObserved': {
+      const d = event.data;
+      if (d.intervals.length === 0) return 'libvirt saw no downtime';
+      const total = d.intervals.reduce((sum, i) => sum + i.durationMs, 0);
+      const causes = [...new Set(d.intervals.map((i) => i.cause))].join(', ');
+      return `libvirt saw the domain down ${d.intervals.length}× for ${total} ms (${causes})`;
+    }
     case 'SnapshotStepRetried':
       return `step ${event.data.step} retried (attempt ${event.data.attempt}): ${event.data.reason}`;
     default:

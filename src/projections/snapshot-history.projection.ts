@@ -7,6 +7,7 @@ import {
   type SnapshotHistoryStepName,
   type SnapshotStepRecord,
 } from './entities/snapshot-history.entity';
+import { downtimeMsOf, type DowntimeRecord } from './downtime';
 import { asKnownEvent, msBetween, wholePercent, type Projection } from './projection';
 
 /**
@@ -23,7 +24,11 @@ import { asKnownEvent, msBetween, wholePercent, type Projection } from './projec
  * - live path: quiesce (GuestQuiesced: freeze to thaw; QuiesceSkipped: an instant), mirror
  *   (DiskMirrored), cleanup (DeltaRemoved), timed the same way.
  *
- * Downtime: cold = DomainRestored occurredAt − DomainSaved startedAt; live and offline = 0.
+ * Downtime, from what was observed (downtimeIntervals; downtimeMs is their union): the
+ * cold path's save, from DomainSaveStarted (or DomainSaved's start, in older logs) to
+ * DomainRestored; and the stretches libvirt's lifecycle events showed (DowntimeObserved).
+ * A domain that was not running or paused when the snapshot was planned is given 0: there
+ * was nothing to take down. Otherwise it is null until something was observed.
  * The snapshot finishes when it releases the task state (TaskStateChanged to null);
  * if it had neither succeeded nor failed by then, it is recorded as killed.
  * An image deleted while its snapshot runs makes the result `deleted`, with who deleted it
@@ -64,6 +69,8 @@ export class SnapshotHistoryProjection implements Projection {
         failureReason: null,
         steps: [],
         downtimeMs: null,
+        downtimeIntervals: [],
+        guestFrozenMs: null,
         retries: 0,
         queued: false,
         requestedAt: at,
@@ -90,6 +97,8 @@ export class SnapshotHistoryProjection implements Projection {
       case 'DiskMirrored':
       case 'DeltaRemoved':
       case 'ImageDeleted':
+      case 'DomainSaveStarted':
+      case 'DowntimeObserved':
         imageId = event.data.imageId;
         break;
       default:
@@ -138,13 +147,40 @@ export class SnapshotHistoryProjection implements Projection {
         }
         break;
       }
-      case 'SnapshotPlanned':
+      case 'SnapshotPlanned': {
         patch = { mode: event.data.mode, steps: step('plan', at, 0) };
-        // Neither a live nor an offline snapshot stops the domain.
-        if (event.data.mode === 'offline' || event.data.mode === 'live') patch.downtimeMs = 0;
+        // A domain that was already off cannot be taken down by the snapshot.
+        const prior = event.data.priorPowerState;
+        if (prior !== 'running' && prior !== 'paused') patch.downtimeMs = 0;
         break;
-      case 'DomainSaved':
+      }
+      case 'DomainSaveStarted':
+        if (row.downtimeIntervals.some((r) => r.source === 'save' && r.endedAt === null)) return;
+        patch = withDowntime(row, [saveRecord(event.data.startedAt, row.downtimeIntervals)]);
+        break;
+      case 'DomainSaved': {
         patch = { steps: step('save', event.data.startedAt, event.data.durationMs) };
+        // Logs written before DomainSaveStarted existed: the save's own start.
+        if (!row.downtimeIntervals.some((r) => r.source === 'save' && r.endedAt === null)) {
+          Object.assign(
+            patch,
+            withDowntime(row, [saveRecord(event.data.startedAt, row.downtimeIntervals)]),
+          );
+        }
+        break;
+      }
+      case 'DowntimeObserved':
+        patch = withDowntime(
+          // Watched: what was seen is the downtime, none at all included.
+          { ...row, downtimeMs: row.downtimeMs ?? 0 },
+          event.data.intervals.map((i) => ({
+            source: 'libvirt' as const,
+            cause: i.cause,
+            startedAt: i.startedAt,
+            endedAt: i.endedAt,
+            ongoing: i.ongoing,
+          })),
+        );
         break;
       case 'ConversionProgressed':
         patch = { progress: wholePercent(event.data.percent) };
@@ -154,8 +190,10 @@ export class SnapshotHistoryProjection implements Projection {
         break;
       case 'DomainRestored': {
         patch = { steps: step('restore', event.data.startedAt, event.data.durationMs) };
-        const saved = [...row.steps].reverse().find((s) => s.step === 'save');
-        if (saved) patch.downtimeMs = msBetween(saved.startedAt, at);
+        const records = row.downtimeIntervals.map((r) =>
+          r.source === 'save' && r.endedAt === null ? { ...r, endedAt: at } : r,
+        );
+        Object.assign(patch, withDowntime({ ...row, downtimeIntervals: records }, []));
         break;
       }
       case 'Uploaded':
@@ -173,7 +211,10 @@ export class SnapshotHistoryProjection implements Projection {
         patch = { retries: row.retries + 1 };
         break;
       case 'GuestQuiesced':
-        patch = { steps: step('quiesce', event.data.startedAt, event.data.durationMs) };
+        patch = {
+          steps: step('quiesce', event.data.startedAt, event.data.durationMs),
+          guestFrozenMs: event.data.durationMs,
+        };
         break;
       case 'QuiesceSkipped':
         patch = { steps: step('quiesce', at, 0) };
@@ -203,6 +244,31 @@ export class SnapshotHistoryProjection implements Projection {
     }
     await repo.update({ imageId }, patch);
   }
+}
+
+/**
+ * The row's downtime records with `added`, and the downtime they add up to; while none of
+ * them is closed, the downtime stays as it was (null: nothing observed yet).
+ */
+function withDowntime(
+  row: Pick<SnapshotHistory, 'downtimeIntervals' | 'downtimeMs'>,
+  added: readonly DowntimeRecord[],
+): Pick<SnapshotHistory, 'downtimeIntervals' | 'downtimeMs'> {
+  const all = [...row.downtimeIntervals, ...added];
+  const closed = all.some((r) => r.endedAt !== null);
+  return { downtimeIntervals: all, downtimeMs: closed ? downtimeMsOf(all) : row.downtimeMs };
+}
+
+/** The save's stretch, open until the domain is restored; the first start counts. */
+function saveRecord(startedAt: string, records: readonly DowntimeRecord[]): DowntimeRecord {
+  const open = records.find((r) => r.source === 'save' && r.endedAt === null);
+  return {
+    source: 'save',
+    cause: 'managedsave',
+    startedAt: open && open.startedAt < startedAt ? open.startedAt : startedAt,
+    endedAt: null,
+    ongoing: false,
+  };
 }
 
 /**

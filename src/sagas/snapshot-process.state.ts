@@ -23,6 +23,8 @@ export interface SnapshotProcessState {
   readonly mirrored: boolean;
   /** Live path: the delta and any block job of ours are gone (DeltaRemoved). */
   readonly deltaRemoved: boolean;
+  /** Cold path: managedsave was started (DomainSaveStarted), whether or not it finished. */
+  readonly saveStarted: boolean;
   readonly snapshotRevision: ExpectedRevision;
   /** Actor, request and correlation of the request that started the snapshot. */
   readonly origin: CausationContext | null;
@@ -69,6 +71,7 @@ export function foldSnapshotProcess(input: {
     plan: planned?.data ?? null,
     mirrored: input.snapshotEvents.some((e) => e.type === 'DiskMirrored'),
     deltaRemoved: input.snapshotEvents.some((e) => e.type === 'DeltaRemoved'),
+    saveStarted: input.snapshotEvents.some((e) => e.type === 'DomainSaveStarted'),
     snapshotRevision: revisionOf(input.snapshotEvents),
     origin: reserved
       ? {

@@ -30,6 +30,8 @@ import {
   type SnapshotStep,
   type SnapshotStepRetried,
 } from '../events';
+import type { DomainLifecycleEvents, LifecycleNotice } from '../drivers/domain-lifecycle.port';
+import { DowntimeWatch, isDownIn, isWatchedPowerState, type WatchedDomain } from './downtime-watch';
 import { LiveMirrorSteps } from './live-mirror.steps';
 import { PermanentStepError } from './permanent-step.error';
 import { ProgressSampler } from './progress-sampler';
@@ -53,6 +55,8 @@ export interface SnapshotStepDependencies {
   readonly faults: FaultInjector;
   /** The live path's qcow2 deltas. */
   readonly deltas: LiveDeltaStore;
+  /** libvirt's lifecycle events: each snapshot watches its domain's downtime in them. */
+  readonly lifecycle: DomainLifecycleEvents;
 }
 
 /** Disk formats the live path mirrors (local files only; lvm and rbd never get here). */
@@ -115,6 +119,21 @@ export class SnapshotSteps {
       }
       case 'save': {
         const plan = state.plan as SnapshotPlanned['data'];
+        // The downtime starts here: recorded before the save, so a crash during it cannot
+        // hide it. Once only: a resumed save keeps the first start.
+        if (!state.saveStarted) {
+          await appender.append(
+            snapshotStream(imageId),
+            [
+              {
+                type: 'DomainSaveStarted',
+                data: { imageId, instanceId, startedAt: clock.now().toISOString() },
+              },
+            ],
+            state.snapshotRevision,
+            ctx,
+          );
+        }
         const startedAt = clock.now();
         await this.deps.faults.during('save', () => this.deps.hypervisor.managedSave(instanceId));
         await onInstance(
@@ -279,6 +298,71 @@ export class SnapshotSteps {
   /** Removes an image's data (a deleted image's); absent data is fine. */
   async discardData(imageId: string): Promise<void> {
     await this.deps.images.discard(imageId);
+  }
+
+  /**
+   * Records what the snapshot's watch on libvirt saw since it last recorded (see
+   * DowntimeWatch); with `final`, also a stretch still open, cut now. Returns false when
+   * there was nothing to record.
+   */
+  async recordDowntime(
+    state: SnapshotProcessState,
+    watch: DowntimeWatch,
+    final: boolean,
+  ): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const seen = watch.take(now, final);
+    if (!final && seen.intervals.length === 0) return false;
+    await this.deps.appender.append(
+      snapshotStream(state.imageId),
+      [
+        {
+          type: 'DowntimeObserved',
+          data: {
+            imageId: state.imageId,
+            instanceId: state.instance.instanceId as string,
+            intervals: seen.intervals,
+            watchedFrom: seen.watchedFrom.toISOString(),
+            watchedUntil: seen.watchedUntil.toISOString(),
+            gaps: seen.gaps,
+          },
+        },
+      ],
+      state.snapshotRevision,
+      state.origin as CausationContext,
+    );
+    watch.recorded(now, seen.intervals.filter((i) => !i.ongoing).length);
+    return true;
+  }
+
+  /**
+   * Starts watching the domain's lifecycle events for this snapshot, if it can take the
+   * domain down: the plan found it running or paused. The domain's state now is the start.
+   */
+  async watchDowntime(state: SnapshotProcessState): Promise<WatchedDomain | null> {
+    const plan = state.plan;
+    if (plan === null || !isWatchedPowerState(plan.priorPowerState)) return null;
+    const prior = plan.priorPowerState;
+    const early: LifecycleNotice[] = [];
+    let watch: DowntimeWatch | null = null;
+    const stop = this.deps.lifecycle.subscribe((notice) => {
+      if (watch) watch.observe(notice);
+      else early.push(notice);
+    });
+    try {
+      const now = await this.deps.hypervisor.state(plan.instanceId);
+      const down = isDownIn(now.state, prior);
+      watch = new DowntimeWatch(plan.domainName, prior, {
+        at: this.deps.clock.now(),
+        down,
+        cause: down ? `found ${now.state}${now.hasManagedSave ? ' (saved)' : ''}` : '',
+      });
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    for (const notice of early) watch.observe(notice);
+    return { watch, stop };
   }
 
   async recordRetry(

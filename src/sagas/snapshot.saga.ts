@@ -29,6 +29,7 @@ import {
 import { loadSnapshotProcess, type SnapshotProcessState } from './snapshot-process.state';
 import { queueRole, SnapshotGate } from './snapshot-queue';
 import { afterStepError, backoffDelayMs, type StepRetryPolicy } from './step-retry.policy';
+import type { WatchedDomain } from './downtime-watch';
 import { PermanentStepError, type SnapshotSteps } from './snapshot-steps';
 
 const CHECKPOINT = 'snapshot-saga';
@@ -308,13 +309,52 @@ export class SnapshotSaga {
   }
 
   private async run(imageId: string, instanceId: string): Promise<void> {
+    const downtime: { current: WatchedDomain | null } = { current: null };
+    try {
+      await this.runSteps(imageId, instanceId, downtime);
+    } finally {
+      downtime.current?.stop();
+    }
+  }
+
+  /**
+   * The worker's loop. Once the snapshot is planned, the domain's lifecycle events are
+   * watched for downtime (DowntimeWatch); what the watch saw is recorded at step boundaries,
+   * and once more before the task state is released.
+   */
+  private async runSteps(
+    imageId: string,
+    instanceId: string,
+    downtime: { current: WatchedDomain | null },
+  ): Promise<void> {
     let attempts = 0;
     let restoreGivenUp = false;
     let restoreGivenUpReason: string | undefined;
+    let finalDowntimeRecorded = false;
     for (;;) {
       if (this.stopping) return;
       const state = await loadSnapshotProcess(this.store, imageId, instanceId);
       const action: SnapshotAction = nextStep(state, { restoreGivenUp, restoreGivenUpReason });
+      if (action.kind !== 'done' && state.plan !== null && downtime.current === null) {
+        downtime.current = await this.steps.watchDowntime(state).catch((error: unknown) => {
+          this.logger.warn(
+            { imageId, err: error },
+            "could not watch the domain's lifecycle events; its downtime may be under-reported",
+          );
+          return null;
+        });
+      }
+      const watching = downtime.current;
+      const final = action.kind === 'finish' || action.kind === 'release';
+      if (watching && (final ? !finalDowntimeRecorded : watching.watch.pending.length > 0)) {
+        try {
+          await this.steps.recordDowntime(state, watching.watch, final);
+          if (final) finalDowntimeRecorded = true;
+        } catch (error) {
+          if (!(error instanceof WrongExpectedRevisionError)) throw error;
+        }
+        continue; // re-read: the snapshot stream moved
+      }
       const role = queueRole(state, action);
       if (role === 'hold') this.gate.hold(imageId);
       if (role === 'leave') this.gate.leave(imageId);

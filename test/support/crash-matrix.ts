@@ -97,6 +97,7 @@ export const CRASH_POINTS: Readonly<Record<CrashPath, readonly CrashPoint[]>> = 
     inRequest(after('ImageReserved')),
     { ...tsc('image_snapshot'), inRequest: 'either' },
     after('SnapshotPlanned', true),
+    after('DomainSaveStarted', true),
     during('save', 400, true),
     after('DomainSaved', true),
     tsc('image_pending_upload'),
@@ -109,6 +110,7 @@ export const CRASH_POINTS: Readonly<Record<CrashPath, readonly CrashPoint[]>> = 
     commit('settled'),
     commit('renamed', true),
     after('Uploaded', true),
+    after('DowntimeObserved', true),
     tsc('none'),
   ],
   live: [
@@ -127,6 +129,7 @@ export const CRASH_POINTS: Readonly<Record<CrashPath, readonly CrashPoint[]>> = 
     commit('settled', true),
     commit('renamed'),
     after('Uploaded'),
+    after('DowntimeObserved'),
     tsc('none', true),
   ],
   offline: [
@@ -174,7 +177,16 @@ const VIEW_TABLES = [
 ];
 
 /** Events that may repeat within one snapshot (progress samples, recorded retries). */
-const REPEATABLE = new Set(['ConversionProgressed', 'SnapshotStepRetried', 'TaskStateChanged']);
+/**
+ * Types a snapshot may store more than once. DowntimeObserved is written at step boundaries
+ * and before the release, by each worker that watched the domain (a restart adds one).
+ */
+const REPEATABLE = new Set([
+  'ConversionProgressed',
+  'SnapshotStepRetried',
+  'TaskStateChanged',
+  'DowntimeObserved',
+]);
 
 interface TaskStateData {
   imageId: string;
@@ -355,6 +367,25 @@ export class CrashPathRunner {
         count('DomainRestored') === count('DomainSaved'),
         `DomainSaved ×${count('DomainSaved')} but DomainRestored ×${count('DomainRestored')}`,
       );
+      // The downtime is never under-reported: a saved domain's runs at least from the save's
+      // first recorded start to its restore, whatever was killed in between.
+      const saveStart = ofImage.find((e) => e.type === 'DomainSaveStarted');
+      const restore = ofImage.filter((e) => e.type === 'DomainRestored').at(-1);
+      if (saveStart && restore) {
+        const from = Date.parse((JSON.parse(saveStart.data) as { startedAt: string }).startedAt);
+        const to = Date.parse((JSON.parse(restore.metadata) as { occurredAt: string }).occurredAt);
+        check(
+          (row.downtime_ms ?? -1) >= to - from,
+          `downtime ${String(row.downtime_ms)} ms < save start → restore ${to - from} ms`,
+        );
+      }
+      // A planned snapshot's downtime is known by its end: observed, or 0 for a domain off.
+      check(
+        row.mode === null || row.downtime_ms !== null,
+        `downtime unknown for a ${this.path} snapshot`,
+      );
+      if (this.path === 'offline')
+        check(row.downtime_ms === 0, `offline downtime ${String(row.downtime_ms)}`);
       if (this.path === 'live' && count('DiskMirrored') > 0) {
         check(count('DeltaRemoved') === 1, `DeltaRemoved ×${count('DeltaRemoved')}`);
       }

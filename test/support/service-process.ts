@@ -284,5 +284,13 @@ export interface SnapshotRow {
   failure_reason: string | null;
   steps: { step: string; startedAt: string; finishedAt: string; durationMs: number }[];
   downtime_ms: number | null;
+  downtime_intervals: {
+    source: 'save' | 'libvirt';
+    cause: string;
+    started_at: string;
+    ended_at: string | null;
+    ongoing: boolean;
+  }[];
+  guest_frozen_ms: number | null;
   request_id: string;
 }

@@ -161,6 +161,42 @@ class Given {
     );
   }
 
+  saveStarted(startedAt: string, at: string): this {
+    return this.event(
+      snapshotStream(IMG),
+      'DomainSaveStarted',
+      { imageId: IMG, instanceId: VM, startedAt },
+      at,
+    );
+  }
+
+  /** What the snapshot's watch on libvirt saw: [cause, startedAt, endedAt, ongoing?]. */
+  downtimeObserved(
+    intervals: readonly [string, string, string, boolean?][],
+    watchedFrom: string,
+    at: string,
+  ): this {
+    return this.event(
+      snapshotStream(IMG),
+      'DowntimeObserved',
+      {
+        imageId: IMG,
+        instanceId: VM,
+        intervals: intervals.map(([cause, startedAt, endedAt, ongoing]) => ({
+          cause,
+          startedAt,
+          endedAt,
+          durationMs: Date.parse(endedAt) - Date.parse(startedAt),
+          ongoing: ongoing ?? false,
+        })),
+        watchedFrom,
+        watchedUntil: at,
+        gaps: 0,
+      },
+      at,
+    );
+  }
+
   progressed(percent: number, at: string): this {
     return this.event(imageStream(IMG), 'ConversionProgressed', { imageId: IMG, percent }, at);
   }
@@ -517,7 +553,7 @@ describe('projections', () => {
   });
 
   describe('a live snapshot', () => {
-    it('has no downtime, the quiesce, mirror and cleanup steps, and audit summaries for them', async () => {
+    it('has the quiesce, mirror and cleanup steps, and audit summaries for them', async () => {
       const last = await append(
         new Given()
           .registered()
@@ -550,7 +586,8 @@ describe('projections', () => {
         finishedAt: '2025-01-01T10:00:01.200Z',
         durationMs: 600,
       });
-      expect(row).toMatchObject({ mode: 'live', downtimeMs: 0, result: 'active' });
+      // Nothing was watched in this log: the downtime is unknown, not assumed from the mode.
+      expect(row).toMatchObject({ mode: 'live', downtimeMs: null, result: 'active' });
       const audit = await views
         .getRepository(AuditLogEntry)
         .find({ where: { imageId: IMG }, order: { position: 'ASC' } });
@@ -563,6 +600,113 @@ describe('projections', () => {
       );
       expect(summaryOf('DeltaRemoved')).toBe('delta removed');
       expect(audit.find((a) => a.type === 'DiskMirrored')?.projectId).toBe(PROJECT);
+    });
+  });
+
+  describe('downtime, from what was observed', () => {
+    const live = () =>
+      new Given()
+        .registered()
+        .task(null, 'image_snapshot_pending', '2025-01-01T10:00:00.000Z')
+        .reserved('2025-01-01T10:00:00.100Z')
+        .task('image_snapshot_pending', 'image_snapshot', '2025-01-01T10:00:00.300Z')
+        .planned('live', '2025-01-01T10:00:00.400Z')
+        .task('image_snapshot', 'image_pending_upload', '2025-01-01T10:00:00.500Z');
+
+    it('is 0 for a watched live snapshot in which libvirt saw nothing', async () => {
+      await project(
+        await append(
+          live()
+            .mirrored('2025-01-01T10:00:00.600Z', 600, '2025-01-01T10:00:01.200Z')
+            .downtimeObserved([], '2025-01-01T10:00:00.450Z', '2025-01-01T10:00:03.000Z'),
+        ),
+      );
+      expect(await history()).toMatchObject({ downtimeMs: 0, downtimeIntervals: [] });
+    });
+
+    it('counts a pause libvirt saw during a live snapshot, and one still open at its end', async () => {
+      await project(
+        await append(
+          live()
+            .downtimeObserved(
+              [['Suspended Paused', '2025-01-01T10:00:00.700Z', '2025-01-01T10:00:02.200Z']],
+              '2025-01-01T10:00:00.450Z',
+              '2025-01-01T10:00:02.300Z',
+            )
+            .downtimeObserved(
+              [['Suspended Paused', '2025-01-01T10:00:03.000Z', '2025-01-01T10:00:03.250Z', true]],
+              '2025-01-01T10:00:02.300Z',
+              '2025-01-01T10:00:03.250Z',
+            ),
+        ),
+      );
+      const row = await history();
+      expect(row.downtimeMs).toBe(1750);
+      expect(row.downtimeIntervals).toEqual([
+        {
+          source: 'libvirt',
+          cause: 'Suspended Paused',
+          startedAt: '2025-01-01T10:00:00.700Z',
+          endedAt: '2025-01-01T10:00:02.200Z',
+          ongoing: false,
+        },
+        {
+          source: 'libvirt',
+          cause: 'Suspended Paused',
+          startedAt: '2025-01-01T10:00:03.000Z',
+          endedAt: '2025-01-01T10:00:03.250Z',
+          ongoing: true,
+        },
+      ]);
+      const audit = await views
+        .getRepository(AuditLogEntry)
+        .find({ where: { type: 'DowntimeObserved' }, order: { position: 'ASC' } });
+      expect(audit[0].summary).toBe(
+        'libvirt saw the domain down 1× for 1500 ms (Suspended Paused)',
+      );
+    });
+
+    it("counts a cold save from its recorded start, and libvirt's view of the same save once", async () => {
+      await project(
+        await append(
+          new Given()
+            .registered()
+            .task(null, 'image_snapshot_pending', '2025-01-01T10:00:00.000Z')
+            .reserved('2025-01-01T10:00:00.100Z')
+            .task('image_snapshot_pending', 'image_snapshot', '2025-01-01T10:00:00.300Z')
+            .planned('cold', '2025-01-01T10:00:00.400Z')
+            // the first save was cut short by a crash; the resumed one started later
+            .saveStarted('2025-01-01T10:00:00.500Z', '2025-01-01T10:00:00.501Z')
+            .saved('2025-01-01T10:00:01.000Z', 1000, '2025-01-01T10:00:02.000Z')
+            .restored('2025-01-01T10:00:03.000Z', 400, '2025-01-01T10:00:03.400Z')
+            .downtimeObserved(
+              [['Suspended Paused', '2025-01-01T10:00:00.550Z', '2025-01-01T10:00:03.390Z']],
+              '2025-01-01T10:00:00.450Z',
+              '2025-01-01T10:00:03.500Z',
+            ),
+        ),
+      );
+      const row = await history();
+      expect(row.downtimeMs).toBe(2900);
+      expect(row.downtimeIntervals.map((r) => [r.source, r.startedAt, r.endedAt])).toEqual([
+        ['save', '2025-01-01T10:00:00.500Z', '2025-01-01T10:00:03.400Z'],
+        ['libvirt', '2025-01-01T10:00:00.550Z', '2025-01-01T10:00:03.390Z'],
+      ]);
+    });
+
+    it('is unknown (null) while a save is still open', async () => {
+      await project(
+        await append(
+          new Given()
+            .registered()
+            .task(null, 'image_snapshot_pending', '2025-01-01T10:00:00.000Z')
+            .reserved('2025-01-01T10:00:00.100Z')
+            .task('image_snapshot_pending', 'image_snapshot', '2025-01-01T10:00:00.300Z')
+            .planned('cold', '2025-01-01T10:00:00.400Z')
+            .saveStarted('2025-01-01T10:00:00.500Z', '2025-01-01T10:00:00.501Z'),
+        ),
+      );
+      expect(await history()).toMatchObject({ downtimeMs: null });
     });
   });
 

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { DowntimeRecord } from '../downtime';
 
 /**
  * How a snapshot ended, or `running` while it has not. `deleted`: its image was deleted
@@ -81,11 +82,24 @@ export class SnapshotHistory {
   steps!: SnapshotStepRecord[];
 
   /**
-   * How long the domain was not running because of the snapshot: cold = DomainRestored
-   * occurredAt − DomainSaved startedAt; live and offline = 0; null while unknown.
+   * How long the domain was down during the snapshot, from what was observed: the union of
+   * the stretches in `downtimeIntervals` (the cold path's save → restore, and what libvirt's
+   * lifecycle events showed). 0 for a domain that was shut off when the snapshot began;
+   * null while nothing has been observed yet.
    */
   @Column({ type: 'integer', nullable: true })
   downtimeMs!: number | null;
+
+  /** The observed stretches behind `downtimeMs`, in the order they were recorded. */
+  @Column({ type: 'simple-json', default: '[]' })
+  downtimeIntervals!: DowntimeRecord[];
+
+  /**
+   * Live path with a guest agent: how long the guest's filesystems stayed frozen (freeze →
+   * thaw, GuestQuiesced); null when they were not frozen.
+   */
+  @Column({ type: 'integer', nullable: true })
+  guestFrozenMs!: number | null;
 
   /** How many times a step was retried (SnapshotStepRetried). */
   @Column({ type: 'integer' })

@@ -19,6 +19,28 @@ export class SnapshotStep {
   durationMs!: number;
 }
 
+/** A stretch in which the domain was down during a snapshot. */
+@ObjectType({
+  description:
+    "A stretch in which the snapshot's domain was down: its save and restore (source save), or what libvirt's lifecycle events showed (source libvirt).",
+})
+export class DowntimeInterval {
+  @Field({ description: 'save or libvirt.' })
+  source!: string;
+
+  @Field({ description: 'e.g. managedsave, "Suspended Paused".' })
+  cause!: string;
+
+  @Field({ description: 'ISO-8601.' })
+  startedAt!: string;
+
+  @Field(() => String, { nullable: true, description: 'ISO-8601; null while still open.' })
+  endedAt!: string | null;
+
+  @Field({ description: 'The domain was still down when the snapshot ended.' })
+  ongoing!: boolean;
+}
+
 /** A row of the snapshot history: how one snapshot was taken and how it ended. */
 @ObjectType({ description: 'One snapshot in the history: mode, steps, downtime, result.' })
 export class SnapshotRecord {
@@ -43,7 +65,10 @@ export class SnapshotRecord {
   @Field({ description: 'The request id of the call that reserved the image.' })
   requestId!: string;
 
-  @Field(() => String, { nullable: true, description: 'cold or offline; null until planned.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'live, cold or offline; null until planned.',
+  })
   mode!: string | null;
 
   @Field({ description: 'running, active, killed or deleted.' })
@@ -64,8 +89,21 @@ export class SnapshotRecord {
   @Field(() => [SnapshotStep])
   steps!: SnapshotStep[];
 
-  @Field(() => Int, { nullable: true, description: 'How long the domain was not running.' })
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'How long the domain was down during the snapshot, as observed (the union of downtimeIntervals); 0 if it was off already; null until observed.',
+  })
   downtimeMs!: number | null;
+
+  @Field(() => [DowntimeInterval])
+  downtimeIntervals!: DowntimeInterval[];
+
+  @Field(() => Int, {
+    nullable: true,
+    description: "How long the guest's filesystems stayed frozen (live path, guest agent).",
+  })
+  guestFrozenMs!: number | null;
 
   @Field(() => Int)
   retries!: number;

@@ -1,0 +1,109 @@
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import type { DomainLifecycleEvents, LifecycleNotice } from './domain-lifecycle.port';
+import { parseLifecycleLine } from './virsh-event.parser';
+
+/** First wait before starting virsh again after it exited; doubled up to the maximum. */
+const RESTART_FIRST_MS = 250;
+const RESTART_MAX_MS = 5_000;
+
+export interface LifecycleStreamLogger {
+  warn(obj: object, msg?: string): void;
+}
+
+/**
+ * The host's libvirt lifecycle events, from one long-running
+ * `virsh event --all --loop --timestamp` (execa, argument array). Every listener hears every
+ * event. If virsh exits (libvirtd restarted, the connection dropped) it is started again with
+ * back-off, and listeners are told of the gap, since events may have been missed meanwhile.
+ *
+ * No maintained libvirt binding for Node 20 exists (the `libvirt` npm packages are
+ * unmaintained native add-ons), so virsh it is, like the rest of the driver.
+ */
+export class VirshLifecycleStream implements DomainLifecycleEvents {
+  private readonly listeners = new Set<(notice: LifecycleNotice) => void>();
+  private child: ResultPromise | null = null;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly stopped = new AbortController();
+
+  constructor(
+    private readonly uri: string,
+    private readonly logger?: LifecycleStreamLogger,
+  ) {}
+
+  subscribe(listener: (notice: LifecycleNotice) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Starts following libvirt; returns once virsh has been started. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.follow();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopped.abort();
+    this.child?.kill('SIGTERM');
+    await this.loop;
+  }
+
+  private async follow(): Promise<void> {
+    let backoff = RESTART_FIRST_MS;
+    while (this.running) {
+      const startedAt = Date.now();
+      const reason = await this.runOnce();
+      if (!this.running) return;
+      this.publish({ kind: 'gap', at: new Date(), reason });
+      this.logger?.warn({ reason }, 'libvirt event stream ended; following it again');
+      // A stream that ran a while before it died starts again at once.
+      if (Date.now() - startedAt > RESTART_MAX_MS) backoff = RESTART_FIRST_MS;
+      await delay(backoff, undefined, { signal: this.stopped.signal }).catch(() => undefined);
+      backoff = Math.min(backoff * 2, RESTART_MAX_MS);
+    }
+  }
+
+  /** Runs virsh until it exits; returns why it ended. */
+  private async runOnce(): Promise<string> {
+    const child = execa(
+      'virsh',
+      ['-q', '-c', this.uri, 'event', '--all', '--loop', '--timestamp'],
+      {
+        reject: false,
+        buffer: false,
+        stdin: 'ignore',
+        stderr: 'pipe',
+        env: { LC_ALL: 'C', LANG: 'C', LANGUAGE: '' },
+      },
+    );
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (stderr.length < 2000) stderr += chunk.toString();
+    });
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => {
+      const event = parseLifecycleLine(line);
+      if (event) this.publish({ kind: 'event', event });
+    });
+    const result = await child;
+    lines.close();
+    this.child = null;
+    const detail = stderr.trim();
+    return `virsh event exited (${result.exitCode ?? result.signal ?? 'unknown'})${detail ? `: ${detail}` : ''}`;
+  }
+
+  private publish(notice: LifecycleNotice): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(notice);
+      } catch (error) {
+        this.logger?.warn({ err: error }, 'a libvirt event listener failed');
+      }
+    }
+  }
+}
