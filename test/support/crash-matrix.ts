@@ -30,8 +30,11 @@ export interface CrashPoint {
   readonly inRequest?: boolean | 'either';
   /** A `kill-during:` point: it must fire while the driver call is in flight. */
   readonly midOperation?: boolean;
-  /** Part of the subset run in CI (all points run with SNAPLEDGER_FULL_CRASH_MATRIX=1). */
-  readonly ci?: boolean;
+  /**
+   * Part of the quick subset (SNAPLEDGER_CRASH_MATRIX=quick); by default, in CI too, every
+   * point runs.
+   */
+  readonly quick?: boolean;
   /**
    * No kill point inside: the test SIGKILLs the service from outside, by PID, as soon as the
    * 202 arrives (the durability of an acknowledged createImage).
@@ -61,28 +64,28 @@ const SLOW_CONVERT = { SNAPLEDGER_CONVERT_RATE_LIMIT: String(1024 * 1024) };
 const SLOW_MIRROR = { SNAPLEDGER_MIRROR_BANDWIDTH: '1' };
 
 const pending = 'image_snapshot_pending';
-const tsc = (to: string, ci = false): CrashPoint => ({
+const tsc = (to: string, quick = false): CrashPoint => ({
   name: `after TaskStateChanged→${to}`,
   faults: `after-append:TaskStateChanged:${to}`,
-  ci,
+  quick,
 });
-const after = (type: string, ci = false, env?: Record<string, string>): CrashPoint => ({
+const after = (type: string, quick = false, env?: Record<string, string>): CrashPoint => ({
   name: `after ${type}`,
   faults: `after-append:${type}`,
-  ci,
+  quick,
   env,
 });
-const during = (operation: string, ms: number, ci: boolean, env?: Record<string, string>) => ({
+const during = (operation: string, ms: number, quick: boolean, env?: Record<string, string>) => ({
   name: `during ${operation}`,
   faults: `kill-during:${operation}@${ms}`,
   midOperation: true,
-  ci,
+  quick,
   env,
 });
-const commit = (point: 'settled' | 'renamed', ci = false): CrashPoint => ({
+const commit = (point: 'settled' | 'renamed', quick = false): CrashPoint => ({
   name: `during commit (${point === 'settled' ? 'fsynced+hashed, before rename' : 'renamed, before dir fsync'})`,
   faults: `kill-at:commit-${point}`,
-  ci,
+  quick,
 });
 const inRequest = (p: CrashPoint): CrashPoint => ({ ...p, inRequest: true });
 
@@ -137,7 +140,7 @@ export const CRASH_POINTS: Readonly<Record<CrashPath, readonly CrashPoint[]>> = 
       name: 'right after the 202 (SIGKILL from outside)',
       faults: '',
       killOnAnswer: true,
-      ci: true,
+      quick: true,
     },
     inRequest(tsc(pending)),
     inRequest(after('ImageReserved', true)),
@@ -155,14 +158,14 @@ export const CRASH_POINTS: Readonly<Record<CrashPath, readonly CrashPoint[]>> = 
   ],
 };
 
-/** The points to run: all of them with SNAPLEDGER_FULL_CRASH_MATRIX=1, else the CI subset. */
+/** The points to run: all of them by default, or the quick subset (SNAPLEDGER_CRASH_MATRIX=quick). */
 export function selectedPoints(
   path: CrashPath,
   full: boolean,
   only?: RegExp,
 ): readonly CrashPoint[] {
   return CRASH_POINTS[path].filter(
-    (p) => (full || p.ci === true) && (only === undefined || only.test(`${path} ${p.name}`)),
+    (p) => (full || p.quick === true) && (only === undefined || only.test(`${path} ${p.name}`)),
   );
 }
 

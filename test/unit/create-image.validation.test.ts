@@ -249,5 +249,4 @@ describe('parseCreateImageBody: metadata', () => {
   });
 });
 
-// fast-check is not installed in this project (no node_modules/fast-check), so the
-// property-based tests asked for are not written here.
+// Property-based tests of the same validation (fast-check) are in create-image.property.test.ts.
