@@ -14,4 +14,51 @@ export default tseslint.config(
       '@typescript-eslint/no-require-imports': 'off',
     },
   },
+  // One direction for module dependencies: the domain, the sagas and the drivers never reach
+  // up into the HTTP API or the composition root (src/app.module.ts), and the HTTP server is
+  // handed its root module instead of importing it. The patterns match relative specifiers
+  // ('../api/...', '../../app.module') from any depth below src/.
+  {
+    files: [
+      'src/sagas/**/*.ts',
+      'src/commands/**/*.ts',
+      'src/drivers/**/*.ts',
+      'src/events/**/*.ts',
+      'src/projections/**/*.ts',
+      'src/event-store/**/*.ts',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+api(/|$)',
+              message: 'Only the API layer depends on the domain, not the other way round.',
+            },
+            {
+              regex: '^(\\.\\./)+app\\.module(\\.[cm]?[jt]s)?$',
+              message: 'app.module is the composition root: nothing it wires may import it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/api/http-server.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+app\\.module(\\.[cm]?[jt]s)?$',
+              message: 'The HTTP server is handed its root module (see serve in src/cli/main.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { CqrsModule } from '@nestjs/cqrs';
+import { CommandBus, CqrsModule } from '@nestjs/cqrs';
 import type { DataSource } from 'typeorm';
 import { AuthGuard } from './api/auth/auth.guard';
 import { GRAPHQL_PROVIDERS, GraphqlApiModule } from './api/graphql/graphql-api.module';
@@ -16,7 +16,6 @@ import { UserService } from './api/auth/user.service';
 import { IdentityController } from './api/identity/identity.controller';
 import { IDENTITY_TOKEN_TTL, identityTokenTtlFrom } from './api/identity/identity-token-ttl.config';
 import { ReadModels } from './api/read-models.service';
-import { PROJECTION_RUNNER } from './api/read-your-writes';
 import { WriteCommandBus } from './api/write-command.bus';
 import { GlanceImagesController } from './api/rest/glance-images.controller';
 import { GlanceImageListController } from './api/rest/glance-image-list.controller';
@@ -57,6 +56,9 @@ import {
   type DomainLifecycleEvents,
 } from './drivers/domain-lifecycle.port';
 import { VirshLifecycleStream } from './drivers/virsh-lifecycle-stream';
+import { KNOWN_INSTANCES, type KnownInstances } from './commands/sync-instances.command';
+import { KnownInstancesFromViews } from './projections/known-instances.query';
+import { InstanceFollower } from './sagas/instance-follower';
 import { QemuImgDeltaStore } from './drivers/qemu-img-delta-store';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
 import { SqliteEventStore } from './event-store/sqlite-event-store';
@@ -67,7 +69,9 @@ import { BackupRotationSaga, createBackupRotationDataSource } from './sagas/back
 import { SnapshotSaga } from './sagas/snapshot.saga';
 import { SnapshotSteps } from './sagas/snapshot-steps';
 import { createServiceStateDataSource } from './service-state.data-source';
-import { BACKGROUND_WORK, STATE_DB, ServiceLifecycle, VIEWS_DB } from './service-lifecycle';
+import { ServiceLifecycle } from './service-lifecycle';
+import { BACKGROUND_WORK, PROJECTION_RUNNER, STATE_DB, VIEWS_DB } from './di-tokens';
+import { ADMIN_TOKEN_BOOTSTRAP } from './admin-token.port';
 import { preparePrivateDataFiles } from './config/private-data-files';
 
 export interface AppOptions {
@@ -125,6 +129,23 @@ export class AppModule {
         },
       },
       { provide: HYPERVISOR, useFactory: () => new VirshHypervisor(config.libvirtUri) },
+      {
+        provide: KNOWN_INSTANCES,
+        inject: [VIEWS_DB],
+        useFactory: (db: DataSource) => new KnownInstancesFromViews(db),
+      },
+      {
+        provide: InstanceFollower,
+        inject: [DOMAIN_LIFECYCLE_EVENTS, CommandBus, KNOWN_INSTANCES],
+        useFactory: (events: DomainLifecycleEvents, commands: CommandBus, known: KnownInstances) =>
+          new InstanceFollower(
+            events,
+            commands,
+            known,
+            logger.child({ component: 'instance-follower' }),
+            config.syncIntervalMs,
+          ),
+      },
       {
         provide: DOMAIN_LIFECYCLE_EVENTS,
         useFactory: () =>
@@ -224,6 +245,7 @@ export class AppModule {
         inject: [STATE_DB],
         useFactory: (db: DataSource) => new TokenService(db),
       },
+      { provide: ADMIN_TOKEN_BOOTSTRAP, useExisting: TokenService },
       {
         provide: UserService,
         inject: [STATE_DB],

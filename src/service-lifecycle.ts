@@ -7,8 +7,8 @@ import {
 } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { DataSource } from 'typeorm';
-import { TokenService } from './api/auth/token.service';
-import { PROJECTION_RUNNER } from './api/read-your-writes';
+import { ADMIN_TOKEN_BOOTSTRAP, type AdminTokenBootstrap } from './admin-token.port';
+import { BACKGROUND_WORK, PROJECTION_RUNNER, STATE_DB, VIEWS_DB } from './di-tokens';
 import { SYSTEM_ACTOR } from './events';
 import { SyncInstancesCommand, type SyncInstancesResult } from './commands/sync-instances.command';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from './config/snapledger.config';
@@ -20,10 +20,7 @@ import { BackupRotationSaga } from './sagas/backup-rotation.saga';
 import { SnapshotSaga } from './sagas/snapshot.saga';
 import { DOMAIN_LIFECYCLE_EVENTS } from './drivers/domain-lifecycle.port';
 import type { VirshLifecycleStream } from './drivers/virsh-lifecycle-stream';
-
-export const VIEWS_DB = Symbol('ViewsDataSource');
-export const STATE_DB = Symbol('ServiceStateDataSource');
-export const BACKGROUND_WORK = Symbol('BackgroundWork');
+import { InstanceFollower } from './sagas/instance-follower';
 
 /**
  * Starts and stops the service's background work in order: projections, then the snapshot
@@ -37,7 +34,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     @Inject(PROJECTION_RUNNER) private readonly runner: ProjectionRunner,
     private readonly saga: SnapshotSaga,
     private readonly rotation: BackupRotationSaga,
-    private readonly tokens: TokenService,
+    @Inject(ADMIN_TOKEN_BOOTSTRAP) private readonly tokens: AdminTokenBootstrap,
     private readonly commands: CommandBus,
     @Inject(IMAGE_STORE) private readonly images: ImageStore,
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -46,6 +43,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     @Inject(SNAPLEDGER_CONFIG) private readonly config: SnapledgerConfig,
     @Inject(LOGGER) private readonly logger: SnapledgerLogger,
     @Inject(DOMAIN_LIFECYCLE_EVENTS) private readonly lifecycle: VirshLifecycleStream,
+    private readonly follower: InstanceFollower,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -79,6 +77,8 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
         'initial libvirt sync failed; the service runs on, retry with `snapledger instances sync`',
       );
     }
+    // From now on libvirt's lifecycle events keep the instances in step (and a periodic sync).
+    this.follower.start();
     // Backup rotation last: it only follows finished backups, and must not delay the sync.
     await this.rotation.start();
   }
@@ -86,6 +86,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationShutdown(): Promise<void> {
     if (this.background) {
       await this.rotation.stop();
+      await this.follower.stop();
       await this.saga.stop();
       await this.lifecycle.stop();
       await this.runner.stop();

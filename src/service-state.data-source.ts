@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
-import { AuthToken } from './api/auth/auth-token.entity';
-import { UserAccount } from './api/auth/user-account.entity';
+import { AuthToken } from './auth-store/auth-token.entity';
+import { UserAccount } from './auth-store/user-account.entity';
 import { SagaCheckpoint, SnapshotProcessRecord } from './sagas/snapshot-process.entity';
 
 /**

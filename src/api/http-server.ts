@@ -1,7 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
+import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AppModule } from '../app.module';
 import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { SnapledgerLogger } from '../logger';
 import { ApiErrorFilter } from './api-error.filter';
@@ -14,15 +13,22 @@ import { AppMetrics } from './metrics/app-metrics';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { buildOpenApiDocument, OpenApiDocumentHolder } from './openapi/openapi-document';
 
+/**
+ * Builds the root module the HTTP service runs. The composition root (AppModule.forRoot, with
+ * HTTP and background work) is passed in by the caller, the CLI's serve command: this layer
+ * does not import it. Called only once the data directory's lock is held.
+ */
+export type HttpRootModule = () => DynamicModule;
+
 /** Builds the HTTP service: auth on every route, request ids, family-shaped errors. */
 export async function createHttpApp(
-  config: SnapledgerConfig,
+  rootModule: HttpRootModule,
   logger: SnapledgerLogger,
 ): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot(config, logger, { http: true, background: true }),
-    { logger: ['error', 'warn'], bodyParser: false },
-  );
+  const app = await NestFactory.create<NestExpressApplication>(rootModule(), {
+    logger: ['error', 'warn'],
+    bodyParser: false,
+  });
   app.disable('x-powered-by');
   // /image/v2/... reaches the same Glance routes as /v2/... (devstack's image endpoint).
   app.use(imagePrefixMiddleware);
@@ -42,11 +48,12 @@ export async function createHttpApp(
 export async function serve(
   config: SnapledgerConfig,
   logger: SnapledgerLogger,
+  rootModule: HttpRootModule,
 ): Promise<INestApplication> {
   const lock = new ServiceLock(config.dataDir);
   lock.acquire();
   process.once('exit', () => lock.release());
-  const app = await createHttpApp(config, logger);
+  const app = await createHttpApp(rootModule, logger);
   await app.listen(config.port, config.host);
   logger.info(
     { url: `http://${config.host}:${config.port}`, dataDir: config.dataDir },

@@ -12,16 +12,27 @@ import { getInstance } from './queries/instance-list.query';
 export class ReadModels {
   constructor(private readonly db: DataSource) {}
 
-  /** The instance, or null when it does not exist or the actor may not see it. */
-  instance(actor: Actor, id: string): Promise<InstanceView | null> {
-    return getInstance(this.db, actor, id);
+  /**
+   * The instance, or null when it does not exist, the actor may not see it, or it was
+   * deleted (unless `includeDeleted`: its history stays readable).
+   */
+  instance(
+    actor: Actor,
+    id: string,
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<InstanceView | null> {
+    return getInstance(this.db, actor, id, options);
   }
 
-  /** Instances the actor may see, by name then id. */
-  async instances(actor: Actor): Promise<InstanceView[]> {
-    const rows = await this.db
-      .getRepository(InstanceView)
-      .find({ order: { name: 'ASC', id: 'ASC' } });
+  /** Instances the actor may see, by name then id; deleted ones only if asked. */
+  async instances(
+    actor: Actor,
+    options: { includeDeleted?: boolean } = {},
+  ): Promise<InstanceView[]> {
+    const rows = await this.db.getRepository(InstanceView).find({
+      where: options.includeDeleted ? {} : { deleted: false },
+      order: { name: 'ASC', id: 'ASC' },
+    });
     return rows.filter((r) => canSee(actor, r.projectId));
   }
 

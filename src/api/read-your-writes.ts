@@ -2,4 +2,3 @@
 export interface ReadYourWrites {
   waitFor(position: number, timeoutMs?: number): Promise<boolean>;
 }
-export const PROJECTION_RUNNER = Symbol('ProjectionRunner');

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus, type ICommand } from '@nestjs/cqrs';
 import { LOGGER, type SnapledgerLogger } from '../logger';
-import { PROJECTION_RUNNER, type ReadYourWrites } from './read-your-writes';
+import { PROJECTION_RUNNER } from '../di-tokens';
+import type { ReadYourWrites } from './read-your-writes';
 
 /** What every write command's handler returns: the log position of its last event. */
 export interface WriteResult {

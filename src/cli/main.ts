@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
 import { Command, Option } from 'commander';
 import { TokenService } from '../api/auth/token.service';
-import { PROJECTION_RUNNER } from '../api/read-your-writes';
+import { PROJECTION_RUNNER } from '../di-tokens';
 import { serve } from '../api/http-server';
 import { AppModule } from '../app.module';
 import { SyncInstancesCommand, type SyncInstancesResult } from '../commands/sync-instances.command';
@@ -63,7 +63,10 @@ export function buildCli(): Command {
     .description('start the API, the projections and the snapshot saga')
     .action(async () => {
       const config = loadConfig();
-      await serve(config, createLogger('stdout'));
+      const logger = createLogger('stdout');
+      await serve(config, logger, () =>
+        AppModule.forRoot(config, logger, { http: true, background: true }),
+      );
     });
 
   program

@@ -1,7 +1,9 @@
 import type {
   DomainRestored,
   DomainSaved,
+  InstanceDeleted,
   InstanceRegistered,
+  InstanceRestored,
   PowerState,
   PowerStateSynced,
   TaskState,
@@ -30,21 +32,46 @@ export const SNAPSHOT_ALLOWED_VM_STATES: readonly VmState[] = [
 ];
 
 /**
- * Records a domain seen by libvirt. New domains are registered; a changed power state is
- * synced, except while a task holds the instance (as Nova's power-state sync skips them:
- * our own managedsave must not look like the guest stopping).
+ * Records a domain seen by libvirt. New domains are registered, and a deleted instance whose
+ * uuid is defined again is restored; a changed power state is synced, except while a task
+ * holds the instance (as Nova's power-state sync skips them: our own managedsave must not
+ * look like the guest stopping).
  */
 export function decideObservation(
   state: InstanceState,
   seen: ObservedDomain,
-): (InstanceRegistered | PowerStateSynced)[] {
+): (InstanceRegistered | InstanceRestored | PowerStateSynced)[] {
   if (!state.exists) return [{ type: 'InstanceRegistered', data: { ...seen } }];
+  if (state.deleted) return [{ type: 'InstanceRestored', data: { ...seen } }];
   if (state.taskState !== null) return [];
   if (state.powerState === seen.powerState && state.vmState === seen.vmState) return [];
   return [
     {
       type: 'PowerStateSynced',
       data: { instanceId: seen.instanceId, powerState: seen.powerState, vmState: seen.vmState },
+    },
+  ];
+}
+
+/**
+ * A known instance whose domain libvirt no longer has (by uuid): it is deleted, once. Not
+ * while a snapshot holds its task state: that snapshot ends first (killed, its domain being
+ * gone), and the instance is deleted at the next look. `holder` is the uuid of a domain that
+ * now has the instance's name, if any.
+ */
+export function decideDisappearance(
+  state: InstanceState,
+  holder: string | null,
+): InstanceDeleted[] {
+  if (!state.exists || state.deleted || state.taskState !== null) return [];
+  return [
+    {
+      type: 'InstanceDeleted',
+      data: {
+        instanceId: state.instanceId as string,
+        domainName: state.domainName as string,
+        ...(holder === null ? { seen: 'undefined' } : { seen: 'replaced', replacedBy: holder }),
+      },
     },
   ];
 }
@@ -65,7 +92,8 @@ export function decideSnapshotRequest(
   state: InstanceState,
   request: { instanceId: string; imageId: string; action: SnapshotRequestAction },
 ): TaskStateChanged[] {
-  if (!state.exists || state.vmState === null) throw new InstanceNotFoundError(request.instanceId);
+  if (!state.exists || state.deleted || state.vmState === null)
+    throw new InstanceNotFoundError(request.instanceId);
   if (!SNAPSHOT_ALLOWED_VM_STATES.includes(state.vmState)) {
     throw new InstanceInvalidStateError(
       request.instanceId,

@@ -3,6 +3,8 @@ import type { InstanceEvent, PowerState, TaskState, VmState } from '../events';
 /** The instance aggregate's state, folded from its stream. */
 export interface InstanceState {
   readonly exists: boolean;
+  /** Its domain left libvirt (InstanceDeleted), and has not come back (InstanceRestored). */
+  readonly deleted: boolean;
   readonly instanceId: string | null;
   readonly domainName: string | null;
   readonly projectId: string | null;
@@ -20,6 +22,7 @@ export interface InstanceState {
 
 export const initialInstanceState: InstanceState = Object.freeze({
   exists: false,
+  deleted: false,
   instanceId: null,
   domainName: null,
   projectId: null,
@@ -36,9 +39,11 @@ export const initialInstanceState: InstanceState = Object.freeze({
 export function evolveInstance(state: InstanceState, event: InstanceEvent): InstanceState {
   switch (event.type) {
     case 'InstanceRegistered':
+    case 'InstanceRestored':
       return {
         ...state,
         exists: true,
+        deleted: false,
         instanceId: event.data.instanceId,
         domainName: event.data.domainName,
         projectId: event.data.projectId,
@@ -60,6 +65,8 @@ export function evolveInstance(state: InstanceState, event: InstanceEvent): Inst
       return { ...state, powerState: 'shutdown', savedForImageId: event.data.imageId };
     case 'DomainRestored':
       return { ...state, powerState: event.data.powerState, savedForImageId: null };
+    case 'InstanceDeleted':
+      return { ...state, deleted: true };
     default:
       return state;
   }

@@ -55,6 +55,12 @@ export interface SnapledgerConfig {
    * their instance's task state.
    */
   readonly maxConcurrentSnapshots: number;
+  /**
+   * How often the whole of libvirt is compared with the instances (SNAPLEDGER_SYNC_INTERVAL,
+   * seconds, default 600 as Nova's sync_power_state_interval; 0 turns it off). Lifecycle
+   * events reach the log at once; this is the safety net.
+   */
+  readonly syncIntervalMs: number;
   /** Named fault-injection points (tests only); empty unless SNAPLEDGER_FAULTS is set. */
   readonly faults: readonly string[];
   /** Disables authentication. Only when asked for explicitly. */
@@ -152,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
       intFrom(env.SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS, 5, 'SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS'),
       'SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS',
     ),
+    syncIntervalMs: 1000 * intFrom(env.SNAPLEDGER_SYNC_INTERVAL, 600, 'SNAPLEDGER_SYNC_INTERVAL'),
     faults: (env.SNAPLEDGER_FAULTS ?? '')
       .split(',')
       .map((s) => s.trim())

@@ -7,8 +7,11 @@ import { parseLifecycleLine } from './virsh-event.parser';
 /** First wait before starting virsh again after it exited; doubled up to the maximum. */
 const RESTART_FIRST_MS = 250;
 const RESTART_MAX_MS = 5_000;
+/** virsh that has not exited after this long has connected. */
+const UP_AFTER_MS = 1_000;
 
 export interface LifecycleStreamLogger {
+  info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
 }
 
@@ -16,7 +19,8 @@ export interface LifecycleStreamLogger {
  * The host's libvirt lifecycle events, from one long-running
  * `virsh event --all --loop --timestamp` (execa, argument array). Every listener hears every
  * event. If virsh exits (libvirtd restarted, the connection dropped) it is started again with
- * back-off, and listeners are told of the gap, since events may have been missed meanwhile.
+ * back-off, and once it is up again listeners are told of the gap: events may have been
+ * missed meanwhile, so they look at libvirt afresh.
  *
  * No maintained libvirt binding for Node 20 exists (the `libvirt` npm packages are
  * unmaintained native add-ons), so virsh it is, like the rest of the driver.
@@ -54,12 +58,21 @@ export class VirshLifecycleStream implements DomainLifecycleEvents {
 
   private async follow(): Promise<void> {
     let backoff = RESTART_FIRST_MS;
+    /** Why the previous run ended, while the stream is down; null while it is up. */
+    let down: string | null = null;
     while (this.running) {
       const startedAt = Date.now();
-      const reason = await this.runOnce();
+      const reason = await this.runOnce(() => {
+        // Up again after an interruption: events may have been missed meanwhile.
+        if (down === null) return;
+        this.logger?.info({ after: down }, 'libvirt event stream is back');
+        this.publish({ kind: 'gap', at: new Date(), reason: down });
+        down = null;
+      });
       if (!this.running) return;
-      this.publish({ kind: 'gap', at: new Date(), reason });
-      this.logger?.warn({ reason }, 'libvirt event stream ended; following it again');
+      if (down === null)
+        this.logger?.warn({ reason }, 'libvirt event stream ended; following it again');
+      down = reason;
       // A stream that ran a while before it died starts again at once.
       if (Date.now() - startedAt > RESTART_MAX_MS) backoff = RESTART_FIRST_MS;
       await delay(backoff, undefined, { signal: this.stopped.signal }).catch(() => undefined);
@@ -67,8 +80,12 @@ export class VirshLifecycleStream implements DomainLifecycleEvents {
     }
   }
 
-  /** Runs virsh until it exits; returns why it ended. */
-  private async runOnce(): Promise<string> {
+  /**
+   * Runs virsh until it exits; returns why it ended. `onUp` is called once it has stayed up
+   * for UP_AFTER_MS (virsh prints nothing when it has connected, but exits at once when it
+   * cannot).
+   */
+  private async runOnce(onUp: () => void): Promise<string> {
     const child = execa(
       'virsh',
       ['-q', '-c', this.uri, 'event', '--all', '--loop', '--timestamp'],
@@ -90,7 +107,9 @@ export class VirshLifecycleStream implements DomainLifecycleEvents {
       const event = parseLifecycleLine(line);
       if (event) this.publish({ kind: 'event', event });
     });
+    const up = setTimeout(onUp, UP_AFTER_MS);
     const result = await child;
+    clearTimeout(up);
     lines.close();
     this.child = null;
     const detail = stderr.trim();

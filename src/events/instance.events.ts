@@ -87,5 +87,37 @@ export type DomainRestored = {
   };
 };
 
+/**
+ * The instance's domain left libvirt: undefined, or its name now belongs to a domain with
+ * another uuid. As in Nova, a deleted server is gone from the API (404), but its images and
+ * snapshot history stay.
+ */
+export type InstanceDeleted = {
+  readonly type: 'InstanceDeleted';
+  readonly data: {
+    readonly instanceId: string;
+    readonly domainName: string;
+    /** `undefined`: no domain of this uuid or name; `replaced`: the name is another domain's. */
+    readonly seen: 'undefined' | 'replaced';
+    /** With `replaced`: the uuid of the domain that holds the name now. */
+    readonly replacedBy?: string;
+  };
+};
+
+/**
+ * A deleted instance's domain was defined again with the same uuid: the same instance comes
+ * back, with its earlier history, as libvirt describes it now.
+ */
+export type InstanceRestored = {
+  readonly type: 'InstanceRestored';
+  readonly data: InstanceRegistered['data'];
+};
+
 export type InstanceEvent =
-  InstanceRegistered | PowerStateSynced | TaskStateChanged | DomainSaved | DomainRestored;
+  | InstanceRegistered
+  | PowerStateSynced
+  | TaskStateChanged
+  | DomainSaved
+  | DomainRestored
+  | InstanceDeleted
+  | InstanceRestored;

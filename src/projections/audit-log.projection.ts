@@ -110,6 +110,14 @@ export function summarize(recorded: RecordedEvent): string {
       const d = event.data;
       return `instance ${d.domainName} registered: vm_state ${d.vmState}, power_state ${d.powerState}`;
     }
+    case 'InstanceDeleted': {
+      const d = event.data;
+      return d.seen === 'replaced'
+        ? `instance deleted: domain ${d.domainName} now belongs to another domain (${String(d.replacedBy)})`
+        : `instance deleted: domain ${d.domainName} is no longer defined in libvirt`;
+    }
+    case 'InstanceRestored':
+      return `instance restored: domain ${event.data.domainName} defined again, vm_state ${event.data.vmState}`;
     case 'PowerStateSynced':
       return `power_state ${event.data.powerState}, vm_state ${event.data.vmState}`;
     case 'TaskStateChanged': {

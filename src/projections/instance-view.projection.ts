@@ -8,7 +8,9 @@ import { asKnownEvent, type Projection } from './projection';
  * registration of the same domain, refreshes) the row; PowerStateSynced sets power and vm
  * state; TaskStateChanged sets the task state and the image holding it; DomainSaved marks
  * the domain shut down (managed-saved) and DomainRestored puts back the power state it
- * reports. Events for an instance that was never registered change nothing.
+ * reports. InstanceDeleted marks it deleted (vm_state deleted); InstanceRestored brings the
+ * row back as libvirt describes the domain. Events for an instance that was never
+ * registered change nothing.
  */
 export class InstanceViewProjection implements Projection {
   readonly name = 'instance-view';
@@ -19,7 +21,8 @@ export class InstanceViewProjection implements Projection {
     const repo = manager.getRepository(InstanceView);
     const at = event.metadata.occurredAt;
     switch (event.type) {
-      case 'InstanceRegistered': {
+      case 'InstanceRegistered':
+      case 'InstanceRestored': {
         const d = event.data;
         const fields = {
           name: d.domainName,
@@ -33,6 +36,8 @@ export class InstanceViewProjection implements Projection {
           vcpus: d.vcpus,
           memoryMiB: d.memoryMiB,
           updatedAt: at,
+          deleted: false,
+          deletedAt: null,
         };
         const existing = await repo.existsBy({ id: d.instanceId });
         if (existing) {
@@ -72,6 +77,21 @@ export class InstanceViewProjection implements Projection {
         await repo.update(
           { id: event.data.instanceId },
           { powerState: event.data.powerState, updatedAt: at },
+        );
+        return;
+      case 'InstanceDeleted':
+        // As Nova shows a deleted server to admins: vm_state deleted, no task, no power.
+        await repo.update(
+          { id: event.data.instanceId },
+          {
+            deleted: true,
+            deletedAt: at,
+            vmState: 'deleted',
+            powerState: 'nostate',
+            taskState: null,
+            taskImageId: null,
+            updatedAt: at,
+          },
         );
         return;
       default:

@@ -47,6 +47,14 @@ export class SnapshotHistoryProjection implements Projection {
     const at = event.metadata.occurredAt;
     const repo = manager.getRepository(SnapshotHistory);
 
+    if (event.type === 'InstanceDeleted' || event.type === 'InstanceRestored') {
+      await repo.update(
+        { instanceId: event.data.instanceId },
+        { instanceDeletedAt: event.type === 'InstanceDeleted' ? at : null },
+      );
+      return;
+    }
+
     if (event.type === 'ImageReserved') {
       const d = event.data;
       const instance = await manager.findOne(InstanceView, {
@@ -71,6 +79,7 @@ export class SnapshotHistoryProjection implements Projection {
         downtimeMs: null,
         downtimeIntervals: [],
         guestFrozenMs: null,
+        instanceDeletedAt: null,
         retries: 0,
         queued: false,
         requestedAt: at,

@@ -7,7 +7,7 @@ import {
   type SnapshotPlanned,
 } from '../events';
 import { PermanentStepError } from './permanent-step.error';
-import type { SnapshotStepDependencies } from './snapshot-steps';
+import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
 import type { SnapshotProcessState } from './snapshot-process.state';
 
 /** How often a failed thaw is tried again: a guest must not stay frozen because of us. */

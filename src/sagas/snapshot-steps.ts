@@ -13,14 +13,7 @@ import {
   SNAPSHOT_ALLOWED_VM_STATES,
 } from '../commands/instance.decider';
 import { novaStateOf } from '../commands/nova-state.mapping';
-import type { Clock } from '../commands/clock';
 import type { EventAppender } from '../commands/event-appender';
-import type { FaultInjector } from '../commands/fault-injection';
-import type { SnapledgerConfig } from '../config/snapledger.config';
-import type { DiskImageTool } from '../drivers/disk-image.port';
-import type { Hypervisor } from '../drivers/hypervisor.port';
-import type { LiveDeltaStore } from '../drivers/live-delta.port';
-import type { ImageStore } from '../drivers/image-store.port';
 import {
   imageStream,
   instanceStream,
@@ -30,9 +23,10 @@ import {
   type SnapshotStep,
   type SnapshotStepRetried,
 } from '../events';
-import type { DomainLifecycleEvents, LifecycleNotice } from '../drivers/domain-lifecycle.port';
+import type { LifecycleNotice } from '../drivers/domain-lifecycle.port';
 import { DowntimeWatch, isDownIn, isWatchedPowerState, type WatchedDomain } from './downtime-watch';
 import { LiveMirrorSteps } from './live-mirror.steps';
+import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
 import { PermanentStepError } from './permanent-step.error';
 import { ProgressSampler } from './progress-sampler';
 import { StagingSpace } from './space-check';
@@ -41,23 +35,10 @@ import type { SnapshotAction } from './snapshot-next-step';
 import type { SnapshotProcessState } from './snapshot-process.state';
 
 export { PermanentStepError } from './permanent-step.error';
+export type { SnapshotStepDependencies } from './snapshot-step.dependencies';
 
 /** How often the newest qemu-img progress is written while converting. */
 const PROGRESS_SAMPLE_MS = 1000;
-
-export interface SnapshotStepDependencies {
-  readonly appender: EventAppender;
-  readonly hypervisor: Hypervisor;
-  readonly disks: DiskImageTool;
-  readonly images: ImageStore;
-  readonly clock: Clock;
-  readonly config: SnapledgerConfig;
-  readonly faults: FaultInjector;
-  /** The live path's qcow2 deltas. */
-  readonly deltas: LiveDeltaStore;
-  /** libvirt's lifecycle events: each snapshot watches its domain's downtime in them. */
-  readonly lifecycle: DomainLifecycleEvents;
-}
 
 /** Disk formats the live path mirrors (local files only; lvm and rbd never get here). */
 const LIVE_FORMATS: readonly string[] = ['qcow2', 'raw'];

@@ -9,12 +9,13 @@
  * The libvirtd scenarios stop the host's libvirtd (started by scripts/setup-host.sh as
  * `libvirtd -d`): they run last, and afterAll makes sure it runs again whatever happened.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLibvirtd, stopLibvirtd, waitFor } from '../support/libvirtd-control';
 import { ServiceProcess, type SnapshotRow } from '../support/service-process';
 import {
   createTestDomain,
@@ -84,14 +85,6 @@ class CallLog {
         throw new Error(`snapshot ${imageId} did not settle: ${JSON.stringify(row)}`);
       await delay(200);
     }
-  }
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(25);
   }
 }
 
@@ -331,9 +324,24 @@ describe('qemu-img and the domain fail under a cold snapshot', () => {
     expect(types).not.toContain('Uploaded');
 
     await expectNoDataLeft(service.dataDir, imageId);
-    // The service keeps answering, about this instance too.
+    // The service keeps answering. Once the snapshot has released it, the instance whose
+    // domain is gone is deleted (not left holding a task state): 404, as in Nova.
     expect((await calls.api('GET', '/v2.1/servers/detail')).status).toBe(200);
-    expect((await calls.api('GET', `/v2.1/servers/${vanishing.uuid}`)).status).toBe(200);
+    await waitFor(
+      'the instance to be deleted',
+      async () => (await calls.api('GET', `/v2.1/servers/${vanishing.uuid}`)).status === 404,
+      10_000,
+    );
+    const deletedAt = service.events().findIndex((e) => e.type === 'InstanceDeleted');
+    const releasedAt = service
+      .events()
+      .findIndex(
+        (e) =>
+          e.type === 'TaskStateChanged' &&
+          (JSON.parse(e.data) as { imageId: string; to: string | null }).imageId === imageId &&
+          (JSON.parse(e.data) as { to: string | null }).to === null,
+      );
+    expect(deletedAt).toBeGreaterThan(releasedAt);
     expect(calls.serverErrors()).toEqual([]);
     table.push({
       fault: 'domain undefined (--managed-save) during qemu-img convert',
@@ -464,46 +472,6 @@ describe('the domain is destroyed during a live snapshot; the store refuses the 
     });
   });
 });
-
-/** The PID of the host's libvirtd, from the pid file it writes; null when it is not running. */
-function libvirtdPid(): number | null {
-  try {
-    const pid = Number(readFileSync('/run/libvirtd.pid', 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0) return null;
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
-}
-
-async function libvirtAnswers(): Promise<boolean> {
-  const r = await execa('virsh', ['-c', TEST_LIBVIRT_URI, 'uri'], {
-    reject: false,
-    timeout: 10_000,
-  });
-  return r.exitCode === 0;
-}
-
-/** SIGTERM to libvirtd by its PID, then waits until it has exited. */
-async function stopLibvirtd(): Promise<void> {
-  const pid = libvirtdPid();
-  if (pid === null) throw new Error('libvirtd is not running');
-  process.kill(pid, 'SIGTERM');
-  await waitFor('libvirtd to exit', () => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-}
-
-async function startLibvirtd(): Promise<void> {
-  if (libvirtdPid() === null) await execa('libvirtd', ['-d']);
-  await waitFor('libvirtd to answer', libvirtAnswers, 30_000);
-}
 
 describe('libvirtd stops during a snapshot (runs last: it disturbs everything on the host)', () => {
   let service: ServiceProcess;

@@ -17,7 +17,6 @@ import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiErrorFilter } from '../../src/api/api-error.filter';
 import { TokenService } from '../../src/api/auth/token.service';
-import { PROJECTION_RUNNER } from '../../src/api/read-your-writes';
 import { requestIdMiddleware } from '../../src/api/request-context.middleware';
 import { AppModule } from '../../src/app.module';
 import {
@@ -28,7 +27,7 @@ import { EventAppender } from '../../src/commands/event-appender';
 import { loadConfig } from '../../src/config/snapledger.config';
 import { instanceStream } from '../../src/events';
 import type { ProjectionRunner } from '../../src/projections/projection-runner';
-import { VIEWS_DB } from '../../src/service-lifecycle';
+import { PROJECTION_RUNNER, VIEWS_DB } from '../../src/di-tokens';
 
 const INSTANCES = 10;
 const PROJECT = `nplus1-${randomUUID().slice(0, 8)}`;

@@ -59,6 +59,8 @@ function instance(n: number, projectId: string, over: Partial<InstanceView> = {}
     // Later n is newer; n 3 and 4 share a time, so the id breaks the tie.
     createdAt: `2025-01-0${n === 4 ? 3 : n}T00:00:00.000Z`,
     updatedAt: `2025-01-0${n === 4 ? 3 : n}T00:00:00.500Z`,
+    deleted: false,
+    deletedAt: null,
     ...over,
   };
 }

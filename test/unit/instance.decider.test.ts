@@ -7,6 +7,7 @@ import {
 import {
   SNAPSHOT_ALLOWED_VM_STATES,
   decideDomainRestored,
+  decideDisappearance,
   decideDomainSaved,
   decideObservation,
   decideSnapshotRequest,
@@ -121,6 +122,7 @@ describe('instance state (evolveInstance / foldInstance)', () => {
     const state = foldInstance([registered({ powerState: 'paused', vmState: 'paused' })]);
     expect(state).toEqual({
       exists: true,
+      deleted: false,
       instanceId: VM,
       domainName: 'vm-alpha',
       projectId: 'p-owner',
@@ -456,5 +458,62 @@ describe('decideDomainSaved / decideDomainRestored', () => {
     );
     expect(state.taskState).toBeNull();
     expect(decideDomainRestored(state, restored)).toHaveLength(1);
+  });
+});
+
+describe('an instance whose domain leaves libvirt', () => {
+  const deleted: InstanceEvent = {
+    type: 'InstanceDeleted',
+    data: { instanceId: VM, domainName: 'vm-alpha', seen: 'undefined' },
+  };
+
+  it('given a known instance, when its domain is gone, then it is deleted once', () => {
+    const state = foldInstance([registered()]);
+    expect(decideDisappearance(state, null)).toEqual([deleted]);
+    expect(decideDisappearance(foldInstance([registered(), deleted]), null)).toEqual([]);
+  });
+
+  it('given another domain now holds the name, then it says so', () => {
+    const holder = '44444444-4444-4444-8444-444444444444';
+    expect(decideDisappearance(foldInstance([registered()]), holder)).toEqual([
+      {
+        type: 'InstanceDeleted',
+        data: { instanceId: VM, domainName: 'vm-alpha', seen: 'replaced', replacedBy: holder },
+      },
+    ]);
+  });
+
+  it('given a snapshot holds the task state, then the deletion waits for it to end', () => {
+    const held = foldInstance([registered(), taskChanged(null, 'image_snapshot_pending')]);
+    expect(decideDisappearance(held, null)).toEqual([]);
+    const released = foldInstance([
+      registered(),
+      taskChanged(null, 'image_snapshot_pending'),
+      taskChanged('image_snapshot_pending', null, IMG, 'domain gone'),
+    ]);
+    expect(decideDisappearance(released, null)).toEqual([deleted]);
+  });
+
+  it('given an unknown instance, then nothing happens', () => {
+    expect(decideDisappearance(initialInstanceState, null)).toEqual([]);
+  });
+
+  it('given a deleted instance, then createImage is a 404, as in Nova', () => {
+    const state = foldInstance([registered(), deleted]);
+    expect(() =>
+      decideSnapshotRequest(state, { instanceId: VM, imageId: IMG, action: 'createImage' }),
+    ).toThrow(InstanceNotFoundError);
+    expect(() =>
+      decideSnapshotRequest(state, { instanceId: VM, imageId: IMG, action: 'createBackup' }),
+    ).toThrow(InstanceNotFoundError);
+  });
+
+  it('given its uuid is defined again, then the same instance is restored, as libvirt sees it', () => {
+    const state = foldInstance([registered(), deleted]);
+    const seen = observed({ powerState: 'shutdown', vmState: 'stopped' });
+    expect(decideObservation(state, seen)).toEqual([{ type: 'InstanceRestored', data: seen }]);
+    const back = foldInstance([registered(), deleted, { type: 'InstanceRestored', data: seen }]);
+    expect(back).toMatchObject({ exists: true, deleted: false, vmState: 'stopped' });
+    expect(decideObservation(back, seen)).toEqual([]);
   });
 });

@@ -44,6 +44,8 @@ const INSTANCE: InstanceView = {
   memoryMiB: 256,
   createdAt: '2025-01-01T00:00:00.000Z',
   updatedAt: '2025-01-01T00:00:00.500Z',
+  deleted: false,
+  deletedAt: null,
 };
 const shapeAt = (minor: number, admin = false) =>
   serverDetailShape(INSTANCE, { version: v(minor), publicUrl: 'http://sl', admin });

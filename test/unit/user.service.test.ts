@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UserAccount } from '../../src/api/auth/user-account.entity';
+import { UserAccount } from '../../src/auth-store/user-account.entity';
 import { newUserProblem, UserExistsError, UserService } from '../../src/api/auth/user.service';
 import { createServiceStateDataSource } from '../../src/service-state.data-source';
 

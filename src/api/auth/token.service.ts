@@ -2,8 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
+import type { AdminTokenBootstrap } from '../../admin-token.port';
 import type { Actor } from '../../events';
-import { AuthToken } from './auth-token.entity';
+import { AuthToken } from '../../auth-store/auth-token.entity';
 
 export const KNOWN_ROLES = ['reader', 'member', 'admin'] as const;
 export type Role = (typeof KNOWN_ROLES)[number];
@@ -33,7 +34,7 @@ interface TokenRequest {
 }
 
 /** Issues and checks X-Auth-Token tokens. Tokens are stored hashed. */
-export class TokenService {
+export class TokenService implements AdminTokenBootstrap {
   constructor(private readonly db: DataSource) {}
 
   async issue(input: TokenRequest): Promise<IssuedToken> {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './password-hash';
 import { KNOWN_ROLES } from './token.service';
-import { UserAccount } from './user-account.entity';
+import { UserAccount } from '../../auth-store/user-account.entity';
 
 /** A user name that is already taken. */
 export class UserExistsError extends Error {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { RequestContext } from '../../commands/request-context';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
-import { VIEWS_DB } from '../../service-lifecycle';
+import { VIEWS_DB } from '../../di-tokens';
 import { authenticate } from '../auth/auth.guard';
 import { TokenService } from '../auth/token.service';
 import type { SnapledgerRequest } from '../request-context.middleware';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { EVENT_STORE, type EventStore } from '../../event-store/event-store.port';
-import { PROJECTION_RUNNER } from '../read-your-writes';
+import { PROJECTION_RUNNER } from '../../di-tokens';
 import { projectionsCaughtUp, READY_MAX_PROJECTION_LAG } from './projection-lag';
 
 /** What readiness needs of the projection runner. */

@@ -31,7 +31,8 @@ function forActor(actor: Actor, events: InstanceActionEvent[]): InstanceActionEv
 }
 
 async function visibleInstance(db: DataSource, actor: Actor, instanceId: string) {
-  const instance = await getInstance(db, actor, instanceId);
+  // As Nova from 2.21: a deleted server's actions stay readable.
+  const instance = await getInstance(db, actor, instanceId, { includeDeleted: true });
   if (!instance) throw new InstanceNotFoundError(instanceId);
   return instance;
 }

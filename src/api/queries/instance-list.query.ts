@@ -14,6 +14,13 @@ export interface InstanceListFilter {
   readonly name?: string;
   /** Nova vm_states; an instance matches if it is in any of them. An empty array matches none. */
   readonly vmStates?: readonly string[];
+  /**
+   * Nova's `deleted` (admins only): true lists only deleted instances, false only the others.
+   * Absent: only the others, unless `changesSince` is given, which lists both (as Nova does).
+   */
+  readonly deleted?: boolean;
+  /** Nova's `changes-since`: instances changed (or deleted) at or after this ISO-8601 time. */
+  readonly changesSince?: string;
 }
 
 /** A page of instances, newest first (createdAt, then id, both descending), as Nova sorts. */
@@ -33,14 +40,20 @@ export interface InstanceListResult {
 /** Nova's default `[api] max_limit`. */
 export const INSTANCE_LIST_MAX_LIMIT = 1000;
 
-/** The instance with this id if `actor` may see it (another project's is null, as if absent). */
+/**
+ * The instance with this id if `actor` may see it (another project's is null, as if absent).
+ * A deleted instance is absent too (Nova's 404), unless `includeDeleted`: its history and
+ * instance actions stay readable.
+ */
 export async function getInstance(
   db: DataSource,
   actor: Actor,
   id: string,
+  options: { includeDeleted?: boolean } = {},
 ): Promise<InstanceView | null> {
   const row = await db.getRepository(InstanceView).findOneBy({ id: id.toLowerCase() });
-  return row && canSee(actor, row.projectId) ? row : null;
+  if (!row || !canSee(actor, row.projectId)) return null;
+  return row.deleted && !options.includeDeleted ? null : row;
 }
 
 /**
@@ -65,7 +78,7 @@ export async function listInstances(
 
   let after: InstanceView | null = null;
   if (page.marker !== undefined) {
-    after = await getInstance(db, actor, page.marker);
+    after = await getInstance(db, actor, page.marker, { includeDeleted: true });
     if (!after || (projectId !== undefined && after.projectId !== projectId))
       throw new ValidationError(`marker [${page.marker}] not found`);
   }
@@ -78,6 +91,10 @@ export async function listInstances(
     q.andWhere('instr(lower(i.name), lower(:name)) > 0', { name: filter.name });
   if (filter.vmStates !== undefined)
     q.andWhere('i.vmState IN (:...vmStates)', { vmStates: [...filter.vmStates] });
+  const deleted = filter.deleted ?? (filter.changesSince === undefined ? false : undefined);
+  if (deleted !== undefined) q.andWhere('i.deleted = :deleted', { deleted: deleted ? 1 : 0 });
+  if (filter.changesSince !== undefined)
+    q.andWhere('i.updatedAt >= :since', { since: filter.changesSince });
   if (after)
     q.andWhere('(i.createdAt < :afterAt OR (i.createdAt = :afterAt AND i.id < :afterId))', {
       afterAt: after.createdAt,

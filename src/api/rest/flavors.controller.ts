@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
 import type { RequestContext } from '../../commands/request-context';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
-import { VIEWS_DB } from '../../service-lifecycle';
+import { VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';
 import { listFlavorSizes } from '../queries/flavor-list.query';
 import type { SnapledgerRequest } from '../request-context.middleware';

@@ -6,7 +6,7 @@ import type { Request, Response } from 'express';
 import type { DataSource } from 'typeorm';
 import type { RequestContext } from '../../commands/request-context';
 import { IMAGE_STORE, type ImageStore } from '../../drivers/image-store.port';
-import { VIEWS_DB } from '../../service-lifecycle';
+import { VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';
 import { listImages } from '../queries/image-list.query';
 import { ReadModels } from '../read-models.service';

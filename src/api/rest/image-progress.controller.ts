@@ -5,10 +5,9 @@ import { isUuid, type RequestContext } from '../../commands/request-context';
 import { ImageView } from '../../projections/entities/image-view.entity';
 import { SnapshotHistory } from '../../projections/entities/snapshot-history.entity';
 import type { ProjectionRunner } from '../../projections/projection-runner';
-import { VIEWS_DB } from '../../service-lifecycle';
+import { PROJECTION_RUNNER, VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';
 import { ReadModels } from '../read-models.service';
-import { PROJECTION_RUNNER } from '../read-your-writes';
 import { imageProgressEvent, type ImageProgressSource, sseFrame } from './image-progress.state';
 
 /** A comment line every 15 s keeps proxies and idle timers from closing the stream. */

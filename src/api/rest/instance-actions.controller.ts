@@ -2,7 +2,7 @@ import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@ne
 import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
 import { isAdmin, type RequestContext } from '../../commands/request-context';
-import { VIEWS_DB } from '../../service-lifecycle';
+import { VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';
 import { getInstanceAction, listInstanceActions } from '../queries/instance-actions.query';
 import type { SnapledgerRequest } from '../request-context.middleware';

@@ -18,13 +18,12 @@ import {
 import type { InstanceView } from '../../projections/entities/instance-view.entity';
 import { AdminCaller, Caller } from '../auth/request-context.decorator';
 import { ReadModels } from '../read-models.service';
-import { PROJECTION_RUNNER } from '../read-your-writes';
 import { WriteCommandBus } from '../write-command.bus';
 import type { ProjectionRunner } from '../../projections/projection-runner';
 import type { Request, Response } from 'express';
 import { ViewResponseCache } from './view-response.cache';
 import { listSnapshotHistory } from '../queries/snapshot-history.query';
-import { VIEWS_DB } from '../../service-lifecycle';
+import { PROJECTION_RUNNER, VIEWS_DB } from '../../di-tokens';
 import type { DataSource } from 'typeorm';
 import { linkWith, type RawQuery } from './query-params.parser';
 import { parseSnapshotHistoryQuery } from './snapshot-history-query.parser';
@@ -95,7 +94,8 @@ export class InstancesController {
     const scope = isAdmin(actor) ? 'admin' : `project:${actor.projectId}`;
     const key = JSON.stringify([scope, id, query]);
     const cached = await this.historyPages.get(this.runner.position, key, async () => {
-      if (!(await this.views.instance(actor, id)))
+      // A deleted instance's history stays readable, as its images do.
+      if (!(await this.views.instance(actor, id, { includeDeleted: true })))
         throw new NotFoundException(`Instance ${id} could not be found.`);
       const result = await listSnapshotHistory(this.db, actor, { ...filter, instanceId: id }, page);
       return {

@@ -1,4 +1,8 @@
-import { PolicyForbiddenError, ValidationError } from '../../commands/domain-errors';
+import {
+  ActionForbiddenError,
+  PolicyForbiddenError,
+  ValidationError,
+} from '../../commands/domain-errors';
 import { isAdmin } from '../../commands/request-context';
 import type { Actor } from '../../events';
 import {
@@ -21,6 +25,21 @@ function allTenantsFrom(value: string | null): boolean {
   throw new ValidationError(
     `Invalid input received: Unrecognized value '${value}', acceptable values are: '${[...TRUE_STRINGS, ...FALSE_STRINGS].sort().join("', '")}'`,
   );
+}
+
+/** oslo's bool_from_string with default False: anything not true-ish is false (Nova's `deleted`). */
+const loosely = (value: string): boolean => TRUE_STRINGS.includes(value.trim().toLowerCase());
+
+/** Nova's `changes-since`: an ISO-8601 time, normalised to the views' UTC form. */
+function changesSinceFrom(value: string | null): string | undefined {
+  if (value === null) return undefined;
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+  const at = Date.parse(value.trim());
+  if (!iso.test(value.trim()) || Number.isNaN(at))
+    throw new ValidationError(
+      `Invalid input for query parameters changes-since. Value: ${value}. '${value}' is not a 'date-time'`,
+    );
+  return new Date(at).toISOString();
 }
 
 function limitFrom(value: string | null): number {
@@ -51,7 +70,21 @@ export function serverListParams(
       `Invalid input for query parameters name: longer than ${MAX_NAME_FILTER} characters`,
     );
   const statuses = query.getAll('status');
+  // As Nova: `deleted` is an admin's filter (others' is dropped); status DELETED asks for it.
+  const admin = isAdmin(actor);
+  const onlyDeleted =
+    statuses.length > 0 && statuses.every((s) => s.trim().toUpperCase() === 'DELETED');
+  if (onlyDeleted && !admin)
+    throw new ActionForbiddenError('Only administrators may list deleted instances');
+  const deletedParam = query.get('deleted');
+  const deleted = onlyDeleted
+    ? true
+    : admin && deletedParam !== null
+      ? loosely(deletedParam)
+      : undefined;
   const filter: InstanceListFilter = {
+    deleted,
+    changesSince: changesSinceFrom(query.get('changes-since') ?? query.get('changes_since')),
     allProjects,
     projectId: allProjects
       ? (query.get('project_id') ?? query.get('tenant_id') ?? undefined)

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { InstanceNotFoundError } from '../../commands/domain-errors';
 import { isAdmin, type RequestContext } from '../../commands/request-context';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
-import { VIEWS_DB } from '../../service-lifecycle';
+import { VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';
 import { getInstance, listInstances } from '../queries/instance-list.query';
 import type { SnapledgerRequest } from '../request-context.middleware';

@@ -25,6 +25,7 @@ export const snapshotShape = (s: SnapshotHistory) => ({
     ongoing: r.ongoing,
   })),
   guest_frozen_ms: s.guestFrozenMs,
+  instance_deleted_at: s.instanceDeletedAt,
   retries: s.retries,
   queued: s.queued,
   requested_at: s.requestedAt,

@@ -4,7 +4,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  * One row per libvirt domain that snapledger knows, as Nova would show the server:
  * owner, host, vm_state, power_state and the task_state a snapshot holds.
  * Every value comes from events (InstanceRegistered, PowerStateSynced, TaskStateChanged,
- * DomainSaved, DomainRestored); times are the events' occurredAt.
+ * DomainSaved, DomainRestored, InstanceDeleted, InstanceRestored); times are the events'
+ * occurredAt.
  */
 @Entity({ name: 'instance_view' })
 /** Serves Nova's server list: per project, newest first. */
@@ -27,7 +28,7 @@ export class InstanceView {
   @Column({ type: 'text' })
   host!: string;
 
-  /** Nova vm_state: active, paused, suspended, stopped, error. */
+  /** Nova vm_state: active, paused, suspended, stopped, error; deleted once its domain left libvirt. */
   @Column({ type: 'text' })
   vmState!: string;
 
@@ -62,4 +63,12 @@ export class InstanceView {
   /** ISO-8601: occurredAt of the last event that changed the row. */
   @Column({ type: 'text' })
   updatedAt!: string;
+
+  /** Its domain left libvirt (InstanceDeleted): gone from the API, kept for admins' lists. */
+  @Column({ type: 'boolean', default: false })
+  deleted!: boolean;
+
+  /** ISO-8601: occurredAt of InstanceDeleted; null while it exists. */
+  @Column({ type: 'text', nullable: true })
+  deletedAt!: string | null;
 }

@@ -112,6 +112,13 @@ export class SnapshotHistory {
   @Column({ type: 'boolean', default: false })
   queued!: boolean;
 
+  /**
+   * ISO-8601: when the instance was deleted (its domain left libvirt) after or during this
+   * snapshot; null while it exists. The snapshot and its image stay readable.
+   */
+  @Column({ type: 'text', nullable: true })
+  instanceDeletedAt!: string | null;
+
   /** ISO-8601: occurredAt of ImageReserved. */
   @Column({ type: 'text' })
   requestedAt!: string;

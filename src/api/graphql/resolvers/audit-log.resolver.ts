@@ -3,7 +3,7 @@ import { Args, Query, ResolveField, Resolver, Root } from '@nestjs/graphql';
 import type { DataSource } from 'typeorm';
 import type { RequestContext } from '../../../commands/request-context';
 import type { AuditLogEntry } from '../../../projections/entities/audit-log-entry.entity';
-import { VIEWS_DB } from '../../../service-lifecycle';
+import { VIEWS_DB } from '../../../di-tokens';
 import { Caller } from '../../auth/request-context.decorator';
 import { auditCursorOf, auditCursorPosition, listAuditLog } from '../../queries/audit-log.query';
 import { parseAuditQuery } from '../../rest/audit-query.parser';

@@ -5,7 +5,7 @@ import { ValidationError } from '../../../commands/domain-errors';
 import type { RequestContext } from '../../../commands/request-context';
 import type { ImageView } from '../../../projections/entities/image-view.entity';
 import type { InstanceView } from '../../../projections/entities/instance-view.entity';
-import { VIEWS_DB } from '../../../service-lifecycle';
+import { VIEWS_DB } from '../../../di-tokens';
 import { Caller } from '../../auth/request-context.decorator';
 import {
   type ImageListFilter,

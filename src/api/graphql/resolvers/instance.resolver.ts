@@ -3,7 +3,7 @@ import { Args, Context, ID, Query, ResolveField, Resolver, Root } from '@nestjs/
 import type { DataSource } from 'typeorm';
 import { isAdmin, type RequestContext } from '../../../commands/request-context';
 import type { InstanceView } from '../../../projections/entities/instance-view.entity';
-import { VIEWS_DB } from '../../../service-lifecycle';
+import { VIEWS_DB } from '../../../di-tokens';
 import { Caller } from '../../auth/request-context.decorator';
 import { listInstances } from '../../queries/instance-list.query';
 import { decodeCursor, encodeCursor } from '../../queries/query-cursor';

@@ -5,7 +5,7 @@ import { ValidationError } from '../../../commands/domain-errors';
 import { isUuid, type RequestContext } from '../../../commands/request-context';
 import type { ImageView } from '../../../projections/entities/image-view.entity';
 import type { SnapshotHistory } from '../../../projections/entities/snapshot-history.entity';
-import { VIEWS_DB } from '../../../service-lifecycle';
+import { VIEWS_DB } from '../../../di-tokens';
 import { Caller } from '../../auth/request-context.decorator';
 import {
   listSnapshotHistory,

@@ -105,6 +105,13 @@ export class SnapshotRecord {
   })
   guestFrozenMs!: number | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'ISO-8601: when the instance was deleted (its domain left libvirt); null while it exists.',
+  })
+  instanceDeletedAt!: string | null;
+
   @Field(() => Int)
   retries!: number;
 

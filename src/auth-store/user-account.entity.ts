@@ -3,7 +3,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 /**
  * A user who may sign in through the Keystone v3 password method (/identity/v3). Users live
  * in the only domain, "Default", and have roles on one project. Only a scrypt hash of the
- * password is stored (see password-hash.ts).
+ * password is stored (see api/auth/password-hash.ts).
  */
 @Entity({ name: 'user_account' })
 export class UserAccount {

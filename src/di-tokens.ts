@@ -1,0 +1,14 @@
+/**
+ * Nest injection tokens shared across layers, kept apart from the classes that use them so
+ * that the API, the CLI and the service lifecycle can all name them without importing each
+ * other. (Ports keep their own tokens next to them, e.g. EVENT_STORE in event-store.port.ts.)
+ */
+
+/** The views' DataSource (<dataDir>/views.sqlite). */
+export const VIEWS_DB = Symbol('ViewsDataSource');
+/** The service's own state DataSource (<dataDir>/state.sqlite). */
+export const STATE_DB = Symbol('ServiceStateDataSource');
+/** Whether this process runs projections, the sagas and the start-up sync (`serve`). */
+export const BACKGROUND_WORK = Symbol('BackgroundWork');
+/** The ProjectionRunner; routes wait on it through the ReadYourWrites interface. */
+export const PROJECTION_RUNNER = Symbol('ProjectionRunner');

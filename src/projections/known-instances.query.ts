@@ -1,0 +1,25 @@
+import type { DataSource } from 'typeorm';
+import type { KnownInstances } from '../commands/sync-instances.command';
+import { InstanceView } from './entities/instance-view.entity';
+
+/**
+ * The instances a sync compares with libvirt, from instance_view (not deleted). The view may
+ * lag the log by a moment; the sync decides each deletion from the instance's own stream.
+ */
+export class KnownInstancesFromViews implements KnownInstances {
+  constructor(private readonly db: DataSource) {}
+
+  async list(): Promise<{ instanceId: string; domainName: string }[]> {
+    const rows = await this.db
+      .getRepository(InstanceView)
+      .find({ where: { deleted: false }, select: { id: true, name: true } });
+    return rows.map((r) => ({ instanceId: r.id, domainName: r.name }));
+  }
+
+  async isHeld(domainName: string): Promise<boolean> {
+    const rows = await this.db
+      .getRepository(InstanceView)
+      .find({ where: { name: domainName, deleted: false }, select: { id: true, taskState: true } });
+    return rows.some((r) => r.taskState !== null);
+  }
+}
