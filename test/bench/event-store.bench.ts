@@ -13,22 +13,28 @@ export interface EventStoreBenchOptions {
   readonly events?: number;
   /** Events per append (per transaction). Default 1: how the service writes. */
   readonly batch?: number;
+  /** Alternating store/raw rounds the measured events are split into. Default 20. */
+  readonly rounds?: number;
 }
 
 export interface EventStoreBenchResult {
   readonly events: number;
+  /** Alternating store/raw rounds the events were split into. */
+  readonly rounds: number;
   /** Events per second through SqliteEventStore.append, one transaction per append. */
   readonly storeEventsPerSec: number;
   /** Events per second for plain better-sqlite3 INSERTs of the same rows, one transaction each. */
   readonly rawEventsPerSec: number;
   /** storeEventsPerSec / rawEventsPerSec. */
   readonly ratio: number;
+  /** Each round's ratio (store events/s ÷ raw events/s), in order: the spread behind `ratio`. */
+  readonly roundRatios: readonly number[];
 }
 
 /** Appends are spread round-robin over this many streams, each at its exact revision. */
 const STREAMS = 64;
-/** The measured appends run in this many alternating store/raw rounds. */
-const ROUNDS = 20;
+/** By default the measured appends run in this many alternating store/raw rounds. */
+export const EVENT_STORE_BENCH_ROUNDS = 20;
 /** Untimed appends on each side before measuring (own streams, same files). */
 const WARMUP_EVENTS = 200;
 
@@ -131,10 +137,13 @@ export async function benchEventStoreAppends(
 ): Promise<EventStoreBenchResult> {
   const events = options.events ?? 20_000;
   const batch = options.batch ?? 1;
+  const rounds = options.rounds ?? EVENT_STORE_BENCH_ROUNDS;
   if (!Number.isSafeInteger(events) || events < 1)
     throw new RangeError('events must be an integer >= 1');
   if (!Number.isSafeInteger(batch) || batch < 1)
     throw new RangeError('batch must be an integer >= 1');
+  if (!Number.isSafeInteger(rounds) || rounds < 1 || rounds > events)
+    throw new RangeError('rounds must be an integer from 1 to events');
 
   const dir = mkdtempSync(join(tmpdir(), 'snapledger-bench-'));
   // The store: each append reads the stream's last revision, checks it and inserts, in one
@@ -178,23 +187,23 @@ export async function benchEventStoreAppends(
 
     // Both sides write to the same disk, whose fsync latency drifts: measure them in
     // alternating rounds (alternating which goes first) so that drift hits both alike.
-    const storeRounds = split(chunks(buildEvents(events, 'bench'), batch), ROUNDS);
-    const rawRounds = split(chunks(buildEvents(events, 'bench'), batch), ROUNDS);
+    const storeRounds = split(chunks(buildEvents(events, 'bench'), batch), rounds);
+    const rawRounds = split(chunks(buildEvents(events, 'bench'), batch), rounds);
     const appendStore = storeAppender(store, 'bench');
     const insertRaw = rawInserter(insertBatch, 'bench');
-    let storeMs = 0;
-    let rawMs = 0;
+    const storeRoundMs: number[] = [];
+    const rawRoundMs: number[] = [];
     const timeStore = async (round: number) => {
       const started = performance.now();
       await appendStore(storeRounds[round]);
-      storeMs += performance.now() - started;
+      storeRoundMs[round] = performance.now() - started;
     };
     const timeRaw = (round: number) => {
       const started = performance.now();
       insertRaw(rawRounds[round]);
-      rawMs += performance.now() - started;
+      rawRoundMs[round] = performance.now() - started;
     };
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       if (round % 2 === 0) {
         await timeStore(round);
         timeRaw(round);
@@ -204,13 +213,18 @@ export async function benchEventStoreAppends(
       }
     }
 
-    const storeEventsPerSec = events / (storeMs / 1000);
-    const rawEventsPerSec = events / (rawMs / 1000);
+    const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+    const storeEventsPerSec = events / (sum(storeRoundMs) / 1000);
+    const rawEventsPerSec = events / (sum(rawRoundMs) / 1000);
+    // Same events per round on both sides: the per-round ratio is raw time ÷ store time.
+    const roundRatios = storeRoundMs.map((ms, i) => Number((rawRoundMs[i] / ms).toFixed(3)));
     return {
       events,
+      rounds,
       storeEventsPerSec: Math.round(storeEventsPerSec),
       rawEventsPerSec: Math.round(rawEventsPerSec),
       ratio: Number((storeEventsPerSec / rawEventsPerSec).toFixed(3)),
+      roundRatios,
     };
   } finally {
     try {

@@ -1,7 +1,12 @@
 /**
  * History-route benchmark: `GET /v1/instances/{id}/snapshots` of an instance with 1,000
  * snapshots in its history, against the trivial `GET /healthz` of the same service, both at
- * 50 connections with autocannon, in the same run.
+ * 50 connections with autocannon, in the same run: after a warm-up of each route, `rounds`
+ * alternating measurements of each (which route goes first alternates too), so that drift in
+ * the machine's load hits both alike. The figures are the medians of the rounds.
+ *
+ * Every answer must be a 2xx: autocannon counts the others (and connection errors and
+ * timeouts), and any of them, in a warm-up or a measured round, fails the benchmark.
  *
  * The data directory is made with the real SqliteEventStore: one instance, then for each
  * snapshot the events of an offline snapshot as the service appends them (task state taken,
@@ -18,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { median } from './snapshot.bench';
 import { stampEvents } from '../../src/commands/event-stamping';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import {
@@ -34,7 +40,9 @@ export interface HistoryRouteBenchOptions {
   readonly snapshots?: number;
   /** autocannon connections. Default 50. */
   readonly connections?: number;
-  /** Seconds measured per route. Default 10. */
+  /** Measured rounds per route. Default 5. */
+  readonly rounds?: number;
+  /** Seconds measured per route and round. Default 5. */
   readonly durationSec?: number;
   /** Seconds of warm-up per route, not measured. Default 2. */
   readonly warmupSec?: number;
@@ -44,13 +52,32 @@ export interface HistoryRouteBenchOptions {
   readonly log?: (line: string) => void;
 }
 
+/** One autocannon run of one route. */
+export interface RouteLoadRound {
+  readonly path: string;
+  /** 1..rounds for measured rounds, 0 for the warm-up. */
+  readonly round: number;
+  readonly requestsPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  /** Answers with a status outside 2xx (must be 0). */
+  readonly non2xx: number;
+  /** Connection errors and timeouts (must be 0). */
+  readonly errors: number;
+}
+
+/** A route's figures: medians over the measured rounds; the counts are summed. */
 export interface RouteLoadResult {
   readonly path: string;
   readonly requestsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Requests answered in all measured rounds. */
   readonly requests: number;
+  /** Non-2xx answers in all runs, warm-up included (the benchmark fails unless 0). */
   readonly non2xx: number;
+  /** Connection errors and timeouts in all runs, warm-up included (fails unless 0). */
   readonly errors: number;
   /** Bytes of one response body. */
   readonly bodyBytes: number;
@@ -61,17 +88,24 @@ export interface HistoryRouteBenchResult {
   /** Rows in the route's default page. */
   readonly pageRows: number;
   readonly connections: number;
+  /** Measured rounds per route. */
+  readonly rounds: number;
+  /** Seconds per route and round. */
   readonly durationSec: number;
+  readonly warmupSec: number;
   readonly history: RouteLoadResult;
   readonly health: RouteLoadResult;
-  /** history requests/s ÷ health requests/s. */
+  /** Every run, warm-ups first, then the measured rounds in the order they ran. */
+  readonly runs: readonly RouteLoadRound[];
+  /** median history requests/s ÷ median health requests/s. */
   readonly ratio: number;
 }
 
 export const HISTORY_ROUTE_BENCH_DEFAULTS = {
   snapshots: 1000,
   connections: 50,
-  durationSec: 10,
+  rounds: 5,
+  durationSec: 5,
   warmupSec: 2,
   port: 18902,
 } as const;
@@ -271,15 +305,47 @@ async function load(
   return autocannon({ url, headers, connections, duration, method: 'GET' });
 }
 
-function summarize(path: string, r: autocannon.Result, bodyBytes: number): RouteLoadResult {
+/** One run's figures; throws when any answer was not a 2xx or a request failed. */
+export function loadRound(path: string, round: number, r: autocannon.Result): RouteLoadRound {
+  const errors = r.errors + r.timeouts;
+  const what = round === 0 ? 'warm-up' : `round ${round}`;
+  if (r.non2xx > 0 || errors > 0) {
+    const statuses = Object.entries(r.statusCodeStats ?? {})
+      .map(([code, stat]) => `${code}: ${stat.count ?? 0}`)
+      .join(', ');
+    throw new Error(
+      `GET ${path} (${what}): ${r.non2xx} non-2xx answers and ${errors} errors/timeouts ` +
+        `out of ${r.requests.total} requests (status codes: ${statuses || 'none'})`,
+    );
+  }
+  if (r.requests.total === 0) throw new Error(`GET ${path} (${what}): no request was answered`);
   return {
     path,
+    round,
     requestsPerSec: r.requests.average,
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,
     requests: r.requests.total,
     non2xx: r.non2xx,
-    errors: r.errors + r.timeouts,
+    errors,
+  };
+}
+
+function summarize(
+  path: string,
+  runs: readonly RouteLoadRound[],
+  bodyBytes: number,
+): RouteLoadResult {
+  const mine = runs.filter((r) => r.path === path);
+  const measured = mine.filter((r) => r.round > 0);
+  return {
+    path,
+    requestsPerSec: median(measured.map((r) => r.requestsPerSec)),
+    p50Ms: median(measured.map((r) => r.p50Ms)),
+    p99Ms: median(measured.map((r) => r.p99Ms)),
+    requests: measured.reduce((n, r) => n + r.requests, 0),
+    non2xx: mine.reduce((n, r) => n + r.non2xx, 0),
+    errors: mine.reduce((n, r) => n + r.errors, 0),
     bodyBytes,
   };
 }
@@ -290,11 +356,17 @@ export async function benchHistoryRoute(
   const d = HISTORY_ROUTE_BENCH_DEFAULTS;
   const snapshots = options.snapshots ?? d.snapshots;
   const connections = options.connections ?? d.connections;
+  const rounds = options.rounds ?? d.rounds;
   const durationSec = options.durationSec ?? d.durationSec;
   const warmupSec = options.warmupSec ?? d.warmupSec;
   const port = options.port ?? d.port;
   const log = options.log ?? (() => undefined);
   const base = `http://127.0.0.1:${port}`;
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new RangeError('rounds must be >= 1');
+  if (!Number.isSafeInteger(durationSec) || durationSec < 1)
+    throw new RangeError('durationSec must be an integer >= 1');
+  if (!Number.isSafeInteger(warmupSec) || warmupSec < 0)
+    throw new RangeError('warmupSec must be an integer >= 0');
   const dataDir = await mkdtemp(join(tmpdir(), 'snapledger-bench-history-'));
   let child: ChildProcess | null = null;
   try {
@@ -344,38 +416,60 @@ export async function benchHistoryRoute(
     if (first.status !== 200)
       throw new Error(`${historyPath} answered ${first.status}: ${firstText.slice(0, 300)}`);
     const pageRows = (JSON.parse(firstText) as { snapshots: unknown[] }).snapshots.length;
-    const healthText = await (await fetch(`${base}/healthz`)).text();
+    const healthAnswer = await fetch(`${base}/healthz`);
+    const healthText = await healthAnswer.text();
+    if (healthAnswer.status !== 200)
+      throw new Error(`/healthz answered ${healthAnswer.status}: ${healthText.slice(0, 300)}`);
 
-    const results: Record<'health' | 'history', RouteLoadResult> = {} as never;
-    for (const [name, path] of [
-      ['health', '/healthz'],
-      ['history', historyPath],
-    ] as const) {
+    const routes: readonly string[] = ['/healthz', historyPath];
+    const runs: RouteLoadRound[] = [];
+    const run = async (path: string, round: number, seconds: number) => {
       if (options.signal?.aborted) throw options.signal.reason;
-      log(`${path}: ${warmupSec} s warm-up, ${durationSec} s measured, ${connections} connections`);
-      if (warmupSec > 0) await load(`${base}${path}`, headers, connections, warmupSec);
-      const r = await load(`${base}${path}`, headers, connections, durationSec);
-      results[name] = summarize(
-        path,
-        r,
-        Buffer.byteLength(name === 'health' ? healthText : firstText),
-      );
-      log(`${path}: ${Math.round(r.requests.average)} req/s, p99 ${r.latency.p99} ms`);
+      const r = loadRound(path, round, await load(`${base}${path}`, headers, connections, seconds));
+      runs.push(r);
+      return r;
+    };
+    if (warmupSec > 0) {
+      for (const path of routes) {
+        log(`${path}: ${warmupSec} s warm-up, ${connections} connections`);
+        await run(path, 0, warmupSec);
+      }
     }
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 1 ? routes : [...routes].reverse();
+      for (const path of order) {
+        const r = await run(path, round, durationSec);
+        log(
+          `round ${round}/${rounds} ${path}: ${Math.round(r.requestsPerSec)} req/s, ` +
+            `p99 ${r.p99Ms} ms (${durationSec} s, ${connections} connections)`,
+        );
+      }
+    }
+    const health = summarize('/healthz', runs, Buffer.byteLength(healthText));
+    const history = summarize(historyPath, runs, Buffer.byteLength(firstText));
     return {
       snapshots,
       pageRows,
       connections,
+      rounds,
       durationSec,
-      history: results.history,
-      health: results.health,
-      ratio: results.history.requestsPerSec / results.health.requestsPerSec,
+      warmupSec,
+      history,
+      health,
+      runs,
+      ratio: history.requestsPerSec / health.requestsPerSec,
     };
   } finally {
     if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
       process.kill(child.pid, 'SIGTERM');
-      await Promise.race([exited, delay(20_000)]);
+      // Cancel the grace timer once the child is gone: a pending timer would hold the run open.
+      const grace = new AbortController();
+      await Promise.race([
+        exited,
+        delay(20_000, undefined, { signal: grace.signal }).catch(() => undefined),
+      ]);
+      grace.abort();
       if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
     }
     await rm(dataDir, { recursive: true, force: true });

@@ -4,16 +4,22 @@
  *
  * For each disk, two snapledger services run one after the other (own data dirs, same port):
  * cold with SNAPLEDGER_LIVE_SNAPSHOT=off, live with the default. Each round POSTs createImage
- * and polls the history until the snapshot is complete. Downtime is measured twice:
+ * and polls the history until the snapshot is complete. Downtime is measured three ways:
  * - the history's downtime_ms (what snapledger itself records);
  * - independently, from libvirt's lifecycle events (`virsh event --loop --timestamp`): the
- *   time the domain spent suspended or stopped between the request and the end.
+ *   time the domain spent suspended or stopped between the request and the end;
+ * - from inside: the guest runs the boot writer (test-domain.ts), which writes one byte to its
+ *   serial console at every BIOS timer tick (~55 ms). The host polls the size of the console's
+ *   log file every ~5 ms and stamps each growth with the host clock; the longest time between
+ *   two arrivals around the snapshot is the longest pause of the guest's own progress. (A
+ *   paused guest's virtual clock stops, so the guest's tick count cannot tell; arrival times
+ *   on the host can.) Its normal value is one tick period, not 0.
  * The history's `mode` says which path really ran: until the live path exists, a "live" run
  * falls back to cold, and the result says so.
  *
  * Everything runs through execa with argument arrays. Prints nothing; the caller reports.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -36,7 +42,7 @@ export type DowntimePath = 'cold' | 'live';
 export interface LiveDowntimeBenchOptions {
   /** MiB of data on each test disk. Default [256, 1024]. */
   readonly dataMiBs?: readonly number[];
-  /** Measured rounds per disk and path. Default 2. */
+  /** Measured rounds per disk and path. Default 5. */
   readonly rounds?: number;
   /** Port of the benchmark's services. Default 18911. */
   readonly port?: number;
@@ -57,6 +63,20 @@ export interface DowntimeRound {
   readonly lifecycle: readonly string[];
   /** POST sent → finished_at. */
   readonly wallMs: number;
+  /** The guest's own progress, seen through its serial console. */
+  readonly guest: GuestProgress;
+}
+
+/** The guest's progress marks (serial console output) around one snapshot, on the host clock. */
+export interface GuestProgress {
+  /** Longest time between two arrivals of output that overlaps POST → finished_at. */
+  readonly longestGapMs: number;
+  /** When that gap began, ms after the POST (negative: before it). */
+  readonly gapStartMs: number;
+  /** Median time between arrivals over the whole watch: the guest's normal pace. */
+  readonly typicalGapMs: number;
+  /** Arrivals seen over the whole watch. */
+  readonly arrivals: number;
 }
 
 export interface DowntimePathResult {
@@ -64,7 +84,13 @@ export interface DowntimePathResult {
   readonly rounds: readonly DowntimeRound[];
   /** The modes the history recorded (a live run that fell back shows `cold`). */
   readonly modes: readonly string[];
-  readonly median: { historyDowntimeMs: number; observedDowntimeMs: number; wallMs: number };
+  readonly median: {
+    historyDowntimeMs: number;
+    observedDowntimeMs: number;
+    wallMs: number;
+    guestGapMs: number;
+    guestTypicalGapMs: number;
+  };
 }
 
 export interface DowntimeCase {
@@ -87,7 +113,7 @@ export interface LiveDowntimeBenchResult {
 
 export const LIVE_DOWNTIME_DEFAULTS = {
   dataMiBs: [256, 1024],
-  rounds: 2,
+  rounds: 5,
   port: 18911,
 } as const;
 
@@ -95,6 +121,10 @@ const POLL_MS = 50;
 const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
 /** Time for `virsh event` to register before the request, and to report after the end. */
 const LISTENER_SETTLE_MS = 400;
+/** How often the serial log's size is polled. */
+const SERIAL_POLL_MS = 5;
+/** After the end, how long to wait for the guest's first mark before calling it stuck. */
+const GUEST_RESUME_TIMEOUT_MS = 10_000;
 
 interface HistoryRow {
   readonly image_id: string;
@@ -134,6 +164,72 @@ export function downtimeFromLifecycle(lines: readonly string[], endAt: number): 
   return total;
 }
 
+/**
+ * The guest's progress around a snapshot from the host times at which its serial output
+ * arrived (sorted): the longest time between two arrivals that overlaps [from, to], and the
+ * median time between arrivals (the guest's normal pace). With no gap overlapping the window
+ * the longest gap is 0.
+ */
+export function guestProgress(
+  arrivals: readonly number[],
+  from: number,
+  to: number,
+): GuestProgress {
+  let longestGapMs = 0;
+  let gapStart = from;
+  for (let i = 1; i < arrivals.length; i++) {
+    const [a, b] = [arrivals[i - 1], arrivals[i]];
+    if (b <= from || a >= to) continue;
+    if (b - a > longestGapMs) {
+      longestGapMs = b - a;
+      gapStart = a;
+    }
+  }
+  return {
+    longestGapMs,
+    gapStartMs: gapStart - from,
+    typicalGapMs: median(arrivals.slice(1).map((b, i) => b - arrivals[i])),
+    arrivals: arrivals.length,
+  };
+}
+
+/**
+ * Polls a file's size every SERIAL_POLL_MS and stamps each growth with the host clock
+ * (Date.now(), the clock of the history's timestamps). The first poll only sets the size.
+ */
+function watchGrowth(path: string): {
+  readonly arrivals: number[];
+  /** Throws what ended the polling early (e.g. the file vanished), if anything did. */
+  check(): void;
+  stop(): Promise<void>;
+} {
+  const arrivals: number[] = [];
+  let stopped = false;
+  let failure: { error: unknown } | undefined;
+  let size: number | undefined;
+  const polling = (async () => {
+    while (!stopped) {
+      const now = (await stat(path)).size;
+      const at = Date.now();
+      if (size !== undefined && now > size) arrivals.push(at);
+      size = now;
+      await delay(SERIAL_POLL_MS);
+    }
+  })().catch((error: unknown) => {
+    failure = { error };
+  });
+  return {
+    arrivals,
+    check() {
+      if (failure) throw failure.error;
+    },
+    async stop() {
+      stopped = true;
+      await polling;
+    },
+  };
+}
+
 export async function benchLiveDowntime(
   options: LiveDowntimeBenchOptions = {},
 ): Promise<LiveDowntimeBenchResult> {
@@ -160,7 +256,15 @@ export async function benchLiveDowntime(
       signal?.throwIfAborted();
       const diskMiB = Math.max(1024, dataMiB * 2);
       log(`creating a running test domain (${diskMiB} MiB qcow2, ${dataMiB} MiB of data)`);
-      domain = await createTestDomain({ name: 'downtime', diskMiB, dataMiB, start: true, uri });
+      // The boot writer: progress bytes on the serial console, and a disk write every second.
+      domain = await createTestDomain({
+        name: 'downtime',
+        diskMiB,
+        dataMiB,
+        start: true,
+        bootWriter: true,
+        uri,
+      });
       virtType = domain.virtType;
       const results: Partial<Record<DowntimePath, DowntimePathResult>> = {};
       for (const path of ['cold', 'live'] as const) {
@@ -182,7 +286,8 @@ export async function benchLiveDowntime(
             const r = await measureRound(service, domain, signal);
             log(
               `${dataMiB} MiB, ${path} (ran as ${r.mode}) round ${round}/${rounds}: ` +
-                `downtime ${r.historyDowntimeMs} ms (history), ${r.observedDowntimeMs} ms (libvirt events); wall ${r.wallMs} ms`,
+                `downtime ${r.historyDowntimeMs} ms (history), ${r.observedDowntimeMs} ms (libvirt events), ` +
+                `longest guest gap ${r.guest.longestGapMs} ms (serial); wall ${r.wallMs} ms`,
             );
             done.push(r);
             await delay(1_000, undefined, { signal });
@@ -195,6 +300,8 @@ export async function benchLiveDowntime(
               historyDowntimeMs: median(done.map((r) => r.historyDowntimeMs ?? Number.NaN)),
               observedDowntimeMs: median(done.map((r) => r.observedDowntimeMs)),
               wallMs: median(done.map((r) => r.wallMs)),
+              guestGapMs: median(done.map((r) => r.guest.longestGapMs)),
+              guestTypicalGapMs: median(done.map((r) => r.guest.typicalGapMs)),
             },
           };
         } catch (error) {
@@ -259,8 +366,16 @@ async function measureRound(
     { reject: false, stdin: 'ignore', env: { LC_ALL: 'C' }, forceKillAfterDelay: 2_000 },
   );
   listener.stdout?.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n')));
+  const serial = watchGrowth(domain.consolePath);
   try {
     await delay(LISTENER_SETTLE_MS, undefined, { signal });
+    serial.check();
+    if (serial.arrivals.length === 0) {
+      throw new Error(
+        `the guest of ${domain.name} wrote nothing to its serial console (${domain.consolePath}) ` +
+          `in ${LISTENER_SETTLE_MS} ms before the snapshot: is it running the boot writer?`,
+      );
+    }
     const postAt = Date.now();
     const response = await fetch(`${service.baseUrl}/v2.1/servers/${domain.uuid}/action`, {
       method: 'POST',
@@ -284,7 +399,8 @@ async function measureRound(
           `/v1/instances/${domain.uuid}/snapshots`,
         )
       ).snapshots.find((s) => s.image_id === imageId);
-      if (row && row.result !== 'running' && row.task_state === null) break;
+      if (row && row.result !== 'running' && row.result !== 'active') break;
+      if (row?.result === 'active' && row.task_state === null) break;
       if (Date.now() - postAt > SNAPSHOT_TIMEOUT_MS)
         throw new Error(`snapshot ${imageId} not complete after ${SNAPSHOT_TIMEOUT_MS} ms`);
     }
@@ -295,6 +411,18 @@ async function measureRound(
     }
     const endAt = Date.parse(row.finished_at as string);
     await delay(LISTENER_SETTLE_MS, undefined, { signal });
+    // The gap that spans the end closes with the guest's first mark after it.
+    const resumeDeadline = Date.now() + GUEST_RESUME_TIMEOUT_MS;
+    while (!serial.arrivals.some((at) => at > endAt)) {
+      if (Date.now() > resumeDeadline) {
+        throw new Error(
+          `the guest of ${domain.name} made no progress (no serial output) in the ` +
+            `${GUEST_RESUME_TIMEOUT_MS} ms after snapshot ${imageId} finished`,
+        );
+      }
+      serial.check();
+      await delay(20, undefined, { signal });
+    }
     await rm(join(service.dataDir, 'images', imageId.toLowerCase()), { force: true });
     const lifecycle = lines.map((l) => l.trim()).filter((l) => l.includes("event 'lifecycle'"));
     return {
@@ -304,8 +432,10 @@ async function measureRound(
       observedDowntimeMs: downtimeFromLifecycle(lifecycle, endAt),
       lifecycle,
       wallMs: endAt - postAt,
+      guest: guestProgress(serial.arrivals, postAt, endAt),
     };
   } finally {
+    await serial.stop();
     if (listener.pid !== undefined && listener.exitCode === null) listener.kill('SIGTERM');
     await listener;
   }

@@ -1,27 +1,60 @@
 /**
- * Runs the benchmarks and prints one Markdown report on stdout (progress goes to stderr).
+ * Runs the benchmarks and writes their Markdown tables into the docs, so that no figure in
+ * the docs is typed in by hand.
  *
- *   npm run build && node dist/test/bench/run-benchmarks.js [options]
+ *   npm run bench [-- options]     (= npm run build && node dist/test/bench/run-benchmarks.js)
  *
- * Options: --events N (event store, default 20000), --rounds N, --warmup N, --port N,
- * --disk-mib N, --data-mib N (cold snapshot), --downtime-rounds N (live downtime, default 2),
- * --only event-store|snapshot|history-route|live-downtime.
- * Exit code: 0 when every benchmark ran, 1 when one failed, 2 on bad options. A goal that is
- * missed is reported in the table, not by the exit code (timings drift on shared machines).
+ * Where the results go (all under docs/, all written by this script only):
+ * - benchmarks.results.json: per benchmark, the stamp of the run that measured it (commit,
+ *   date, machine, command), its summary rows, its rendered section and its raw result. A run
+ *   replaces the entries of the benchmarks it ran and keeps the others as they are.
+ * - benchmarks.generated.md: everything rendered from that file: a header with the stamp of
+ *   the last run (commit, date, machine), the summary table and one section per benchmark,
+ *   each region between `<!-- bench:begin ID -->` and `<!-- bench:end ID -->` markers.
+ * - benchmarks.md: its marker regions (summary, event-store, snapshot, history-route,
+ *   live-downtime, openstack-cli) are replaced by the same regions, verbatim; the prose around
+ *   them is left alone. A missing or doubled marker is an error.
+ * Everything is formatted with the repository's prettier settings before it is written.
+ *
+ * Every figure is the median (or, for the event store, the total) of at least MIN_ROUNDS
+ * rounds and says how many. `--quick` allows fewer, and then nothing under docs/ is written:
+ * the report goes to stdout and a temp file, marked as a quick run.
+ *
+ * Exit code: 0 when every benchmark ran, 1 when one failed (its section is left as it was;
+ * the others are written), 2 on bad options. A benchmark fails on any non-2xx answer and on
+ * any snapshot that does not end 'active'. A goal that is missed is reported in the tables,
+ * not by the exit code (timings drift on shared machines).
  */
-import { cpus, release, totalmem, loadavg } from 'node:os';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import * as prettier from 'prettier';
 import { testVirtType, TEST_LIBVIRT_URI } from '../support/test-domain';
-import { benchEventStoreAppends, type EventStoreBenchResult } from './event-store.bench';
-import { benchHistoryRoute, type HistoryRouteBenchResult } from './history-route.bench';
+import {
+  benchEventStoreAppends,
+  EVENT_STORE_BENCH_ROUNDS,
+  type EventStoreBenchResult,
+} from './event-store.bench';
+import {
+  benchHistoryRoute,
+  HISTORY_ROUTE_BENCH_DEFAULTS,
+  type HistoryRouteBenchResult,
+} from './history-route.bench';
 import {
   benchLiveDowntime,
   LIVE_DOWNTIME_DEFAULTS,
   type LiveDowntimeBenchResult,
 } from './live-downtime.bench';
 import {
+  benchOpenstackCli,
+  OPENSTACK_CLI_BENCH_DEFAULTS,
+  type OpenstackCliBenchResult,
+} from './openstack-cli.bench';
+import {
   benchColdSnapshot,
+  repoRoot,
   saveEqualized,
   SNAPSHOT_BENCH_DEFAULTS,
   SNAPSHOT_STEPS,
@@ -46,68 +79,249 @@ export const GOALS = {
   liveMaxWallRatio: 1.2,
 } as const;
 
+/** No figure that goes into the docs rests on fewer rounds than this. */
+export const MIN_ROUNDS = 5;
+
+export const BENCHMARKS = [
+  { id: 'event-store', title: 'Event store appends' },
+  { id: 'snapshot', title: 'Cold snapshot' },
+  { id: 'history-route', title: 'Snapshot-history route' },
+  { id: 'live-downtime', title: 'Live snapshot downtime' },
+  { id: 'openstack-cli', title: '`openstack server image create --wait`' },
+] as const;
+export type BenchmarkId = (typeof BENCHMARKS)[number]['id'];
+const BENCHMARK_IDS: readonly string[] = BENCHMARKS.map((b) => b.id);
+
+/** The files this script writes, relative to the repository root. */
+export const OUTPUT_FILES = {
+  docs: 'docs/benchmarks.md',
+  generated: 'docs/benchmarks.generated.md',
+  results: 'docs/benchmarks.results.json',
+} as const;
+
 const DEFAULT_EVENTS = 20_000;
 
+// ---------------------------------------------------------------------------------------------
+// The stamp: which code, when, on what
+
 export interface MachineFacts {
-  readonly date: string;
-  readonly nproc: number;
+  readonly cores: number;
+  /** From /proc/cpuinfo ("model name"). */
   readonly cpuModel: string;
   readonly memoryGiB: number;
+  readonly accel: 'KVM' | 'TCG';
+  /** `uname -r`. */
   readonly kernel: string;
-  readonly loadAverage: string;
-  readonly accel: 'kvm' | 'tcg';
   readonly qemuImg: string;
   readonly libvirt: string;
   readonly node: string;
 }
 
-export interface BenchmarkReport {
+export interface RunStamp {
+  /** `git rev-parse --short HEAD`, with `-dirty` when the tree has changes (not counting OUTPUT_FILES). */
+  readonly commit: string;
+  /** ISO date at the start of the run. */
+  readonly date: string;
   readonly machine: MachineFacts;
-  readonly eventStore?: EventStoreBenchResult;
-  readonly snapshot?: ColdSnapshotBenchResult;
-  readonly historyRoute?: HistoryRouteBenchResult;
-  readonly liveDowntime?: LiveDowntimeBenchResult;
-  readonly failures: readonly { benchmark: string; error: string }[];
+  /** The command line, to reproduce the run. */
+  readonly command: string;
+  readonly quick: boolean;
 }
 
-async function firstLineOf(command: string, args: readonly string[]): Promise<string> {
+async function firstLineOf(
+  command: string,
+  args: readonly string[],
+  cwd?: string,
+): Promise<string> {
   try {
-    const { stdout } = await execa(command, args, { timeout: 30_000, stdin: 'ignore' });
+    const { stdout } = await execa(command, args, { timeout: 30_000, stdin: 'ignore', cwd });
     return stdout.split('\n')[0].trim();
   } catch (error) {
     return `unknown (${command}: ${(error as Error).message.split('\n')[0]})`;
   }
 }
 
+async function procField(file: string, field: string): Promise<string | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const line = text.split('\n').find((l) => l.split(':')[0].trim() === field);
+  return line?.slice(line.indexOf(':') + 1).trim();
+}
+
 export async function machineFacts(uri = TEST_LIBVIRT_URI): Promise<MachineFacts> {
   const nproc = Number(await firstLineOf('nproc', []));
+  const memKiB = Number.parseInt((await procField('/proc/meminfo', 'MemTotal')) ?? '', 10);
+  const memoryBytes = Number.isFinite(memKiB) ? memKiB * 1024 : totalmem();
   return {
-    date: new Date().toISOString(),
-    nproc: Number.isInteger(nproc) && nproc > 0 ? nproc : cpus().length,
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    cores: Number.isInteger(nproc) && nproc > 0 ? nproc : cpus().length,
+    cpuModel:
+      (await procField('/proc/cpuinfo', 'model name')) ?? cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: Math.round((memoryBytes / 1024 ** 3) * 10) / 10,
+    accel: (await testVirtType(uri)) === 'kvm' ? 'KVM' : 'TCG',
     kernel: release(),
-    loadAverage: loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' '),
-    accel: (await testVirtType(uri)) === 'kvm' ? 'kvm' : 'tcg',
     qemuImg: await firstLineOf('qemu-img', ['--version']),
     libvirt: `virsh ${await firstLineOf('virsh', ['--version'])}`,
     node: process.version,
   };
 }
 
+/** The commit of the tree the run measures; `-dirty` when it has changes other than our outputs. */
+export async function commitOf(root: string): Promise<string> {
+  try {
+    const run = (args: string[]) =>
+      execa('git', args, { cwd: root, timeout: 30_000, stdin: 'ignore' });
+    const head = (await run(['rev-parse', '--short', 'HEAD'])).stdout.trim();
+    const excluded = Object.values(OUTPUT_FILES).map((f) => `:(exclude)${f}`);
+    const status = (await run(['status', '--porcelain', '--', '.', ...excluded])).stdout;
+    return status.trim() === '' ? head : `${head}-dirty`;
+  } catch (error) {
+    return `unknown (git: ${(error as Error).message.split('\n')[0]})`;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
-// Markdown
+// Markdown pieces
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => `${int(n)} ms`;
+const secs = (millis: number) => `${(millis / 1000).toFixed(2)} s`;
 const times = (r: number) => `${r.toFixed(2)}×`;
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const minuteUtc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  const cell = (c: string) => c.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const line = (cells: readonly string[]) => `| ${cells.map(cell).join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** One row of the summary table, without the stamp column (added when it is rendered). */
+export type SummaryRow = readonly [
+  benchmark: string,
+  snapledger: string,
+  baseline: string,
+  ratio: string,
+  goal: string,
+  met: string,
+  rounds: string,
+];
+const SUMMARY_HEADER = [
+  'benchmark',
+  'snapledger',
+  'baseline',
+  'ratio',
+  'goal',
+  'met',
+  'rounds',
+  'measured at',
+];
+
+/** A benchmark's part of the docs, as stored in benchmarks.results.json. */
+export interface SectionEntry {
+  readonly id: BenchmarkId;
+  readonly stamp: RunStamp;
+  /** Load average (1/5/15 min) when the benchmark started. */
+  readonly loadAverage: string;
+  /** How long the benchmark took, s. */
+  readonly durationSec: number;
+  /** How many rounds its figures took, in words. */
+  readonly rounds: string;
+  readonly summaryRows: readonly SummaryRow[];
+  /** The section's Markdown after the stamp (tables and their notes). */
+  readonly body: string;
+  readonly result: unknown;
+}
+
+interface Rendered {
+  readonly rounds: string;
+  readonly summaryRows: readonly SummaryRow[];
+  readonly body: string;
+}
+
+function stampLine(entry: SectionEntry): string {
+  const { stamp } = entry;
+  const m = stamp.machine;
+  return (
+    (stamp.quick ? '**Quick run, not for the docs.** ' : '') +
+    `Measured at commit \`${stamp.commit}\` on ${minuteUtc(stamp.date)} ` +
+    `(\`${stamp.command}\`), ${entry.rounds}, in ${int(entry.durationSec)} s; ` +
+    `load average at the start ${entry.loadAverage}. Machine: ${plural(m.cores, 'core')}, ` +
+    `${m.cpuModel}, ${m.memoryGiB} GiB, QEMU ${m.accel}, kernel ${m.kernel}; ${m.qemuImg}, ` +
+    `${m.libvirt}, node ${m.node}.`
+  );
+}
+
+/** A section as it appears in the docs: the stamp, then the body. */
+function sectionMarkdown(entry: SectionEntry | undefined, id: BenchmarkId): string {
+  if (!entry) {
+    return `_Not measured yet: \`npm run bench -- --only ${id}\` writes this section._`;
+  }
+  return `${stampLine(entry)}\n\n${entry.body.trim()}`;
+}
+
+function summaryMarkdown(
+  entries: ReadonlyMap<BenchmarkId, SectionEntry>,
+  measuredOnly: boolean,
+): string {
+  const rows: string[][] = [];
+  for (const { id, title } of BENCHMARKS) {
+    const entry = entries.get(id);
+    if (!entry) {
+      if (!measuredOnly) rows.push([title, '—', '—', '—', '—', 'not measured yet', '—', '—']);
+      continue;
+    }
+    const at = `\`${entry.stamp.commit}\`, ${entry.stamp.date.slice(0, 10)}`;
+    for (const row of entry.summaryRows) rows.push([...row, at]);
+  }
+  return [
+    table(SUMMARY_HEADER, rows),
+    '',
+    'Each row comes from the section of its benchmark below, which gives the machine and the ' +
+      'command; "measured at" is the commit and date of the run that measured it.',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Each benchmark's tables
+
+function renderEventStore(r: EventStoreBenchResult): Rendered {
+  const met = r.ratio >= GOALS.appendsMinRatio;
+  const rounds = plural(r.rounds, 'alternating round');
+  return {
+    rounds,
+    summaryRows: [
+      [
+        `event store appends (${int(r.events)} events, 1 per transaction)`,
+        `${int(r.storeEventsPerSec)} events/s`,
+        `${int(r.rawEventsPerSec)} events/s (raw better-sqlite3 INSERT loop)`,
+        times(r.ratio),
+        `≥ ${times(GOALS.appendsMinRatio)}`,
+        met ? 'yes' : 'no',
+        rounds,
+      ],
+    ],
+    body: [
+      table(
+        ['events per side', 'rounds', 'snapledger', 'raw INSERT loop', 'ratio', 'goal', 'met'],
+        [
+          [
+            int(r.events),
+            String(r.rounds),
+            `${int(r.storeEventsPerSec)} events/s`,
+            `${int(r.rawEventsPerSec)} events/s`,
+            times(r.ratio),
+            `≥ ${times(GOALS.appendsMinRatio)}`,
+            met ? 'yes' : 'no',
+          ],
+        ],
+      ),
+      '',
+      `Ratio per round (snapledger ÷ raw, in the order they ran): ` +
+        `${r.roundRatios.map(times).join(', ')}; lowest ${times(Math.min(...r.roundRatios))}, ` +
+        `highest ${times(Math.max(...r.roundRatios))}. The headline ratio is total events ÷ ` +
+        'total time of each side over all rounds.',
+    ].join('\n'),
+  };
 }
 
 /** What each part of the breakdown is, and its counterpart in the bare sequence. */
@@ -124,294 +338,606 @@ const STEP_ROWS: readonly {
   { step: 'upload', label: 'upload (md5 + sha512 of the image, rename into the store)' },
 ];
 
-export function renderMarkdown(report: BenchmarkReport): string {
-  const { machine, eventStore, snapshot, historyRoute, liveDowntime, failures } = report;
-  const out: string[] = [];
-  out.push(`## Benchmark results (${machine.date.slice(0, 10)})`, '');
-  out.push(
-    table(
-      ['machine', ''],
-      [
-        ['date', machine.date],
-        ['nproc', String(machine.nproc)],
-        ['CPU', machine.cpuModel],
-        ['memory', `${machine.memoryGiB} GiB`],
-        ['kernel', machine.kernel],
-        ['load average at start (1/5/15 min)', machine.loadAverage],
-        ['QEMU acceleration', machine.accel],
-        ['qemu-img', machine.qemuImg],
-        ['libvirt', machine.libvirt],
-        ['node', machine.node],
-      ],
-    ),
-    '',
-  );
-
-  const rows: string[][] = [];
-  if (eventStore) {
-    const met = eventStore.ratio >= GOALS.appendsMinRatio;
-    rows.push([
-      `event store appends (${int(eventStore.events)} events, 1 per transaction)`,
-      `${int(eventStore.storeEventsPerSec)} events/s`,
-      `${int(eventStore.rawEventsPerSec)} events/s (raw better-sqlite3 INSERT loop)`,
-      times(eventStore.ratio),
-      `≥ ${times(GOALS.appendsMinRatio)}`,
-      met ? 'yes' : 'no',
-    ]);
-  }
-  if (snapshot) {
-    const m = snapshot.median;
-    const met = snapshot.ratio <= GOALS.snapshotMaxRatio;
-    const over = ((snapshot.ratio / GOALS.snapshotMaxRatio - 1) * 100).toFixed(0);
-    const goalMs = m.bareMs * GOALS.snapshotMaxRatio;
-    rows.push([
+function renderSnapshot(snapshot: ColdSnapshotBenchResult): Rendered {
+  const m = snapshot.median;
+  const met = snapshot.ratio <= GOALS.snapshotMaxRatio;
+  const over = ((snapshot.ratio / GOALS.snapshotMaxRatio - 1) * 100).toFixed(0);
+  const goalMs = m.bareMs * GOALS.snapshotMaxRatio;
+  const rounds =
+    `median of ${plural(snapshot.rounds, 'round')} ` +
+    `(+${plural(snapshot.warmupRounds, 'warm-up round')}, not counted)`;
+  const roundsCell = `${snapshot.rounds} (+${snapshot.warmupRounds} warm-up)`;
+  const summaryRows: SummaryRow[] = [
+    [
       `cold snapshot, running domain, ${snapshot.diskMiB} MiB qcow2 with ${snapshot.dataMiB} MiB data ` +
-        `(median of ${snapshot.rounds}; POST → finished_at)`,
+        `(median; POST → finished_at)`,
       ms(m.snapledgerMs),
       `${ms(m.bareMs)} (virsh managedsave + qemu-img convert + virsh start)`,
       times(snapshot.ratio),
       `≤ ${times(GOALS.snapshotMaxRatio)}`,
       met ? 'yes' : `no: ${ms(m.snapledgerMs - goalMs)} (${over} %) over the goal of ${ms(goalMs)}`,
-    ]);
-    rows.push([
+      roundsCell,
+    ],
+    [
       'cold snapshot, same, with the managedsave time equalized per round (median of paired ratios)',
       '—',
       '—',
       times(snapshot.saveEqualizedRatio),
       `≤ ${times(GOALS.snapshotMaxRatio)}`,
       snapshot.saveEqualizedRatio <= GOALS.snapshotMaxRatio ? 'yes' : 'no',
-    ]);
-    rows.push([
+      roundsCell,
+    ],
+    [
       'cold snapshot, domain downtime (median)',
       ms(m.snapledgerDowntimeMs),
       `${ms(m.bareDowntimeMs)} (managedsave start → start finished)`,
       times(snapshot.downtimeRatio),
       '—',
       '—',
-    ]);
-  }
-  if (historyRoute) {
-    const h = historyRoute;
-    const met = h.ratio >= GOALS.historyMinRatio && h.history.p99Ms < GOALS.historyMaxP99Ms;
-    rows.push([
+      roundsCell,
+    ],
+  ];
+
+  const out: string[] = [];
+  const label = (r: ColdSnapshotRound) =>
+    r.round > 0 ? String(r.round) : `warm-up ${r.round + snapshot.warmupRounds + 1} (not counted)`;
+  const all = [...snapshot.warmups, ...snapshot.perRound];
+  out.push(
+    `#### Per round (QEMU ${snapshot.virtType === 'kvm' ? 'KVM' : 'TCG'}; ` +
+      `${plural(snapshot.warmupRounds, 'warm-up round')}, ${snapshot.rounds} measured)`,
+    '',
+    table(
+      [
+        'round',
+        'first',
+        'snapledger POST → finished_at',
+        'history duration_ms',
+        'polled wall (100 ms)',
+        'downtime_ms',
+        'bare total',
+        'managedsave',
+        'convert',
+        'start',
+        'ratio',
+        'ratio, save equalized',
+      ],
+      [
+        ...all.map((r) => [
+          label(r),
+          r.first,
+          ms(r.snapledger.totalMs),
+          ms(r.snapledger.historyMs),
+          ms(r.snapledger.polledMs),
+          ms(r.snapledger.downtimeMs),
+          ms(r.bare.totalMs),
+          ms(r.bare.managedsaveMs),
+          ms(r.bare.convertMs),
+          ms(r.bare.startMs),
+          times(r.snapledger.totalMs / r.bare.totalMs),
+          times(saveEqualized(r)),
+        ]),
+        [
+          '**median**',
+          '',
+          `**${ms(m.snapledgerMs)}**`,
+          ms(m.snapledgerHistoryMs),
+          ms(m.snapledgerPolledMs),
+          ms(m.snapledgerDowntimeMs),
+          `**${ms(m.bareMs)}**`,
+          ms(m.bareSteps.managedsaveMs),
+          ms(m.bareSteps.convertMs),
+          ms(m.bareSteps.startMs),
+          `**${times(snapshot.ratio)}**`,
+          `**${times(snapshot.saveEqualizedRatio)}**`,
+        ],
+      ],
+    ),
+    '',
+    `Image sizes (median): snapledger ${mib(m.snapledgerImageBytes)}, bare ${mib(m.bareImageBytes)}. ` +
+      `POST → 202 answer: ${ms(m.snapledgerPostMs)}. Ratio without the API's part ` +
+      `(history duration_ms / bare): ${times(snapshot.historyRatio)}.`,
+    '',
+  );
+
+  const t = m.snapledgerTimes;
+  const stepRows = STEP_ROWS.map(({ step, label: what, bare }) => {
+    const s = t.steps[step];
+    const counterpart = bare === undefined ? undefined : m.bareSteps[bare];
+    return [
+      what,
+      ms(s.durationMs),
+      ms(s.segmentMs),
+      counterpart === undefined ? '—' : ms(counterpart),
+      ms(s.segmentMs - (counterpart ?? 0)),
+    ];
+  });
+  const partsSum =
+    t.apiMs + t.finishMs + SNAPSHOT_STEPS.reduce((sum, s) => sum + t.steps[s].segmentMs, 0);
+  const bareSum = m.bareSteps.managedsaveMs + m.bareSteps.convertMs + m.bareSteps.startMs;
+  out.push(
+    '#### Where snapledger spends its time (medians per part)',
+    '',
+    table(
+      ['part', 'step duration (history)', 'wall segment', 'bare counterpart', 'snapledger extra'],
+      [
+        ['API: POST → ImageReserved (requested_at)', '—', ms(t.apiMs), '—', ms(t.apiMs)],
+        ...stepRows,
+        ['finish (task_state → None)', '—', ms(t.finishMs), '—', ms(t.finishMs)],
+        [
+          '**sum of the parts**',
+          '',
+          `**${ms(partsSum)}**`,
+          `**${ms(bareSum)}**`,
+          `**${ms(partsSum - bareSum)}**`,
+        ],
+      ],
+    ),
+    '',
+    '#### Wall segments per round',
+    '',
+    table(
+      ['round', 'api', ...SNAPSHOT_STEPS, 'finish', 'total'],
+      all.map((r) => {
+        const x = r.snapledger.times;
+        return [
+          label(r),
+          ms(x.apiMs),
+          ...SNAPSHOT_STEPS.map((s) => ms(x.steps[s].segmentMs)),
+          ms(x.finishMs),
+          ms(r.snapledger.totalMs),
+        ];
+      }),
+    ),
+  );
+  return { rounds, summaryRows, body: out.join('\n') };
+}
+
+function renderHistoryRoute(h: HistoryRouteBenchResult): Rendered {
+  const met = h.ratio >= GOALS.historyMinRatio && h.history.p99Ms < GOALS.historyMaxP99Ms;
+  const rounds =
+    `median of ${plural(h.rounds, 'alternating round')} of ${h.durationSec} s per route ` +
+    `(+${h.warmupSec} s warm-up each)`;
+  const summaryRows: SummaryRow[] = [
+    [
       `GET /v1/instances/{id}/snapshots, ${int(h.snapshots)} snapshots in the history ` +
         `(default page: ${h.pageRows} rows, ${int(h.history.bodyBytes)} bytes), ` +
-        `${h.connections} connections, ${h.durationSec} s`,
+        `${h.connections} connections; non-2xx answers: ${h.history.non2xx + h.health.non2xx}`,
       `${int(h.history.requestsPerSec)} req/s, p99 ${ms(h.history.p99Ms)}`,
       `${int(h.health.requestsPerSec)} req/s, p99 ${ms(h.health.p99Ms)} (GET /healthz, same service)`,
       times(h.ratio),
       `≥ ${times(GOALS.historyMinRatio)}, p99 < ${ms(GOALS.historyMaxP99Ms)}`,
       met ? 'yes' : 'no',
-    ]);
-  }
-  for (const c of liveDowntime?.cases ?? []) {
+      `${h.rounds} × ${h.durationSec} s`,
+    ],
+  ];
+  const route = (path: string) => (path === '/healthz' ? '/healthz' : 'history');
+  const body = [
+    table(
+      ['round', 'route', 'req/s', 'p50', 'p99', 'requests', 'non-2xx', 'errors + timeouts'],
+      [
+        ...h.runs.map((r) => [
+          r.round === 0 ? 'warm-up (not counted)' : String(r.round),
+          route(r.path),
+          int(r.requestsPerSec),
+          ms(r.p50Ms),
+          ms(r.p99Ms),
+          int(r.requests),
+          String(r.non2xx),
+          String(r.errors),
+        ]),
+        ...[h.history, h.health].map((r) => [
+          '**median**',
+          route(r.path),
+          `**${int(r.requestsPerSec)}**`,
+          ms(r.p50Ms),
+          `**${ms(r.p99Ms)}**`,
+          `${int(r.requests)} (sum)`,
+          `${r.non2xx} (sum)`,
+          `${r.errors} (sum)`,
+        ]),
+      ],
+    ),
+    '',
+    'Any non-2xx answer, connection error or timeout, in a warm-up or a measured round, fails ' +
+      'the benchmark: the counts above are what a passing run saw.',
+  ].join('\n');
+  return { rounds, summaryRows, body };
+}
+
+function renderLiveDowntime(live: LiveDowntimeBenchResult, roundsPerPath: number): Rendered {
+  const rounds = `median of ${plural(roundsPerPath, 'round')} per data size and path`;
+  const summaryRows: SummaryRow[] = [];
+  for (const c of live.cases) {
     const fellBack = c.liveFellBack
       ? ` (ran as ${c.live.modes.join('/')}: live path not taken)`
       : '';
     const down = c.live.median.observedDowntimeMs;
-    rows.push([
-      `live snapshot downtime, running domain, ${c.dataMiB} MiB of data${fellBack}`,
-      `${ms(down)} (libvirt events), ${ms(c.live.median.historyDowntimeMs)} (history)`,
-      `${ms(c.cold.median.observedDowntimeMs)} (cold, SNAPLEDGER_LIVE_SNAPSHOT=off)`,
-      times(c.downtimeRatio),
-      `< ${ms(GOALS.liveMaxDowntimeMs)}`,
-      !c.liveFellBack && down < GOALS.liveMaxDowntimeMs ? 'yes' : 'no',
-    ]);
-    rows.push([
-      `live snapshot wall time (POST → finished_at), ${c.dataMiB} MiB of data${fellBack}`,
-      ms(c.live.median.wallMs),
-      `${ms(c.cold.median.wallMs)} (cold)`,
-      times(c.wallRatio),
-      `≤ ${times(GOALS.liveMaxWallRatio)}`,
-      !c.liveFellBack && c.wallRatio <= GOALS.liveMaxWallRatio ? 'yes' : 'no',
-    ]);
-  }
-  if (rows.length > 0) {
-    out.push(table(['benchmark', 'snapledger', 'baseline', 'ratio', 'goal', 'met'], rows), '');
-  }
-  if (liveDowntime && liveDowntime.cases.length > 0) {
-    out.push(
-      `### Live against cold snapshot, per round (QEMU ${liveDowntime.virtType === 'kvm' ? 'kvm' : 'tcg'})`,
-      '',
-      table(
-        [
-          'data',
-          'requested',
-          'ran as',
-          'downtime_ms (history)',
-          'downtime (libvirt events)',
-          'wall',
-          'lifecycle events',
-        ],
-        liveDowntime.cases.flatMap((c) =>
-          [c.cold, c.live].flatMap((p) =>
-            p.rounds.map((r) => [
-              `${c.dataMiB} MiB`,
-              p.requested,
-              r.mode ?? '?',
-              r.historyDowntimeMs === null ? '—' : ms(r.historyDowntimeMs),
-              ms(r.observedDowntimeMs),
-              ms(r.wallMs),
-              r.lifecycle.map((l) => l.replace(/^.*: /, '')).join(', ') || 'none',
-            ]),
-          ),
-        ),
-      ),
-      '',
-      "Downtime is measured twice: the history's downtime_ms (recorded by snapledger) and, " +
-        'independently, the time libvirt reported the domain suspended or stopped ' +
-        '(`virsh event --loop --timestamp`). Live downtime is independent of the disk size when ' +
-        'both sizes stay under the goal.',
-      '',
+    const roundsCell = `${c.live.rounds.length} per path`;
+    summaryRows.push(
+      [
+        `live snapshot downtime, running domain, ${c.dataMiB} MiB of data${fellBack}`,
+        `${ms(down)} (libvirt events), ${ms(c.live.median.historyDowntimeMs)} (history)`,
+        `${ms(c.cold.median.observedDowntimeMs)} (cold, SNAPLEDGER_LIVE_SNAPSHOT=off)`,
+        times(c.downtimeRatio),
+        `< ${ms(GOALS.liveMaxDowntimeMs)}`,
+        !c.liveFellBack && down < GOALS.liveMaxDowntimeMs ? 'yes' : 'no',
+        roundsCell,
+      ],
+      [
+        `live snapshot, longest pause of the guest's own progress (serial console, host clock), ` +
+          `${c.dataMiB} MiB of data${fellBack}`,
+        `${ms(c.live.median.guestGapMs)} (normal pace: ${ms(c.live.median.guestTypicalGapMs)})`,
+        `${ms(c.cold.median.guestGapMs)} (cold)`,
+        times(c.live.median.guestGapMs / Math.max(1, c.cold.median.guestGapMs)),
+        '—',
+        '—',
+        roundsCell,
+      ],
+      [
+        `live snapshot wall time (POST → finished_at), ${c.dataMiB} MiB of data${fellBack}`,
+        ms(c.live.median.wallMs),
+        `${ms(c.cold.median.wallMs)} (cold)`,
+        times(c.wallRatio),
+        `≤ ${times(GOALS.liveMaxWallRatio)}`,
+        !c.liveFellBack && c.wallRatio <= GOALS.liveMaxWallRatio ? 'yes' : 'no',
+        roundsCell,
+      ],
     );
   }
-
-  if (snapshot) {
-    const m = snapshot.median;
-    const label = (r: ColdSnapshotRound) =>
-      r.round > 0
-        ? String(r.round)
-        : `warm-up ${r.round + snapshot.warmupRounds + 1} (not counted)`;
-    const all = [...snapshot.warmups, ...snapshot.perRound];
-    out.push(
-      `### Cold snapshot per round (QEMU ${snapshot.virtType === 'kvm' ? 'kvm' : 'tcg'}; ` +
-        `${snapshot.warmupRounds} warm-up round${snapshot.warmupRounds === 1 ? '' : 's'}, ` +
-        `${snapshot.rounds} measured)`,
-      '',
-    );
-    out.push(
-      table(
-        [
-          'round',
-          'first',
-          'snapledger POST → finished_at',
-          'history duration_ms',
-          'polled wall (100 ms)',
-          'downtime_ms',
-          'bare total',
-          'managedsave',
-          'convert',
-          'start',
-          'ratio',
-          'ratio, save equalized',
-        ],
-        [
-          ...all.map((r) => [
-            label(r),
-            r.first,
-            ms(r.snapledger.totalMs),
-            ms(r.snapledger.historyMs),
-            ms(r.snapledger.polledMs),
-            ms(r.snapledger.downtimeMs),
-            ms(r.bare.totalMs),
-            ms(r.bare.managedsaveMs),
-            ms(r.bare.convertMs),
-            ms(r.bare.startMs),
-            times(r.snapledger.totalMs / r.bare.totalMs),
-            times(saveEqualized(r)),
+  const body = [
+    `#### Live against cold snapshot, per round (QEMU ${live.virtType === 'kvm' ? 'KVM' : 'TCG'})`,
+    '',
+    table(
+      [
+        'data',
+        'requested',
+        'round',
+        'ran as',
+        'downtime_ms (history)',
+        'downtime (libvirt events)',
+        'longest guest gap (serial)',
+        'normal guest pace',
+        'wall',
+        'lifecycle events',
+      ],
+      live.cases.flatMap((c) =>
+        [c.cold, c.live].flatMap((p) => [
+          ...p.rounds.map((r, i) => [
+            `${c.dataMiB} MiB`,
+            p.requested,
+            String(i + 1),
+            r.mode ?? '?',
+            r.historyDowntimeMs === null ? '—' : ms(r.historyDowntimeMs),
+            ms(r.observedDowntimeMs),
+            ms(r.guest.longestGapMs),
+            ms(r.guest.typicalGapMs),
+            ms(r.wallMs),
+            r.lifecycle.map((l) => l.replace(/^.*: /, '')).join(', ') || 'none',
           ]),
           [
+            `${c.dataMiB} MiB`,
+            p.requested,
             '**median**',
             '',
-            `**${ms(m.snapledgerMs)}**`,
-            ms(m.snapledgerHistoryMs),
-            ms(m.snapledgerPolledMs),
-            ms(m.snapledgerDowntimeMs),
-            `**${ms(m.bareMs)}**`,
-            ms(m.bareSteps.managedsaveMs),
-            ms(m.bareSteps.convertMs),
-            ms(m.bareSteps.startMs),
-            `**${times(snapshot.ratio)}**`,
-            `**${times(snapshot.saveEqualizedRatio)}**`,
-          ],
-        ],
-      ),
-      '',
-    );
-    out.push(
-      `Image sizes (median): snapledger ${mib(m.snapledgerImageBytes)}, bare ${mib(m.bareImageBytes)}. ` +
-        `POST → 202 answer: ${ms(m.snapledgerPostMs)}. Ratio without the API's part ` +
-        `(history duration_ms / bare): ${times(snapshot.historyRatio)}.`,
-      '',
-      '"ratio, save equalized" replaces snapledger\'s save step by the same round\'s bare ' +
-        'managedsave time: both run the same libvirt job, whose duration comes in steps of ' +
-        "~200 ms and swings the plain ratio from run to run. It keeps all of snapledger's own " +
-        'overhead except the ~15 ms state check inside its save step.',
-      '',
-    );
-
-    out.push('### Where snapledger spends its time (medians per part)', '');
-    const t = m.snapledgerTimes;
-    const stepRows = STEP_ROWS.map(({ step, label, bare }) => {
-      const s = t.steps[step];
-      const counterpart = bare === undefined ? undefined : m.bareSteps[bare];
-      return [
-        label,
-        ms(s.durationMs),
-        ms(s.segmentMs),
-        counterpart === undefined ? '—' : ms(counterpart),
-        ms(s.segmentMs - (counterpart ?? 0)),
-      ];
-    });
-    const partsSum =
-      t.apiMs + t.finishMs + SNAPSHOT_STEPS.reduce((sum, s) => sum + t.steps[s].segmentMs, 0);
-    out.push(
-      table(
-        ['part', 'step duration (history)', 'wall segment', 'bare counterpart', 'snapledger extra'],
-        [
-          ['API: POST → ImageReserved (requested_at)', '—', ms(t.apiMs), '—', ms(t.apiMs)],
-          ...stepRows,
-          ['finish (task_state → None)', '—', ms(t.finishMs), '—', ms(t.finishMs)],
-          [
-            '**sum of the parts**',
+            ms(p.median.historyDowntimeMs),
+            `**${ms(p.median.observedDowntimeMs)}**`,
+            `**${ms(p.median.guestGapMs)}**`,
+            ms(p.median.guestTypicalGapMs),
+            `**${ms(p.median.wallMs)}**`,
             '',
-            `**${ms(partsSum)}**`,
-            `**${ms(m.bareSteps.managedsaveMs + m.bareSteps.convertMs + m.bareSteps.startMs)}**`,
-            `**${ms(partsSum - (m.bareSteps.managedsaveMs + m.bareSteps.convertMs + m.bareSteps.startMs))}**`,
           ],
+        ]),
+      ),
+    ),
+    '',
+    "Three views of the downtime: the history's downtime_ms (what snapledger records), the " +
+      'time libvirt reported the domain suspended or stopped (`virsh event --loop --timestamp`), ' +
+      "and the longest time between two arrivals of the guest's serial output around the " +
+      'snapshot, stamped with the host clock ("longest guest gap"). The guest writes one byte ' +
+      'per BIOS timer tick, so that gap is never below its normal pace (the median time ' +
+      'between arrivals); a pause adds to it.',
+  ].join('\n');
+  return { rounds, summaryRows, body };
+}
+
+function renderOpenstackCli(o: OpenstackCliBenchResult): Rendered {
+  const n = o.cases[0]?.rounds.length ?? 0;
+  const rounds = `median of ${plural(n, 'round')} per power state`;
+  const summaryRows: SummaryRow[] = o.cases.map((c) => [
+    `\`openstack server image create --wait\`, ${c.mode} domain ` +
+      `(${o.diskMiB} MiB qcow2, ${o.dataMiB} MiB of data)`,
+    secs(c.median.oscMs),
+    `${secs(c.median.curlMs)} (curl sequence: POST, then GET the image every 0.2 s)`,
+    times(c.ratio),
+    '—',
+    '—',
+    `${c.rounds.length}`,
+  ]);
+  const body = [
+    `Client: ${o.oscVersion}.`,
+    '',
+    table(
+      [
+        'domain',
+        'round',
+        '`openstack … --wait`',
+        'curl sequence',
+        'ratio',
+        '`openstack server list` (client start-up)',
+        'snapshot mode (history)',
+      ],
+      o.cases.flatMap((c) => [
+        ...c.rounds.map((r, i) => [
+          c.mode,
+          String(i + 1),
+          secs(r.oscMs),
+          secs(r.curlMs),
+          times(r.oscMs / r.curlMs),
+          secs(r.listMs),
+          r.snapshotModes.join(', '),
+        ]),
+        [
+          c.mode,
+          '**median**',
+          `**${secs(c.median.oscMs)}**`,
+          `**${secs(c.median.curlMs)}**`,
+          `**${times(c.ratio)}**`,
+          secs(c.median.listMs),
+          '',
         ],
-      ),
-      '',
-      'A wall segment runs from the end of the previous part to the end of this one, so it ' +
-        'includes the saga reading its state and appending its events before the step; ' +
-        '"plan" is recorded as an instant, its work shows only in its segment. Medians of the ' +
-        'parts need not add up to the median total.',
-      '',
-    );
-    out.push('Wall segments per round:', '');
-    out.push(
-      table(
-        ['round', 'api', ...SNAPSHOT_STEPS, 'finish', 'total'],
-        all.map((r) => {
-          const x = r.snapledger.times;
-          return [
-            label(r),
-            ms(x.apiMs),
-            ...SNAPSHOT_STEPS.map((s) => ms(x.steps[s].segmentMs)),
-            ms(x.finishMs),
-            ms(r.snapledger.totalMs),
-          ];
-        }),
-      ),
-      '',
-    );
+      ]),
+    ),
+  ].join('\n');
+  return { rounds, summaryRows, body };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+
+const begin = (id: string) => `<!-- bench:begin ${id} -->`;
+const end = (id: string) => `<!-- bench:end ${id} -->`;
+const MARKER = /<!-- bench:(begin|end) ([a-z0-9-]+) -->/g;
+
+/**
+ * Each region's content, by id: the generated Markdown of the docs. `measuredOnly` leaves out
+ * the benchmarks without an entry (a run's own report) instead of marking them not measured.
+ */
+function regionsOf(
+  entries: ReadonlyMap<BenchmarkId, SectionEntry>,
+  measuredOnly = false,
+): Map<string, string> {
+  const regions = new Map<string, string>([['summary', summaryMarkdown(entries, measuredOnly)]]);
+  for (const { id } of BENCHMARKS) {
+    if (!measuredOnly || entries.has(id)) regions.set(id, sectionMarkdown(entries.get(id), id));
+  }
+  return regions;
+}
+
+/** The regions between the markers of a document; throws on unpaired or doubled markers. */
+export function extractRegions(doc: string, file: string): Map<string, string> {
+  const regions = new Map<string, string>();
+  let open: { id: string; from: number } | undefined;
+  for (const m of doc.matchAll(MARKER)) {
+    const [marker, kind, id] = m;
+    const at = m.index ?? 0;
+    if (kind === 'begin') {
+      if (open) throw new Error(`${file}: ${marker} inside region ${open.id}`);
+      if (regions.has(id)) throw new Error(`${file}: region ${id} appears twice`);
+      open = { id, from: at + marker.length };
+    } else {
+      if (open?.id !== id) throw new Error(`${file}: ${marker} without ${begin(id)}`);
+      regions.set(id, doc.slice(open.from, at).trim());
+      open = undefined;
+    }
+  }
+  if (open) throw new Error(`${file}: ${begin(open.id)} without ${end(open.id)}`);
+  return regions;
+}
+
+/** Replaces every region's content; each region in `regions` must be there exactly once, no other. */
+export function spliceRegions(
+  doc: string,
+  regions: ReadonlyMap<string, string>,
+  file: string,
+): string {
+  const present = extractRegions(doc, file);
+  for (const id of present.keys())
+    if (!regions.has(id)) throw new Error(`${file}: unknown region ${begin(id)}`);
+  let out = doc;
+  for (const [id, content] of regions) {
+    if (!present.has(id)) throw new Error(`${file}: ${begin(id)} … ${end(id)} is missing`);
+    const from = out.indexOf(begin(id)) + begin(id).length;
+    const to = out.indexOf(end(id));
+    out = `${out.slice(0, from)}\n\n${content.trim()}\n\n${out.slice(to)}`;
+  }
+  return out;
+}
+
+/**
+ * A whole document: 'docs' is benchmarks.generated.md (every benchmark); 'report' and 'quick'
+ * are what a run prints (its own benchmarks only).
+ */
+function generatedDocument(
+  kind: 'docs' | 'report' | 'quick',
+  last: RunStamp | undefined,
+  regions: ReadonlyMap<string, string>,
+): string {
+  const intro = {
+    docs:
+      'Generated by `npm run bench` (`test/bench/run-benchmarks.ts`) from ' +
+      `\`${OUTPUT_FILES.results}\`: do not edit. \`${OUTPUT_FILES.docs}\` includes the ` +
+      'regions between the `bench:begin` and `bench:end` markers verbatim. Each section ' +
+      'carries the stamp of the run that measured it: a run with `--only` replaces only its ' +
+      "own sections and keeps the others' stamps.",
+    report:
+      `The benchmarks of this run, as written into \`${OUTPUT_FILES.generated}\` and ` +
+      `\`${OUTPUT_FILES.docs}\`.`,
+    quick:
+      'A quick run (`--quick`): it may have fewer rounds than the docs accept, and nothing ' +
+      'under `docs/` was written. Do not quote these figures.',
+  }[kind];
+  const out = [
+    kind === 'quick' ? '# Benchmark results: QUICK RUN, not for the docs' : '# Benchmark results',
+    '',
+    intro,
+    '',
+    ...(last === undefined
+      ? ['No benchmark has been measured yet.']
+      : [
+          `${kind === 'docs' ? 'Last measuring run' : 'This run'}: commit \`${last.commit}\`, ` +
+            `started ${minuteUtc(last.date)}, \`${last.command}\`.`,
+          '',
+          table(
+            ['machine', ''],
+            [
+              ['cores', String(last.machine.cores)],
+              ['CPU', last.machine.cpuModel],
+              ['memory', `${last.machine.memoryGiB} GiB`],
+              ['QEMU acceleration', last.machine.accel],
+              ['kernel', last.machine.kernel],
+              ['qemu-img', last.machine.qemuImg],
+              ['libvirt', last.machine.libvirt],
+              ['node', last.machine.node],
+            ],
+          ),
+        ]),
+    '',
+    '## Summary',
+    '',
+    begin('summary'),
+    '',
+    regions.get('summary') ?? '',
+    '',
+    end('summary'),
+  ];
+  for (const { id, title } of BENCHMARKS) {
+    if (!regions.has(id)) continue;
+    out.push('', `## ${title}`, '', begin(id), '', regions.get(id) ?? '', '', end(id));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+async function formatMarkdown(text: string, file: string): Promise<string> {
+  const config = (await prettier.resolveConfig(file)) ?? {};
+  return prettier.format(text, { ...config, filepath: file, parser: 'markdown' });
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, file);
+}
+
+interface ResultsFile {
+  readonly note: string;
+  /** The stamp of the last run that measured something. */
+  readonly lastRun?: RunStamp;
+  readonly sections: Partial<Record<BenchmarkId, SectionEntry>>;
+}
+
+async function readResults(
+  file: string,
+): Promise<{ lastRun?: RunStamp; entries: Map<BenchmarkId, SectionEntry> }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: new Map() };
+    throw error;
+  }
+  const parsed = JSON.parse(text) as ResultsFile;
+  const entries = new Map<BenchmarkId, SectionEntry>();
+  for (const [id, entry] of Object.entries(parsed.sections ?? {})) {
+    if (!BENCHMARK_IDS.includes(id) || !entry || entry.id !== id)
+      throw new Error(`${file}: unexpected section ${id}`);
+    entries.set(id as BenchmarkId, entry);
+  }
+  return { lastRun: parsed.lastRun, entries };
+}
+
+/**
+ * Merges `fresh` (measured by the run stamped `stamp`) into the stored results and rewrites
+ * the results, the generated file and the regions of docs/benchmarks.md. With nothing fresh
+ * it only re-renders (`--render`). Returns the files written.
+ */
+export async function writeDocs(
+  root: string,
+  fresh: readonly SectionEntry[],
+  stamp: RunStamp,
+): Promise<string[]> {
+  const files = {
+    docs: join(root, OUTPUT_FILES.docs),
+    generated: join(root, OUTPUT_FILES.generated),
+    results: join(root, OUTPUT_FILES.results),
+  };
+  const stored = await readResults(files.results);
+  const { entries } = stored;
+  for (const entry of fresh) entries.set(entry.id, entry);
+  const last = fresh.length > 0 ? stamp : stored.lastRun;
+
+  // Format each region alone, then the documents; the regions must come out the same.
+  const regions = new Map<string, string>();
+  for (const [id, content] of regionsOf(entries))
+    regions.set(id, (await formatMarkdown(content, files.generated)).trim());
+  const generated = await formatMarkdown(generatedDocument('docs', last, regions), files.generated);
+  const docs = await formatMarkdown(
+    spliceRegions(await readFile(files.docs, 'utf8'), regions, OUTPUT_FILES.docs),
+    files.docs,
+  );
+  for (const [name, doc] of [
+    [OUTPUT_FILES.generated, generated],
+    [OUTPUT_FILES.docs, docs],
+  ] as const) {
+    const got = extractRegions(doc, name);
+    for (const [id, content] of regions) {
+      if (got.get(id) !== content)
+        throw new Error(`${name}: region ${id} changed when the document was formatted`);
+    }
   }
 
-  if (failures.length > 0) {
-    out.push('### Failures', '');
-    for (const f of failures) {
-      const first = f.error.split('\n')[0].trim();
-      out.push(`- **${f.benchmark}**: ${first.length > 300 ? `${first.slice(0, 300)}…` : first}`);
-    }
-    out.push('');
+  const sections: Partial<Record<BenchmarkId, SectionEntry>> = {};
+  for (const { id } of BENCHMARKS) {
+    const entry = entries.get(id);
+    if (entry) sections[id] = entry;
   }
-  return `${out.join('\n').trimEnd()}\n`;
+  const results: ResultsFile = {
+    note: `Written by test/bench/run-benchmarks.ts (npm run bench): do not edit. ${OUTPUT_FILES.generated} and ${OUTPUT_FILES.docs} are rendered from it.`,
+    lastRun: last,
+    sections,
+  };
+  const json = await prettier.format(JSON.stringify(results), {
+    ...((await prettier.resolveConfig(files.results)) ?? {}),
+    parser: 'json',
+  });
+  await writeAtomically(files.results, json);
+  await writeAtomically(files.generated, generated);
+  await writeAtomically(files.docs, docs);
+  return Object.values(OUTPUT_FILES);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
-function positiveInt(value: string | undefined, name: string, fallback: number, min = 1): number {
+interface Settings {
+  only: readonly BenchmarkId[];
+  quick: boolean;
+  renderOnly: boolean;
+  events: number;
+  eventRounds: number;
+  rounds: number;
+  warmupRounds: number;
+  port: number;
+  diskMiB: number;
+  dataMiB: number;
+  historyRounds: number;
+  historySnapshots: number;
+  historySeconds: number;
+  downtimeRounds: number;
+  downtimeDataMiBs: number[];
+  oscRounds: number;
+}
+
+function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min)
@@ -419,59 +945,108 @@ function positiveInt(value: string | undefined, name: string, fallback: number, 
   return n;
 }
 
+export function parseSettings(argv: readonly string[]): Settings {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      only: { type: 'string' },
+      quick: { type: 'boolean' },
+      render: { type: 'boolean' },
+      events: { type: 'string' },
+      rounds: { type: 'string' },
+      warmup: { type: 'string' },
+      port: { type: 'string' },
+      'disk-mib': { type: 'string' },
+      'data-mib': { type: 'string' },
+      'history-snapshots': { type: 'string' },
+      'history-seconds': { type: 'string' },
+      'downtime-rounds': { type: 'string' },
+      'downtime-data-mib': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const only = (values.only?.split(',') ?? BENCHMARK_IDS).map((s) => s.trim());
+  for (const id of only) {
+    if (!BENCHMARK_IDS.includes(id))
+      throw new RangeError(`--only takes a comma-separated list of ${BENCHMARK_IDS.join(', ')}`);
+  }
+  const quick = values.quick === true;
+  // --rounds sets every benchmark's measured rounds; --downtime-rounds only the live downtime's.
+  const rounds = (fallback: number, name = 'rounds', value = values.rounds) => {
+    const n = integer(value, name, fallback);
+    if (n < MIN_ROUNDS && !quick) {
+      throw new RangeError(
+        `--${name} ${n}: the docs take no figure from fewer than ${MIN_ROUNDS} rounds. ` +
+          'Add --quick for a trial run (printed and written to a temp file, not to docs/).',
+      );
+    }
+    return n;
+  };
+  const d = SNAPSHOT_BENCH_DEFAULTS;
+  const events = integer(values.events, 'events', DEFAULT_EVENTS);
+  const settings: Settings = {
+    only: only as BenchmarkId[],
+    quick,
+    renderOnly: values.render === true,
+    events,
+    eventRounds: rounds(EVENT_STORE_BENCH_ROUNDS),
+    rounds: rounds(d.rounds),
+    warmupRounds: integer(values.warmup, 'warmup', d.warmupRounds, 0),
+    port: integer(values.port, 'port', d.port),
+    diskMiB: integer(values['disk-mib'], 'disk-mib', d.diskMiB),
+    dataMiB: integer(values['data-mib'], 'data-mib', d.dataMiB),
+    historyRounds: rounds(HISTORY_ROUTE_BENCH_DEFAULTS.rounds),
+    historySnapshots: integer(
+      values['history-snapshots'],
+      'history-snapshots',
+      HISTORY_ROUTE_BENCH_DEFAULTS.snapshots,
+    ),
+    historySeconds: integer(
+      values['history-seconds'],
+      'history-seconds',
+      HISTORY_ROUTE_BENCH_DEFAULTS.durationSec,
+    ),
+    downtimeRounds: rounds(
+      integer(values.rounds, 'rounds', LIVE_DOWNTIME_DEFAULTS.rounds),
+      'downtime-rounds',
+      values['downtime-rounds'],
+    ),
+    downtimeDataMiBs: (values['downtime-data-mib']?.split(',') ?? LIVE_DOWNTIME_DEFAULTS.dataMiBs)
+      .map(String)
+      .map((v) => integer(v.trim(), 'downtime-data-mib', 0)),
+    oscRounds: rounds(OPENSTACK_CLI_BENCH_DEFAULTS.rounds),
+  };
+  if (settings.eventRounds > settings.events)
+    throw new RangeError('--rounds must not exceed --events (the event store splits its events)');
+  if (settings.renderOnly && (values.only !== undefined || quick))
+    throw new RangeError('--render runs no benchmark: it takes no --only or --quick');
+  return settings;
+}
+
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   const t0 = Date.now();
   const progress = (line: string) =>
     process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
-  let settings: {
-    events: number;
-    rounds: number;
-    warmupRounds: number;
-    port: number;
-    diskMiB: number;
-    dataMiB: number;
-    downtimeRounds: number;
-    only: string | undefined;
-  };
+  let settings: Settings;
   try {
-    const { values } = parseArgs({
-      args: [...argv],
-      options: {
-        events: { type: 'string' },
-        rounds: { type: 'string' },
-        warmup: { type: 'string' },
-        port: { type: 'string' },
-        'disk-mib': { type: 'string' },
-        'data-mib': { type: 'string' },
-        'downtime-rounds': { type: 'string' },
-        only: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (
-      values.only !== undefined &&
-      !['event-store', 'snapshot', 'history-route', 'live-downtime'].includes(values.only)
-    )
-      throw new RangeError('--only must be event-store, snapshot, history-route or live-downtime');
-    const d = SNAPSHOT_BENCH_DEFAULTS;
-    settings = {
-      events: positiveInt(values.events, 'events', DEFAULT_EVENTS),
-      rounds: positiveInt(values.rounds, 'rounds', d.rounds),
-      warmupRounds: positiveInt(values.warmup, 'warmup', d.warmupRounds, 0),
-      port: positiveInt(values.port, 'port', d.port),
-      diskMiB: positiveInt(values['disk-mib'], 'disk-mib', d.diskMiB),
-      dataMiB: positiveInt(values['data-mib'], 'data-mib', d.dataMiB),
-      downtimeRounds: positiveInt(
-        values['downtime-rounds'],
-        'downtime-rounds',
-        LIVE_DOWNTIME_DEFAULTS.rounds,
-      ),
-      only: values.only,
-    };
+    settings = parseSettings(argv);
   } catch (error) {
     process.stderr.write(`run-benchmarks: ${(error as Error).message}\n`);
     return 2;
+  }
+  const root = repoRoot();
+  const stamp: RunStamp = {
+    commit: await commitOf(root),
+    date: new Date().toISOString(),
+    machine: await machineFacts(),
+    command: ['node dist/test/bench/run-benchmarks.js', ...argv].join(' '),
+    quick: settings.quick,
+  };
+  if (settings.renderOnly) {
+    const written = await writeDocs(root, [], stamp);
+    progress(`re-rendered from ${OUTPUT_FILES.results}: ${written.join(', ')}`);
+    return 0;
   }
 
   // Ctrl-C / SIGTERM: stop between steps and clean up; a second signal exits at once. (`on`,
@@ -488,84 +1063,114 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  const s = settings;
+  const { signal } = abort;
+  const runners: Record<BenchmarkId, () => Promise<{ rendered: Rendered; result: unknown }>> = {
+    'event-store': async () => {
+      progress(`event store: ${s.events} appends per side in ${s.eventRounds} rounds`);
+      const r = await benchEventStoreAppends({ events: s.events, rounds: s.eventRounds });
+      return { rendered: renderEventStore(r), result: r };
+    },
+    snapshot: async () => {
+      progress(`cold snapshot: ${s.rounds} rounds (+${s.warmupRounds} warm-up)`);
+      const r = await benchColdSnapshot({
+        rounds: s.rounds,
+        warmupRounds: s.warmupRounds,
+        port: s.port,
+        diskMiB: s.diskMiB,
+        dataMiB: s.dataMiB,
+        signal,
+        log: (line) => progress(`cold snapshot: ${line}`),
+      });
+      return { rendered: renderSnapshot(r), result: r };
+    },
+    'history-route': async () => {
+      progress(`history route: ${s.historySnapshots} snapshots, GET history vs GET /healthz`);
+      const r = await benchHistoryRoute({
+        snapshots: s.historySnapshots,
+        rounds: s.historyRounds,
+        durationSec: s.historySeconds,
+        signal,
+        log: (line) => progress(`history route: ${line}`),
+      });
+      return { rendered: renderHistoryRoute(r), result: r };
+    },
+    'live-downtime': async () => {
+      progress(
+        `live downtime: live against cold snapshots, ${s.downtimeDataMiBs.join(' and ')} MiB of data`,
+      );
+      const r = await benchLiveDowntime({
+        rounds: s.downtimeRounds,
+        dataMiBs: s.downtimeDataMiBs,
+        signal,
+        log: (line) => progress(`live downtime: ${line}`),
+      });
+      return { rendered: renderLiveDowntime(r, s.downtimeRounds), result: r };
+    },
+    'openstack-cli': async () => {
+      progress(`openstack CLI: ${s.oscRounds} rounds per power state`);
+      const r = await benchOpenstackCli({
+        rounds: s.oscRounds,
+        signal,
+        log: (line) => progress(`openstack CLI: ${line}`),
+      });
+      return { rendered: renderOpenstackCli(r), result: r };
+    },
+  };
+
+  const fresh: SectionEntry[] = [];
   const failures: { benchmark: string; error: string }[] = [];
-  let eventStore: EventStoreBenchResult | undefined;
-  let snapshot: ColdSnapshotBenchResult | undefined;
-  let historyRoute: HistoryRouteBenchResult | undefined;
-  let liveDowntime: LiveDowntimeBenchResult | undefined;
   try {
-    const machine = await machineFacts();
-    if (settings.only === undefined || settings.only === 'event-store') {
-      progress(`event store: ${settings.events} appends, store vs raw inserts`);
+    for (const { id } of BENCHMARKS) {
+      if (!s.only.includes(id) || signal.aborted) continue;
+      const loadAverage = loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ');
+      const started = Date.now();
       try {
-        eventStore = await benchEventStoreAppends({ events: settings.events });
-        progress(`event store: ratio ${eventStore.ratio}`);
-      } catch (error) {
-        failures.push({ benchmark: 'event store appends', error: describe(error) });
-        progress(`event store FAILED: ${describe(error)}`);
-      }
-    }
-    if ((settings.only === undefined || settings.only === 'snapshot') && !abort.signal.aborted) {
-      progress(`cold snapshot: ${settings.rounds} rounds (+${settings.warmupRounds} warm-up)`);
-      try {
-        snapshot = await benchColdSnapshot({
-          rounds: settings.rounds,
-          warmupRounds: settings.warmupRounds,
-          port: settings.port,
-          diskMiB: settings.diskMiB,
-          dataMiB: settings.dataMiB,
-          signal: abort.signal,
-          log: (line) => progress(`cold snapshot: ${line}`),
+        const { rendered, result } = await runners[id]();
+        fresh.push({
+          id,
+          stamp,
+          loadAverage,
+          durationSec: Math.round((Date.now() - started) / 1000),
+          ...rendered,
+          result,
         });
-        progress(`cold snapshot: ratio ${snapshot.ratio}`);
+        progress(`${id}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
       } catch (error) {
-        failures.push({ benchmark: 'cold snapshot', error: describe(error) });
-        progress(`cold snapshot FAILED: ${describe(error)}`);
+        failures.push({ benchmark: id, error: describe(error) });
+        progress(`${id} FAILED: ${describe(error)}`);
       }
     }
-    if (
-      (settings.only === undefined || settings.only === 'history-route') &&
-      !abort.signal.aborted
-    ) {
-      progress('history route: 1,000 snapshots, GET history vs GET /healthz');
-      try {
-        historyRoute = await benchHistoryRoute({
-          signal: abort.signal,
-          log: (line) => progress(`history route: ${line}`),
-        });
-        progress(`history route: ratio ${historyRoute.ratio.toFixed(2)}`);
-      } catch (error) {
-        failures.push({ benchmark: 'history route', error: describe(error) });
-        progress(`history route FAILED: ${describe(error)}`);
-      }
+    if (signal.aborted) failures.push({ benchmark: 'run', error: 'interrupted' });
+
+    const regions = regionsOf(new Map(fresh.map((e) => [e.id, e])), true);
+    let report = generatedDocument(s.quick ? 'quick' : 'report', stamp, regions);
+    if (failures.length > 0) {
+      report +=
+        '\n## Failures\n\n' +
+        failures
+          .map((f) => {
+            const first = f.error.split('\n')[0].trim();
+            return `- **${f.benchmark}**: ${first.length > 300 ? `${first.slice(0, 300)}…` : first}`;
+          })
+          .join('\n') +
+        '\n';
     }
-    if (
-      (settings.only === undefined || settings.only === 'live-downtime') &&
-      !abort.signal.aborted
-    ) {
-      progress('live downtime: live against cold snapshots, 256 MiB and 1 GiB of data');
-      try {
-        liveDowntime = await benchLiveDowntime({
-          rounds: settings.downtimeRounds,
-          signal: abort.signal,
-          log: (line) => progress(`live downtime: ${line}`),
-        });
-      } catch (error) {
-        failures.push({ benchmark: 'live downtime', error: describe(error) });
-        progress(`live downtime FAILED: ${describe(error)}`);
-      }
+    report = await formatMarkdown(report, join(root, OUTPUT_FILES.generated));
+    process.stdout.write(report);
+    if (s.quick) {
+      const file = join(tmpdir(), `snapledger-bench-quick-${stamp.date.replace(/[:.]/g, '-')}.md`);
+      await writeFile(file, report);
+      progress(`quick run: report in ${file}; nothing under docs/ was written`);
+    } else if (fresh.length > 0) {
+      const written = await writeDocs(root, fresh, stamp);
+      progress(
+        `wrote ${fresh.map((e) => e.id).join(', ')} into ${written.join(', ')}` +
+          (failures.length > 0 ? ' (failed benchmarks keep their previous sections)' : ''),
+      );
     }
-    if (abort.signal.aborted) failures.push({ benchmark: 'run', error: 'interrupted' });
-    process.stdout.write(
-      renderMarkdown({
-        machine,
-        eventStore,
-        snapshot,
-        historyRoute,
-        liveDowntime,
-        failures,
-      }),
-    );
     return failures.length > 0 ? 1 : 0;
   } finally {
     process.removeListener('SIGINT', onSignal);

@@ -35,7 +35,7 @@ export interface ColdSnapshotBenchOptions {
   readonly diskMiB?: number;
   /** MiB of (incompressible) data at the start of the disk. Default 256. */
   readonly dataMiB?: number;
-  /** Measured rounds; each round runs both sides, alternating which goes first. Default 3. */
+  /** Measured rounds; each round runs both sides, alternating which goes first. Default 5. */
   readonly rounds?: number;
   /**
    * Rounds of both sides before the measured ones, reported apart and left out of the medians.
@@ -148,7 +148,7 @@ export interface ColdSnapshotBenchResult {
 export const SNAPSHOT_BENCH_DEFAULTS = {
   diskMiB: 1024,
   dataMiB: 256,
-  rounds: 3,
+  rounds: 5,
   warmupRounds: 2,
   port: 18901,
 } as const;
@@ -346,9 +346,11 @@ async function snapledgerRound(
         `/v1/instances/${instanceId}/snapshots`,
       )
     ).snapshots.find((s) => s.image_id === imageId);
-    if (found?.result === 'killed') {
+    // Any end but 'active' is a failed snapshot: the benchmark stops there.
+    if (found !== undefined && found.result !== 'running' && found.result !== 'active') {
       throw new Error(
-        `snapshot ${imageId} failed at ${found.failed_step ?? '?'}: ${found.failure_reason ?? '?'}`,
+        `snapshot ${imageId} ended ${String(found.result)} at ${found.failed_step ?? '?'}: ` +
+          `${found.failure_reason ?? '?'}`,
       );
     }
     if (found?.result === 'active' && found.task_state === null) {
@@ -554,10 +556,13 @@ export async function stopService(service: Service): Promise<void> {
   }
   const ended = once(child, 'exit');
   process.kill(child.pid, 'SIGTERM');
-  const timer = delay(SERVICE_STOP_GRACE_MS, 'timeout' as const);
-  if ((await Promise.race([ended, timer])) === 'timeout' && !exited()) {
-    process.kill(child.pid, 'SIGKILL');
-  }
+  // The grace timer is cancelled once the child is gone: a pending timer would hold the run open.
+  const grace = new AbortController();
+  const timer = delay(SERVICE_STOP_GRACE_MS, 'timeout' as const, { signal: grace.signal });
+  timer.catch(() => undefined);
+  const outcome = await Promise.race([ended, timer]);
+  grace.abort();
+  if (outcome === 'timeout' && !exited()) process.kill(child.pid, 'SIGKILL');
   await child;
 }
 

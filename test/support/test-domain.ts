@@ -3,9 +3,11 @@
  *
  * A test domain is a persistent QEMU domain with no OS: 128 MiB, 1 vCPU, a qcow2 disk on
  * virtio whose first `dataMiB` hold a deterministic pseudo-random pattern, no network, no
- * graphics, a serial console appended to a file. SeaBIOS finds no boot sector (the pattern's
- * boot signature is cleared) and idles, so the guest never writes to its disk and the disk
- * content can be verified at any time against `expectedDataHash`.
+ * graphics, a serial console appended to a file (`consolePath`). SeaBIOS finds no boot sector
+ * (the pattern's boot signature is cleared) and idles, so the guest never writes to its disk
+ * and the disk content can be verified at any time against `expectedDataHash`. With
+ * `bootWriter`, the guest runs BOOT_WRITER_SOURCE instead: it writes to its disk once a second
+ * and a progress byte to its serial console at every BIOS timer tick.
  *
  * Everything runs through execa with argument arrays.
  */
@@ -61,9 +63,11 @@ export interface CreateTestDomainOptions {
   /** Start it paused (implies start). */
   readonly paused?: boolean;
   /**
-   * Install the boot-writer boot sector (test/fixtures/boot-writer): the guest then writes a
-   * counter to sector BOOT_WRITER_LBA once a second, outside the pattern (needs diskMiB > 48).
-   * The first 512 bytes of the pattern become the boot sector (expectedDataHash includes it).
+   * Install the boot-writer boot sector (BOOT_WRITER_SOURCE): the guest then writes a counter
+   * to sector BOOT_WRITER_LBA once a second, outside a pattern of up to 48 MiB (needs
+   * diskMiB > 48), and one byte to its serial console (`consolePath`) at every BIOS timer tick
+   * (about 55 ms). The first 512 bytes of the pattern become the boot sector
+   * (expectedDataHash includes it).
    */
   readonly bootWriter?: boolean;
   readonly uri?: string;
@@ -78,6 +82,11 @@ export interface TestDomain {
   readonly diskFormat: 'qcow2';
   readonly diskMiB: number;
   readonly dataMiB: number;
+  /**
+   * The serial console's log file (append='on', so a restore does not truncate it). It grows
+   * by one byte per BIOS timer tick while a `bootWriter` guest runs.
+   */
+  readonly consolePath: string;
   /** 'kvm' when /dev/kvm works for QEMU here, else 'qemu' (TCG). */
   readonly virtType: 'kvm' | 'qemu';
   /** sha256 (hex) of the first dataMiB of the guest disk as created. */
@@ -119,12 +128,106 @@ export function patternData(seed: string, bytes: number): Buffer {
 /** The sector the boot writer rewrites once a second: "SLWR" and a growing 32-bit counter. */
 export const BOOT_WRITER_LBA = 98304;
 
-async function bootWriterSector(): Promise<Buffer> {
-  const fixture = join(__dirname, '..', 'fixtures', 'boot-writer', 'boot-writer.bin.base64');
-  const sector = Buffer.from((await readFile(fixture, 'utf8')).trim(), 'base64');
-  if (sector.length !== 512 || sector.readUInt16LE(510) !== 0xaa55)
-    throw new Error(`${fixture} is not a 512-byte boot sector`);
+/**
+ * The boot writer's source (GNU as, 16-bit real mode). BOOT_WRITER_BASE64 is what
+ * `assembleBootWriter()` makes of it; it supersedes test/fixtures/boot-writer, which only
+ * wrote the disk.
+ */
+export const BOOT_WRITER_SOURCE = `# A 512-byte boot sector for test domains. At every BIOS timer tick (about 55 ms) the guest
+# writes one progress byte to its serial console (COM1): "." at most ticks, a newline at each
+# 18th tick, when it also writes to its own disk (about once a second). Sector WRITE_LBA gets
+# "SLWR" followed by a 32-bit counter that grows with every disk write, so a test can see that
+# the guest wrote during a snapshot, and what it had written by then; the serial log shows
+# when the guest ran (a paused guest writes nothing).
+# BIOS services only: int 13h AH=43h (extended write, LBA) and the tick count at 0040:006C.
+# Between ticks the guest halts until the next interrupt.
+# Build: as --32 -o boot-writer.o boot-writer.S
+#        ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o boot-writer.bin boot-writer.o
+        .code16
+        .set WRITE_LBA, 98304          # 48 MiB into the disk: past a small test pattern
+        .set BUFFER, 0x8000
+        .set TICKS, 0x46c              # BIOS tick count (0040:006C), 18.2 a second
+        .set COM1, 0x3f8               # transmit register of the first serial port
+        .set TICKS_PER_WRITE, 18
+        .globl _start
+_start:
+        cli
+        xor     %ax, %ax
+        mov     %ax, %ds
+        mov     %ax, %es
+        mov     %ax, %ss
+        mov     $0x7c00, %sp
+        sti
+        mov     %dl, drive             # the BIOS passes the boot drive in DL
+        movl    $0x52574c53, BUFFER    # "SLWR"
+        movl    $0, BUFFER+4
+tick:
+        mov     TICKS, %bx
+wait:
+        hlt                            # until the next interrupt
+        cmp     TICKS, %bx
+        je      wait
+        mov     $0x2e, %al             # "."
+        decb    countdown
+        jnz     mark
+        movb    $TICKS_PER_WRITE, countdown
+        incl    BUFFER+4
+        mov     $0x43, %ah             # extended write
+        xor     %al, %al               # no verify
+        mov     drive, %dl
+        mov     $dap, %si
+        int     $0x13
+        mov     $0x0a, %al             # newline: the disk was written at this tick
+mark:
+        mov     $COM1, %dx
+        out     %al, %dx
+        jmp     tick
+drive:  .byte   0x80
+countdown:
+        .byte   1                      # the first tick writes the disk
+        .balign 4
+dap:    .byte   0x10, 0                # size of the packet, reserved
+        .word   1                      # sectors
+        .word   BUFFER, 0              # buffer offset, segment
+        .quad   WRITE_LBA
+        .org    510
+        .byte   0x55, 0xaa
+`;
+
+/** BOOT_WRITER_SOURCE assembled (`assembleBootWriter()`), in base64 up to its last non-zero byte. */
+const BOOT_WRITER_BASE64 =
+  '+jHAjtiOwI7QvAB8+4gWVXxmxwYAgFNMV1JmxwYEgAAAAACLHmwE9DsebAR0+bAu/g5WfHUZxgZWfBJm/wYEgLRDMMCK' +
+  'FlV8vlh8zROwCrr4A+7rzoABkBAAAQAAgAAAAIAB';
+
+function bootWriterSector(): Buffer {
+  const code = Buffer.from(BOOT_WRITER_BASE64, 'base64');
+  const sector = Buffer.alloc(512);
+  code.copy(sector);
+  sector.writeUInt16LE(0xaa55, 510);
   return sector;
+}
+
+/**
+ * Assembles BOOT_WRITER_SOURCE with GNU as and ld (binutils), for checking BOOT_WRITER_BASE64
+ * after a change of the source: the result must equal the sector that createTestDomain installs.
+ */
+export async function assembleBootWriter(): Promise<{ assembled: Buffer; installed: Buffer }> {
+  const tempDir = await mkdtemp(join(tmpdir(), 'bootwriter-as-'));
+  try {
+    const [source, object, binary] = ['boot-writer.S', 'boot-writer.o', 'boot-writer.bin'].map(
+      (f) => join(tempDir, f),
+    );
+    await writeFile(source, BOOT_WRITER_SOURCE);
+    await execa('as', ['--32', '-o', object, source], { timeout: 30_000, stdin: 'ignore' });
+    await execa(
+      'ld',
+      ['-m', 'elf_i386', '-Ttext', '0x7c00', '--oformat', 'binary', '-o', binary, object],
+      { timeout: 30_000, stdin: 'ignore' },
+    );
+    return { assembled: await readFile(binary), installed: bootWriterSector() };
+  } finally {
+    await rm(tempDir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -200,6 +303,7 @@ export async function createTestDomain(options: CreateTestDomainOptions = {}): P
     diskPath,
     diskMiB,
     dataMiB,
+    consolePath,
     virtType,
     expectedDataHash: '',
   });
@@ -209,7 +313,7 @@ export async function createTestDomain(options: CreateTestDomainOptions = {}): P
     if (options.bootWriter) {
       if (diskMiB * 2048 <= BOOT_WRITER_LBA)
         throw new Error('createTestDomain: bootWriter needs diskMiB > 48');
-      (await bootWriterSector()).copy(data, 0);
+      bootWriterSector().copy(data, 0);
     }
     const expectedDataHash = createHash('sha256').update(data).digest('hex');
     const rawPath = join(workDir, 'pattern.raw');
@@ -277,6 +381,7 @@ interface HandleFields {
   readonly diskPath: string;
   readonly diskMiB: number;
   readonly dataMiB: number;
+  readonly consolePath: string;
   readonly virtType: 'kvm' | 'qemu';
   readonly expectedDataHash: string;
 }
