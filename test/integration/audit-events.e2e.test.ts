@@ -118,8 +118,8 @@ describe('audit log, raw events, snapshot history and live progress (REST and CL
       start: true,
       owner: { projectId: 'proj-a', userId: 'alice', via: 'nova' },
     });
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.body.registered).toContain(domain.uuid);
+    const known = await service.syncInstances();
+    expect(known).toContain(domain.uuid);
     alice = await token('proj-a', 'alice');
     bob = await token('proj-b', 'bob');
 

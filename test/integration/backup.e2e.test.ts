@@ -19,8 +19,8 @@ describe('createBackup with rotation through the compute API', () => {
     service = await ServiceProcess.create();
     await service.start();
     domain = await createTestDomain({ name: 'backup', diskMiB: 16, dataMiB: 2 });
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.body.registered).toContain(domain.uuid);
+    const known = await service.syncInstances();
+    expect(known).toContain(domain.uuid);
   });
 
   afterAll(async () => {

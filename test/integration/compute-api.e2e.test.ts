@@ -69,8 +69,8 @@ describe('Nova compute API', () => {
     const owner = { projectId: project, userId: 'alice', via: 'nova' as const };
     running = await createTestDomain({ name: 'compute-run', start: true, owner });
     stopped = await createTestDomain({ name: 'compute-off', owner });
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.body.registered).toEqual(expect.arrayContaining([running.uuid, stopped.uuid]));
+    const known = await service.syncInstances();
+    expect(known).toEqual(expect.arrayContaining([running.uuid, stopped.uuid]));
     tokens.member = await token(project, 'alice', ['member']);
     tokens.admin = await token(project, 'root', ['admin', 'member']);
     tokens.other = await token(`pb-${project}`, 'bob', ['member']);

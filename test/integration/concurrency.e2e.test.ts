@@ -49,10 +49,8 @@ describe('concurrent snapshots against a real service', () => {
     running = await createTestDomain({ name: 'conc-run', start: true, owner });
     for (let i = 0; i < PARALLEL_INSTANCES; i += 1)
       shutOff.push(await createTestDomain({ name: `conc-${i}`, owner, diskMiB: 16, dataMiB: 2 }));
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.body.registered).toEqual(
-      expect.arrayContaining([running.uuid, ...shutOff.map((d) => d.uuid)]),
-    );
+    const known = await service.syncInstances();
+    expect(known).toEqual(expect.arrayContaining([running.uuid, ...shutOff.map((d) => d.uuid)]));
   });
 
   afterAll(async () => {

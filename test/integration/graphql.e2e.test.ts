@@ -92,8 +92,8 @@ describe('GraphQL API against a real service', () => {
       );
     }
     [domainA, domainB] = domains as [TestDomain, TestDomain];
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.body.registered).toEqual(expect.arrayContaining([domainA.uuid, domainB.uuid]));
+    const known = await service.syncInstances();
+    expect(known).toEqual(expect.arrayContaining([domainA.uuid, domainB.uuid]));
     tokenA = await tokenFor(PROJECT_A, 'alice');
     tokenB = await tokenFor(PROJECT_B, 'bob');
     imageA = await snapshotThroughMutation(domainA.uuid, 'gql-a', tokenA);

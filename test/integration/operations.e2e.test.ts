@@ -45,8 +45,8 @@ describe('operations: logs, health probes, metrics and the OpenAPI document', ()
     service = await ServiceProcess.create();
     await service.start();
     domain = await createTestDomain({ name: 'ops', start: false });
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.body.registered).toContain(domain.uuid);
+    const known = await service.syncInstances();
+    expect(known).toContain(domain.uuid);
     memberToken = await service.createToken('ops-project', 'ops-user', 'member');
 
     const res = await service.api<{ image_id: string }>(

@@ -76,8 +76,8 @@ describe('security against a real service', () => {
       name: 'sec-b',
       owner: { projectId: PROJECT_B, userId: 'bob', via: 'nova' },
     });
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.body.registered).toEqual(expect.arrayContaining([domainA.uuid, domainB.uuid]));
+    const known = await service.syncInstances();
+    expect(known).toEqual(expect.arrayContaining([domainA.uuid, domainB.uuid]));
     alice = await tokenFor(PROJECT_A, 'alice', 'member');
     rita = await tokenFor(PROJECT_A, 'rita', 'reader');
     bob = await tokenFor(PROJECT_B, 'bob', 'member');
@@ -142,6 +142,11 @@ describe('security against a real service', () => {
     for (const path of [
       '/v2.1/servers?all_tenants=1',
       `/v2.1/servers/detail?all_tenants=1&project_id=${PROJECT_B}`,
+      // Deleted instances: a member's deleted filter is dropped, changes-since stays in scope.
+      '/v2.1/servers/detail?deleted=true&all_tenants=1',
+      '/v2.1/servers/detail?changes-since=2000-01-01T00:00:00Z',
+      `/v2.1/servers/detail?changes-since=2000-01-01T00:00:00Z&project_id=${PROJECT_B}`,
+      '/v2.1/servers?status=DELETED',
       `/v2/images?owner=${PROJECT_B}&visibility=all`,
       `/v2/images?visibility=shared`,
       `/v1/audit?instance=${domainB.uuid}`,

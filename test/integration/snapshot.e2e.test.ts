@@ -74,9 +74,8 @@ describe('snapshots of real QEMU domains through the REST API', () => {
       owner: owner ? { ...owner, via: 'nova' } : undefined,
     });
     domains.push(domain);
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.status).toBe(200);
-    expect(sync.body.registered).toContain(domain.uuid);
+    const known = await service.syncInstances();
+    expect(known).toContain(domain.uuid);
     return domain;
   }
 
@@ -220,8 +219,8 @@ describe('snapshots of real QEMU domains through the REST API', () => {
     const domain = await createTestDomain({ name: 'suspended', start: true });
     domains.push(domain);
     await domain.virsh('managedsave');
-    const sync = await service.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
-    expect(sync.body.registered).toContain(domain.uuid);
+    const known = await service.syncInstances();
+    expect(known).toContain(domain.uuid);
     const instance = await service.api<{ instance: { vm_state: string; power_state: string } }>(
       'GET',
       `/v1/instances/${domain.uuid}`,

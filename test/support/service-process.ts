@@ -251,6 +251,18 @@ export class ServiceProcess {
     }
   }
 
+  /**
+   * Syncs libvirt now (POST /v1/admin/instances/sync) and returns the uuids of the instances
+   * snapledger knows afterwards: registered by this sync, or already by the lifecycle
+   * follower, which registers a domain as soon as libvirt reports it defined.
+   */
+  async syncInstances(): Promise<string[]> {
+    const sync = await this.api<{ registered: string[] }>('POST', '/v1/admin/instances/sync');
+    if (sync.status !== 200) throw new Error(`sync answered ${sync.status}`);
+    const known = await this.api<{ instances: { id: string }[] }>('GET', '/v1/instances');
+    return known.body.instances.map((i) => i.id);
+  }
+
   /** Polls the snapshot history until the snapshot settles (active or killed, task released). */
   async waitForSnapshot(
     instanceId: string,
