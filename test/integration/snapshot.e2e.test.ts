@@ -176,7 +176,9 @@ describe('snapshots of real QEMU domains through the REST API', () => {
       'SELECT type, correlationId, requestId, actorUserId FROM audit_log WHERE imageId = ? ORDER BY position',
       imageId,
     );
-    const auditStory = audit.map((a) => a.type).filter((t) => t !== 'ConversionProgressed');
+    const auditStory = audit
+      .map((a) => a.type)
+      .filter((t) => t !== 'ConversionProgressed' && t !== 'DowntimeObserved');
     expect(auditStory).toEqual(expected.events.map((e) => e.split(':')[0]));
     expect(new Set(audit.map((a) => a.correlationId))).toEqual(new Set([row.request_id]));
     expect(new Set(audit.map((a) => a.actorUserId))).toEqual(new Set(['admin']));
