@@ -72,9 +72,9 @@ export class LocalImageStore implements ImageStore {
 
   /**
    * Renames <uuid>.partial to <uuid>.staged. Idempotent. From here on, while the saga goes on
-   * (restoring the domain), the file is fsynced and its checksums computed in worker threads;
-   * commit waits for both, so the data is durable before the image can become active. The
-   * staged file does not change until commit renames it.
+   * (restoring the domain), the file is fsynced and its checksums computed in a worker thread
+   * of low priority (see file-digest.ts); commit waits for both, so the data is durable before
+   * the image can become active. The staged file does not change until commit renames it.
    */
   async markStaged(imageId: string): Promise<void> {
     const id = canonicalImageId(imageId);

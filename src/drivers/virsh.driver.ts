@@ -31,6 +31,12 @@ const DEFAULT_LONG_TIMEOUT_MS = 120_000;
 const DEFAULT_SAVE_TIMEOUT_MS = 3_600_000;
 const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 
+/**
+ * How long a state read by describe() or state() may stand in for managedSave's own check
+ * (the saga reads the domain's state just before it saves it). See `recentState`.
+ */
+const RECENT_STATE_MS = 1_000;
+
 const LIBVIRT_STATES: ReadonlySet<string> = new Set<LibvirtDomainState>([
   'running',
   'idle',
@@ -88,11 +94,18 @@ interface DomInfo {
  * the domain is always passed as `--domain <value>`, so a value starting with '-' is never
  * read as an option. Every action checks the domain's state first and does nothing when the
  * goal already holds; an action that fails because the state changed under it is re-checked.
+ * Each virsh process costs tens of milliseconds, and on a cold snapshot they add to the
+ * domain's downtime, so no reading is made that cannot change what is done: managedSave
+ * acts on a state read within the last second (the saga reads it just before it saves), and
+ * start() first just starts (libvirt refuses to start a domain that is up; only then is its
+ * state read). "Nothing to do" is only ever concluded from a fresh reading.
  */
 export class VirshHypervisor implements Hypervisor {
   private readonly longTimeoutMs: number;
   private readonly saveTimeoutMs: number;
   private readonly queryTimeoutMs: number;
+  /** The last state read of each domain (by the name it was asked for), and when. */
+  private readonly lastRead = new Map<string, { readonly info: DomInfo; readonly at: number }>();
   private readonly parser = new XMLParser({
     ignoreAttributes: false,
     attributeNamePrefix: ATTR,
@@ -152,8 +165,12 @@ export class VirshHypervisor implements Hypervisor {
   }
 
   async managedSave(domain: string): Promise<void> {
-    for (let attempt = 0; ; attempt += 1) {
-      const { state, hasManagedSave } = await this.state(domain);
+    // A domain read as up moments ago is saved without reading it again; if it went down
+    // meanwhile, managedsave fails and the next attempt reads it afresh.
+    const recent = this.recentState(domain);
+    const first = recent !== null && isUp(recent.state) ? recent : null;
+    for (let attempt = first ? -1 : 0; ; attempt += 1) {
+      const { state, hasManagedSave } = attempt < 0 && first ? first : await this.state(domain);
       switch (state) {
         case 'shut off':
           if (hasManagedSave) return; // already saved
@@ -173,7 +190,7 @@ export class VirshHypervisor implements Hypervisor {
           throw new Error(`cannot managedsave domain ${domain} in state '${state}'`);
       }
       try {
-        await this.virsh(['managedsave', '--domain', domain], this.saveTimeoutMs, domain);
+        await this.act(domain, ['managedsave', '--domain', domain], this.saveTimeoutMs);
         return;
       } catch (error) {
         // The state may have changed between the check and the act (another save, a shutdown).
@@ -184,28 +201,30 @@ export class VirshHypervisor implements Hypervisor {
   }
 
   async start(domain: string, options: { paused: boolean }): Promise<void> {
-    for (let attempt = 0; ; attempt += 1) {
-      const { state } = await this.state(domain);
+    // Attempt -1 just starts: the usual case is a saved (shut-off) domain, and libvirt refuses
+    // to start one that is up. Only then is the state read, to suspend, resume or leave it.
+    for (let attempt = -1; ; attempt += 1) {
+      const state = attempt < 0 ? 'shut off' : (await this.state(domain)).state;
       try {
         switch (state) {
           case 'running':
           case 'idle':
             if (options.paused)
-              await this.virsh(['suspend', '--domain', domain], this.queryTimeoutMs, domain);
+              await this.act(domain, ['suspend', '--domain', domain], this.queryTimeoutMs);
             return;
           case 'paused':
             if (!options.paused)
-              await this.virsh(['resume', '--domain', domain], this.queryTimeoutMs, domain);
+              await this.act(domain, ['resume', '--domain', domain], this.queryTimeoutMs);
             return;
           case 'shut off': {
             const args = ['start', '--domain', domain];
             if (options.paused) args.push('--paused');
-            await this.virsh(args, this.longTimeoutMs, domain);
+            await this.act(domain, args, this.longTimeoutMs);
             // A managed-save image of a paused domain restores paused even without --paused.
             if (!options.paused) {
               const after = await this.state(domain);
               if (after.state === 'paused') {
-                await this.virsh(['resume', '--domain', domain], this.queryTimeoutMs, domain);
+                await this.act(domain, ['resume', '--domain', domain], this.queryTimeoutMs);
               }
             }
             return;
@@ -318,7 +337,7 @@ export class VirshHypervisor implements Hypervisor {
         throw new Error(`cannot suspend domain ${domain} in state '${state}'`);
       }
       try {
-        await this.virsh(['suspend', '--domain', domain], this.queryTimeoutMs, domain);
+        await this.act(domain, ['suspend', '--domain', domain], this.queryTimeoutMs);
         return;
       } catch (error) {
         if (attempt < 2 && isStateRace(error)) continue;
@@ -333,7 +352,7 @@ export class VirshHypervisor implements Hypervisor {
       if (state === 'running' || state === 'idle') return;
       if (state !== 'paused') throw new Error(`cannot resume domain ${domain} in state '${state}'`);
       try {
-        await this.virsh(['resume', '--domain', domain], this.queryTimeoutMs, domain);
+        await this.act(domain, ['resume', '--domain', domain], this.queryTimeoutMs);
         return;
       } catch (error) {
         if (attempt < 2 && isStateRace(error)) continue;
@@ -357,11 +376,33 @@ export class VirshHypervisor implements Hypervisor {
     const rawState = fields.get('state');
     if (rawState === undefined)
       throw new Error(`virsh dominfo for ${domain} printed no State: ${stdout}`);
-    return {
+    const info: DomInfo = {
       state: normaliseState(rawState),
       hasManagedSave: fields.get('managed save') === 'yes',
       persistent: fields.get('persistent') === 'yes',
     };
+    this.lastRead.set(domain, { info, at: Date.now() });
+    return info;
+  }
+
+  /**
+   * The state read of `domain` within the last RECENT_STATE_MS, if no action was taken on it
+   * since; consumed (an action follows). Only ever a reason to act, never to do nothing.
+   */
+  private recentState(domain: string): DomInfo | null {
+    const read = this.lastRead.get(domain);
+    this.lastRead.delete(domain);
+    return read !== undefined && Date.now() - read.at < RECENT_STATE_MS ? read.info : null;
+  }
+
+  /** A virsh command that changes the domain's state: what was read of it no longer holds. */
+  private async act(domain: string, args: readonly string[], timeoutMs: number): Promise<void> {
+    this.lastRead.delete(domain);
+    try {
+      await this.virsh(args, timeoutMs, domain);
+    } finally {
+      this.lastRead.delete(domain);
+    }
   }
 
   private parseDomainXml(
@@ -450,6 +491,11 @@ function isStateRace(error: unknown): boolean {
       error.stderr,
     )
   );
+}
+
+/** A domain whose QEMU runs: managedsave can save it. */
+function isUp(state: LibvirtDomainState): boolean {
+  return state === 'running' || state === 'idle' || state === 'paused';
 }
 
 export function normaliseState(raw: string): LibvirtDomainState {

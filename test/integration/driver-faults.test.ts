@@ -620,7 +620,7 @@ describe('libvirtd stops during a snapshot (runs last: it disturbs everything on
     const row = await calls.settled(running.uuid, imageId);
     await expectKilledEverywhere(calls, running, imageId, row);
     expect(row.failed_step).toBe('restore');
-    expect(row.failure_reason).toMatch(/^virsh dominfo .* failed: .*failed to connect/i);
+    expect(row.failure_reason).toMatch(/^virsh (start|dominfo) .* failed: .*failed to connect/i);
     const types = eventsOf(service, imageId).map((e) => e.type);
     expect(types.filter((t) => t === 'SnapshotStepRetried')).toHaveLength(1);
     expect(types.filter((t) => t === 'DomainRestored')).toHaveLength(1);
