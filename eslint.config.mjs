@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -13,6 +14,11 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-require-imports': 'off',
     },
+  },
+  // Plain Node scripts and tool configuration run outside TypeScript, with Node's globals.
+  {
+    files: ['scripts/**/*.mjs', '*.cjs'],
+    languageOptions: { globals: globals.node },
   },
   // One direction for module dependencies: the domain, the sagas and the drivers never reach
   // up into the HTTP API or the composition root (src/app.module.ts), and the HTTP server is
@@ -39,6 +45,23 @@ export default tseslint.config(
             {
               regex: '^(\\.\\./)+app\\.module(\\.[cm]?[jt]s)?$',
               message: 'app.module is the composition root: nothing it wires may import it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./|\\.\\./events(/|$))',
+              message:
+                'src/domain/ holds pure decisions and folds: it imports only src/events/ and itself (no I/O, no framework).',
             },
           ],
         },
