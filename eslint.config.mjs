@@ -69,14 +69,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/api/http-server.ts'],
+    files: ['src/http-server.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              regex: '^(\\.\\./)+app\\.module(\\.[cm]?[jt]s)?$',
+              regex: '^\\./app\\.module(\\.[cm]?[jt]s)?$',
               message: 'The HTTP server is handed its root module (see serve in src/cli/main.ts).',
             },
           ],
