@@ -1,0 +1,71 @@
+import { expect, type Assertion } from 'vitest';
+
+/** What `thenThrows` may expect: the error's class, its message (part or pattern), or itself. */
+export type ExpectedError = NonNullable<Parameters<Assertion['toThrow']>[0]>;
+
+export interface Then<Decision> {
+  /** The decision is exactly this. */
+  then(expected: Decision): void;
+  /** The decision has at least these fields (arrays: the same length, each element matching). */
+  thenMatches(expected: unknown): void;
+  /** The decision is no events at all. */
+  thenNothingHappened(): void;
+  /** Deciding throws, and the error meets every expectation given. */
+  thenThrows(...expected: ExpectedError[]): void;
+}
+
+export interface When<State> {
+  /** The state the given history folds to. */
+  readonly state: State;
+  when<Args extends unknown[], Decision>(
+    decide: (state: State, ...args: Args) => Decision,
+    ...args: Args
+  ): Then<Decision>;
+}
+
+/**
+ * given(history).when(decide, command).then(decision), after Emmett's DeciderSpecification:
+ * the history is folded into a state, `decide` runs on it once per assertion, and the
+ * assertion fails the test (throws) when the decision is not the one expected.
+ */
+export function specification<Given extends unknown[], State>(
+  fold: (...given: Given) => State,
+): (...given: Given) => When<State> {
+  return (...given) => {
+    const state = fold(...given);
+    return {
+      state,
+      when: (decide, ...args) => thenOf(() => decide(state, ...args)),
+    };
+  };
+}
+
+/** The specification of a decider folded from its events by `evolve`. */
+export function deciderSpecification<State, Event>(decider: {
+  readonly initialState: State;
+  readonly evolve: (state: State, event: Event) => State;
+}): (...given: Event[]) => When<State> {
+  return specification((...given: Event[]) => given.reduce(decider.evolve, decider.initialState));
+}
+
+function thenOf<Decision>(decide: () => Decision): Then<Decision> {
+  return {
+    then: (expected) => expect(decide()).toEqual(expected),
+    thenMatches: (expected) => expect(decide()).toMatchObject(expected as object),
+    thenNothingHappened: () => expect(decide()).toEqual([]),
+    thenThrows: (...expected) => {
+      let thrown: unknown;
+      try {
+        decide();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, 'the decider decided instead of throwing').toBeInstanceOf(Error);
+      for (const e of expected) expect(() => rethrow(thrown)).toThrow(e);
+    },
+  };
+}
+
+function rethrow(error: unknown): never {
+  throw error;
+}
