@@ -1,7 +1,11 @@
 import { expect, type Assertion } from 'vitest';
 
-/** What `thenThrows` may expect: the error's class, its message (part or pattern), or itself. */
-export type ExpectedError = NonNullable<Parameters<Assertion['toThrow']>[0]>;
+/**
+ * What `thenThrows` may expect: the error's class, its message (part or pattern), an error
+ * with the same message, or a plain object of fields the error has.
+ */
+export type ExpectedError = NonNullable<Parameters<Assertion['toThrow']>[0]> | ErrorFields;
+type ErrorFields = Readonly<Record<string, unknown>>;
 
 export interface Then<Decision> {
   /** The decision is exactly this. */
@@ -10,6 +14,8 @@ export interface Then<Decision> {
   thenMatches(expected: unknown): void;
   /** The decision is no events at all. */
   thenNothingHappened(): void;
+  /** Deciding does not throw (a check that only refuses, such as an authorization). */
+  thenDoesNotThrow(): void;
   /** Deciding throws, and the error meets every expectation given. */
   thenThrows(...expected: ExpectedError[]): void;
 }
@@ -40,12 +46,11 @@ export function specification<Given extends unknown[], State>(
   };
 }
 
-/** The specification of a decider folded from its events by `evolve`. */
-export function deciderSpecification<State, Event>(decider: {
-  readonly initialState: State;
-  readonly evolve: (state: State, event: Event) => State;
-}): (...given: Event[]) => When<State> {
-  return specification((...given: Event[]) => given.reduce(decider.evolve, decider.initialState));
+/** The specification of a decider whose state is folded from its events, e.g. foldImage. */
+export function deciderSpecification<State, Event>(
+  fold: (events: readonly Event[]) => State,
+): (...given: Event[]) => When<State> {
+  return specification((...given: Event[]) => fold(given));
 }
 
 function thenOf<Decision>(decide: () => Decision): Then<Decision> {
@@ -53,6 +58,7 @@ function thenOf<Decision>(decide: () => Decision): Then<Decision> {
     then: (expected) => expect(decide()).toEqual(expected),
     thenMatches: (expected) => expect(decide()).toMatchObject(expected as object),
     thenNothingHappened: () => expect(decide()).toEqual([]),
+    thenDoesNotThrow: () => expect(decide).not.toThrow(),
     thenThrows: (...expected) => {
       let thrown: unknown;
       try {
@@ -61,9 +67,15 @@ function thenOf<Decision>(decide: () => Decision): Then<Decision> {
         thrown = error;
       }
       expect(thrown, 'the decider decided instead of throwing').toBeInstanceOf(Error);
-      for (const e of expected) expect(() => rethrow(thrown)).toThrow(e);
+      for (const e of expected)
+        if (isErrorFields(e)) expect(thrown).toMatchObject(e);
+        else expect(() => rethrow(thrown)).toThrow(e);
     },
   };
+}
+
+function isErrorFields(expected: ExpectedError): expected is ErrorFields {
+  return Object.getPrototypeOf(expected) === Object.prototype;
 }
 
 function rethrow(error: unknown): never {
