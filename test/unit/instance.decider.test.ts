@@ -19,7 +19,6 @@ import {
   evolveInstance,
   foldInstance,
   initialInstanceState,
-  type InstanceState,
 } from '../../src/commands/instance.state';
 import { deciderSpecification } from '../support/decider-specification';
 import type {
