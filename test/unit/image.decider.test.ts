@@ -13,7 +13,12 @@ import {
   decideReservation,
   decideUploaded,
 } from '../../src/commands/image.decider';
-import { evolveImage, foldImage, initialImageState, isSettled } from '../../src/commands/image.state';
+import {
+  evolveImage,
+  foldImage,
+  initialImageState,
+  isSettled,
+} from '../../src/commands/image.state';
 import type { ImageEvent, ImageReserved, SnapshotStep } from '../../src/events';
 import { deciderSpecification } from '../support/decider-specification';
 
