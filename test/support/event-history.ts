@@ -12,6 +12,7 @@ import {
   type SnapshotMode,
   type SnapshotStep,
   type TaskState,
+  type VmState,
 } from '../../src/events';
 
 export const INSTANCE_ID = '11111111-1111-4111-8111-111111111111';
@@ -130,7 +131,7 @@ export class EventHistory {
     );
   }
 
-  powerSynced(powerState: PowerState, vmState: 'active' | 'paused' | 'stopped', at?: string): this {
+  powerSynced(powerState: PowerState, vmState: VmState, at?: string): this {
     return this.instance('PowerStateSynced', { instanceId: INSTANCE_ID, powerState, vmState }, at);
   }
 
