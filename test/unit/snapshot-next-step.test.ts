@@ -628,6 +628,33 @@ describe('foldSnapshotProcess', () => {
     });
   });
 
+  it('given no request in the log, when folded, then the snapshot is unrequested, with no plan', () => {
+    const state = new History().registered('running').planned('cold').state();
+    expect(state.phase).toBe('unrequested');
+    expect(state.plan).toBeNull();
+    expect(nextStep(state)).toEqual({ kind: 'done' });
+  });
+
+  it('given a reserved image not yet planned, when folded, then it is unplanned, for the instance the request named', () => {
+    const state = requested().taskTo('image_snapshot').state();
+    expect(state.phase).toBe('unplanned');
+    expect(state.phase !== 'unrequested' && state.instanceId).toBe(VM);
+  });
+
+  it('given the task state taken but the image never reserved, when folded, then the take is the request', () => {
+    const history = new History().registered('running').taskTo('image_snapshot_pending');
+    const state = history.state();
+    expect(state.phase).toBe('unplanned');
+    expect(state.phase !== 'unrequested' && state.instanceId).toBe(VM);
+    expect(state.origin?.causationId).toBe(history.instanceEvents[1].metadata.eventId);
+  });
+
+  it('given a plan, when folded, then it is planned, with the plan recorded', () => {
+    const state = requested().taskTo('image_snapshot').planned('live').state();
+    expect(state.phase).toBe('planned');
+    expect(state.plan?.mode).toBe('live');
+  });
+
   it("given another image's events on the instance stream, when folded, then they are not taken as the cause", () => {
     const history = requested().taskTo(null, IMG).taskTo('image_snapshot_pending', OTHER_IMG);
     const [ownRelease, foreign] = history.instanceEvents.slice(-2);
