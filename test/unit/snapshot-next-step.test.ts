@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/events';
 import { nextStep, stepOf, type SnapshotAction } from '../../src/sagas/snapshot-next-step';
-import { EventHistory, OTHER_IMAGE_ID as OTHER_IMG, OWNER as USER } from '../support/event-history';
+import {
+  EventHistory,
+  INSTANCE_ID,
+  OTHER_IMAGE_ID as OTHER_IMG,
+  OWNER as USER,
+} from '../support/event-history';
 import { givenSnapshotProcess as given } from '../support/snapshot-process.specification';
 
 /** The instance and snapshot streams are written by the service, the image's by the user. */
@@ -324,6 +329,34 @@ describe('foldSnapshotProcess', () => {
       correlationId: planned.requestId,
       causationId: planned.snapshotEvents[0].metadata.eventId,
     });
+  });
+
+  it('given no request in the log, when folded, then the snapshot is unrequested, with no plan', () => {
+    const state = given(history().registered('running').planned('cold')).state;
+    expect(state.phase).toBe('unrequested');
+    expect(state.plan).toBeNull();
+    expect(nextStep(state)).toEqual({ kind: 'done' });
+  });
+
+  it('given a reserved image not yet planned, when folded, then it is unplanned, for the instance the request named', () => {
+    const unplanned = requested().taskTo('image_snapshot');
+    const state = given(unplanned).state;
+    expect(state.phase).toBe('unplanned');
+    expect(state.phase !== 'unrequested' && state.instanceId).toBe(INSTANCE_ID);
+  });
+
+  it('given the task state taken but the image never reserved, when folded, then the take is the request', () => {
+    const taken = history().registered('running').taskTo('image_snapshot_pending');
+    const state = given(taken).state;
+    expect(state.phase).toBe('unplanned');
+    expect(state.phase !== 'unrequested' && state.instanceId).toBe(INSTANCE_ID);
+    expect(state.origin?.causationId).toBe(taken.instanceEvents[1].metadata.eventId);
+  });
+
+  it('given a plan, when folded, then it is planned, with the plan recorded', () => {
+    const state = given(requested().taskTo('image_snapshot').planned('live')).state;
+    expect(state.phase).toBe('planned');
+    expect(state.plan?.mode).toBe('live');
   });
 
   it("given another image's events on the instance stream, when folded, then they are not taken as the cause", () => {
