@@ -1,12 +1,6 @@
-import type { NewEvent, RecordedEvent } from '../events/recorded-event';
+import type { ExpectedRevision, NewEvent, RecordedEvent } from '../events/recorded-event';
 
-/**
- * What an append expects of the stream:
- * - 'no_stream': the stream must not exist yet;
- * - 'any': no check;
- * - a number: the revision of the stream's last event, exactly (the optimistic-concurrency check).
- */
-export type ExpectedRevision = 'no_stream' | 'any' | number;
+export type { ExpectedRevision };
 
 export interface AppendResult {
   /** Revision of the last event appended. */

@@ -18,3 +18,11 @@ export interface RecordedEvent<T extends string = string, D = unknown> {
   readonly data: D;
   readonly metadata: EventMetadata;
 }
+
+/**
+ * What an append expects of the stream:
+ * - 'no_stream': the stream must not exist yet;
+ * - 'any': no check;
+ * - a number: the revision of the stream's last event, exactly (the optimistic-concurrency check).
+ */
+export type ExpectedRevision = 'no_stream' | 'any' | number;

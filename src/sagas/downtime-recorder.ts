@@ -1,6 +1,6 @@
 import type { LifecycleNotice } from '../drivers/domain-lifecycle.port';
 import { DowntimeWatch, isDownIn, isWatchedPowerState, type WatchedDomain } from './downtime-watch';
-import type { PlannedSnapshot, RequestedSnapshot } from './snapshot-process.state';
+import type { PlannedSnapshot, RequestedSnapshot } from '../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
 import { appendToSnapshot } from './steps/step-appends';
 

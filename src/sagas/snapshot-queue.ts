@@ -11,8 +11,8 @@
  * waiting (promises) the saga needs.
  */
 import { isRequestedTaskState } from '../events';
-import type { SnapshotAction } from './snapshot-next-step';
-import type { SnapshotProcessState } from './snapshot-process.state';
+import type { SnapshotAction } from '../domain/snapshot-next-step';
+import type { SnapshotProcessState } from '../domain/snapshot-process.state';
 
 /** A snapshot waiting for a slot: its image id and the log position of its ImageReserved. */
 export interface QueuedSnapshot {

@@ -2,7 +2,7 @@ import { loadAggregate } from '../commands/aggregate-loader';
 import type { EventAppender } from '../commands/event-appender';
 import { WrongExpectedRevisionError, type EventStore } from '../event-store/event-store.port';
 import { snapshotStream } from '../events';
-import type { RequestedSnapshot } from './snapshot-process.state';
+import type { RequestedSnapshot } from '../domain/snapshot-process.state';
 
 /**
  * Records SnapshotQueued, once: a restarted wait finds it in the log. The snapshot stream is

@@ -1,12 +1,12 @@
 import type { SnapshotStep, SnapshotStepRetried } from '../events';
 import type { DowntimeWatch, WatchedDomain } from './downtime-watch';
 import { DowntimeRecorder } from './downtime-recorder';
-import type { SnapshotAction } from './snapshot-next-step';
+import type { SnapshotAction } from '../domain/snapshot-next-step';
 import type {
   PlannedSnapshot,
   RequestedSnapshot,
   SnapshotProcessState,
-} from './snapshot-process.state';
+} from '../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
 import { CleanupStep } from './steps/cleanup.step';
 import { ExtractStep } from './steps/extract.step';

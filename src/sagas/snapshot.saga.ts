@@ -14,25 +14,18 @@ import {
   type RecordedEvent,
   type TaskStateChanged,
 } from '../events';
-import { nextStep, stepOf, type SnapshotAction } from './snapshot-next-step';
+import { nextStep, stepOf, type SnapshotAction } from '../domain/snapshot-next-step';
 import {
   SagaCheckpoint,
   SnapshotProcessRecord,
   type SnapshotProcessStatus,
 } from './snapshot-process.entity';
-import {
-  loadSnapshotProcess,
-  type RequestedSnapshot,
-  type SnapshotProcessState,
-} from './snapshot-process.state';
+import type { RequestedSnapshot, SnapshotProcessState } from '../domain/snapshot-process.state';
+import { loadSnapshotProcess } from './snapshot-process.loader';
 import { queueRole, SnapshotGate } from './snapshot-queue';
 import { recordSnapshotQueued } from './snapshot-queued.record';
-import {
-  afterStepError,
-  backoffDelayMs,
-  isPermanent,
-  type StepRetryPolicy,
-} from './step-retry.policy';
+import { afterStepError, backoffDelayMs, type StepRetryPolicy } from '../domain/step-retry.policy';
+import { isPermanent } from './step-error.classification';
 import type { WatchedDomain } from './downtime-watch';
 import type { SnapshotSteps } from './snapshot-steps';
 

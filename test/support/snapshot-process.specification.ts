@@ -1,7 +1,7 @@
 import {
   foldSnapshotProcess,
   type SnapshotProcessState,
-} from '../../src/sagas/snapshot-process.state';
+} from '../../src/domain/snapshot-process.state';
 import { specification } from './decider-specification';
 import type { EventHistory } from './event-history';
 

@@ -9,7 +9,7 @@ import {
   type TaskStateChanged,
   type VmState,
 } from '../../src/events';
-import { nextStep } from '../../src/sagas/snapshot-next-step';
+import { nextStep } from '../../src/domain/snapshot-next-step';
 import { deciderSpecification } from '../support/decider-specification';
 import { EventHistory } from '../support/event-history';
 import { givenSnapshotProcess } from '../support/snapshot-process.specification';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/events';
-import { nextStep, stepOf, type SnapshotAction } from '../../src/sagas/snapshot-next-step';
+import { nextStep, stepOf, type SnapshotAction } from '../../src/domain/snapshot-next-step';
 import {
   EventHistory,
   INSTANCE_ID,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SnapshotAction } from '../../src/sagas/snapshot-next-step';
-import type { SnapshotProcessState } from '../../src/sagas/snapshot-process.state';
+import type { SnapshotAction } from '../../src/domain/snapshot-next-step';
+import type { SnapshotProcessState } from '../../src/domain/snapshot-process.state';
 import {
   emptyQueue,
   enqueue,

@@ -16,7 +16,7 @@ import {
   type SnapledgerEventType,
 } from '../../src/events';
 import type { SnapshotStepDependencies } from '../../src/sagas/snapshot-step.dependencies';
-import { foldSnapshotProcess } from '../../src/sagas/snapshot-process.state';
+import { foldSnapshotProcess } from '../../src/domain/snapshot-process.state';
 import { SnapshotSteps } from '../../src/sagas/snapshot-steps';
 import { StepPreconditionError } from '../../src/sagas/steps/snapshot-step.handler';
 

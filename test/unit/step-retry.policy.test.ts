@@ -12,10 +12,10 @@ import { PermanentStepError } from '../../src/sagas/permanent-step.error';
 import {
   afterStepError,
   backoffDelayMs,
-  isPermanent,
   type FailedTry,
   type StepRetryPolicy,
-} from '../../src/sagas/step-retry.policy';
+} from '../../src/domain/step-retry.policy';
+import { isPermanent } from '../../src/sagas/step-error.classification';
 
 const POLICY: StepRetryPolicy = { attempts: 3, firstBackoffMs: 500, maxBackoffMs: 4000 };
 

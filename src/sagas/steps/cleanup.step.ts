@@ -1,5 +1,5 @@
 import { DomainNotFoundError } from '../../drivers/hypervisor.port';
-import type { PlannedSnapshot } from '../snapshot-process.state';
+import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { PlanStep } from './snapshot-step.handler';
 import { appendToSnapshot, timedSince } from './step-appends';

@@ -3,7 +3,7 @@ import { evolveImage } from '../../domain/image.state';
 import { imageStream } from '../../events';
 import { PermanentStepError } from '../permanent-step.error';
 import { ProgressSampler } from '../progress-sampler';
-import type { PlannedSnapshot } from '../snapshot-process.state';
+import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import { StagingSpace } from '../space-check';
 import type { PlanStep } from './snapshot-step.handler';

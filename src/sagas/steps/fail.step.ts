@@ -1,6 +1,6 @@
 import { decideFailure } from '../../domain/image.decider';
 import { decideDomainSaved } from '../../domain/instance.decider';
-import type { RequestedSnapshot } from '../snapshot-process.state';
+import type { RequestedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { ActionOf, RequestStep } from './snapshot-step.handler';
 import { appendToImage, appendToInstance } from './step-appends';

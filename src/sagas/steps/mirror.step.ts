@@ -1,6 +1,6 @@
 import type { GuestQuiesced, QuiesceSkipped } from '../../events';
 import { PermanentStepError } from '../permanent-step.error';
-import type { PlannedSnapshot } from '../snapshot-process.state';
+import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { PlanStep } from './snapshot-step.handler';
 import { appendToSnapshot } from './step-appends';

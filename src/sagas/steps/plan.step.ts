@@ -1,7 +1,7 @@
 import { SNAPSHOT_ALLOWED_VM_STATES } from '../../domain/instance.decider';
 import { novaStateOf } from '../../domain/nova-state.mapping';
 import { PermanentStepError } from '../permanent-step.error';
-import type { SnapshotPlan, RequestedSnapshot } from '../snapshot-process.state';
+import type { SnapshotPlan, RequestedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import { planTargetFormat } from '../../domain/target-format';
 import type { RequestStep } from './snapshot-step.handler';

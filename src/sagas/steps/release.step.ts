@@ -1,5 +1,5 @@
 import { decideTaskRelease } from '../../domain/instance.decider';
-import type { RequestedSnapshot } from '../snapshot-process.state';
+import type { RequestedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { ActionOf, RequestStep } from './snapshot-step.handler';
 import { appendToInstance } from './step-appends';

@@ -1,5 +1,5 @@
 import { decideDomainSaved } from '../../domain/instance.decider';
-import type { PlannedSnapshot } from '../snapshot-process.state';
+import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { PlanStep } from './snapshot-step.handler';
 import { appendToInstance, appendToSnapshot, timedSince } from './step-appends';

@@ -1,5 +1,5 @@
-import type { SnapshotAction } from '../snapshot-next-step';
-import type { PlannedSnapshot, RequestedSnapshot } from '../snapshot-process.state';
+import type { SnapshotAction } from '../../domain/snapshot-next-step';
+import type { PlannedSnapshot, RequestedSnapshot } from '../../domain/snapshot-process.state';
 
 /** The actions a step performs: every one but `done`, which does nothing. */
 export type StepKind = Exclude<SnapshotAction['kind'], 'done'>;

@@ -7,7 +7,7 @@ import {
   type SnapledgerEvent,
   type SnapshotStepRetried,
 } from '../../events';
-import type { RequestedSnapshot } from '../snapshot-process.state';
+import type { RequestedSnapshot } from '../../domain/snapshot-process.state';
 
 /*
  * The appends the steps share. Each expects the revision its stream was read at, so a step

@@ -2,7 +2,7 @@ import type { EventAppender } from '../../commands/event-appender';
 import { decideTaskTransition } from '../../domain/instance.decider';
 import type { InstanceState } from '../../domain/instance.state';
 import type { TaskState } from '../../events';
-import type { RequestedSnapshot } from '../snapshot-process.state';
+import type { RequestedSnapshot } from '../../domain/snapshot-process.state';
 import type { RequestStep, StepKind } from './snapshot-step.handler';
 import { appendToInstance } from './step-appends';
 

@@ -1,6 +1,6 @@
 import { decideUploaded } from '../../domain/image.decider';
 import { PermanentStepError } from '../permanent-step.error';
-import type { PlannedSnapshot } from '../snapshot-process.state';
+import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { PlanStep } from './snapshot-step.handler';
 import { appendToImage, timedSince } from './step-appends';

@@ -1,12 +1,8 @@
-import { loadAggregate } from '../commands/aggregate-loader';
-import { foldImage, type ImageState } from '../domain/image.state';
-import { foldInstance, type InstanceState } from '../domain/instance.state';
-import type { EventStore, ExpectedRevision } from '../event-store/event-store.port';
+import { foldImage, type ImageState } from './image.state';
+import { foldInstance, type InstanceState } from './instance.state';
 import {
-  imageStream,
-  instanceStream,
-  snapshotStream,
   type CausationContext,
+  type ExpectedRevision,
   type EventOfType,
   type RecordedEvent,
   type SnapledgerEventType,
@@ -136,22 +132,4 @@ export function foldSnapshotProcess(input: {
   return planned
     ? { ...requested, phase: 'planned', plan: planned.data }
     : { ...requested, phase: 'unplanned', plan: null };
-}
-
-export async function loadSnapshotProcess(
-  store: EventStore,
-  imageId: string,
-  instanceId: string,
-): Promise<SnapshotProcessState> {
-  const [image, instance, snapshot] = await Promise.all([
-    loadAggregate(store, imageStream(imageId), (e) => e),
-    loadAggregate(store, instanceStream(instanceId), (e) => e),
-    loadAggregate(store, snapshotStream(imageId), (e) => e),
-  ]);
-  return foldSnapshotProcess({
-    imageId,
-    imageEvents: image.events,
-    instanceEvents: instance.events,
-    snapshotEvents: snapshot.events,
-  });
 }
