@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UserExistsError, UserService } from '../../src/api/auth/user.service';
 import { TokenService } from '../../src/api/auth/token.service';
 import type { DatabaseTarget } from '../../src/database/database-target';
+import { createViewsDataSource } from '../../src/projections/views.data-source';
 import { BackupRotationRecord } from '../../src/sagas/backup-rotation.entity';
 import { createBackupRotationDataSource } from '../../src/sagas/backup-rotation.saga';
 import { SagaCheckpoint, SnapshotProcessRecord } from '../../src/sagas/snapshot-process.entity';
@@ -84,6 +85,19 @@ describe.each(DATABASE_ENGINES)('the service state stores on %s', (engine) => {
       { ...backup, status: 'active' },
     ]);
     expect(await new TokenService(again.state).verify(token.token)).toEqual(token.actor);
+  });
+
+  it('finds nothing to change in a schema it made (no column is dropped and made again)', async () => {
+    const shared = await freshDatabase('schema');
+    const all = [...Object.values(await stores(shared))];
+    const views = createViewsDataSource(storeTarget(shared, 'views'));
+    open.push(views);
+    await views.initialize();
+    all.push(views);
+    for (const db of all) {
+      const pending = await db.driver.createSchemaBuilder().log();
+      expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+    }
   });
 
   it('refuses a user name taken by a concurrent create', async () => {
