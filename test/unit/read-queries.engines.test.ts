@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actionsByInstanceLoader } from '../../src/api/graphql/loaders/actions-by-instance.loader';
 import { auditByInstanceLoader } from '../../src/api/graphql/loaders/audit-by-instance.loader';
 import { snapshotsByInstanceLoader } from '../../src/api/graphql/loaders/snapshots-by-instance.loader';
+import { ReadModels } from '../../src/api/read-models.service';
 import { SnapshotStatsReader } from '../../src/api/metrics/snapshot-stats';
 import { auditCursorPosition, listAuditLog } from '../../src/api/queries/audit-log.query';
 import { listFlavorSizes } from '../../src/api/queries/flavor-list.query';
@@ -160,6 +161,8 @@ function questions(instanceIds: readonly string[]): Record<string, Ask> {
         { limit: 1000 },
       );
     asks[`flavors as ${who}`] = (db) => listFlavorSizes(db, actor);
+    asks[`instances by name, deleted too, as ${who}`] = (db) =>
+      new ReadModels(db).instances(actor, { includeDeleted: true });
     asks[`actions of every instance as ${who}`] = (db) =>
       loadInstanceActions(db, actor, instanceIds);
     asks[`action lists as ${who}`] = (db) =>
