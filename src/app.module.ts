@@ -65,6 +65,7 @@ import { SqliteEventStore } from './event-store/sqlite-event-store';
 import { LOGGER, type SnapledgerLogger } from './logger';
 import { ProjectionRunner, createViewProjections } from './projections/projection-runner';
 import { createViewsDataSource } from './projections/views.data-source';
+import { sqliteTarget } from './database/database-target';
 import { BackupRotationSaga, createBackupRotationDataSource } from './sagas/backup-rotation.saga';
 import { SnapshotSaga } from './sagas/snapshot.saga';
 import { SnapshotSteps } from './sagas/snapshot-steps';
@@ -115,7 +116,7 @@ export class AppModule {
       {
         provide: VIEWS_DB,
         useFactory: async () => {
-          const db = createViewsDataSource(files.views);
+          const db = createViewsDataSource(sqliteTarget(files.views));
           await db.initialize();
           return db;
         },
@@ -123,7 +124,7 @@ export class AppModule {
       {
         provide: STATE_DB,
         useFactory: async () => {
-          const db = createServiceStateDataSource(files.state);
+          const db = createServiceStateDataSource(sqliteTarget(files.state));
           await db.initialize();
           return db;
         },
@@ -235,7 +236,7 @@ export class AppModule {
         useFactory: (store: EventStore, appender: EventAppender) =>
           new BackupRotationSaga(
             store,
-            createBackupRotationDataSource(files.rotation),
+            createBackupRotationDataSource(sqliteTarget(files.rotation)),
             appender,
             logger.child({ component: 'backup-rotation-saga' }),
           ),

@@ -1,4 +1,6 @@
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import type { DatabaseTarget } from '../database/database-target';
+import { createStoreDataSource } from '../database/store-data-source';
 import { AuditLogEntry } from './entities/audit-log-entry.entity';
 import { ImageView } from './entities/image-view.entity';
 import { InstanceActionEvent } from './entities/instance-action-event.entity';
@@ -21,23 +23,17 @@ export const VIEW_TABLE_ENTITIES = [
 export const VIEW_ENTITIES = [...VIEW_TABLE_ENTITIES, ProjectionCheckpoint] as const;
 
 /**
- * The views database (e.g. <dataDir>/views.sqlite), on better-sqlite3 in WAL mode. Only
- * the projection runner writes it. With better-sqlite3, TypeORM runs one connection per
- * DataSource, so nothing else may open transactions here: service state (tokens, the saga's
- * process table) lives in its own database. The tables are created by `synchronize`.
- * Call initialize() before use.
+ * The views database: <dataDir>/views.sqlite on better-sqlite3 in WAL mode, or the `views`
+ * schema of a shared PostgreSQL database. Only the projection runner writes it. With
+ * better-sqlite3, TypeORM runs one connection per DataSource, so nothing else may open
+ * transactions here: service state (tokens, the saga's process table) lives in its own
+ * database. The tables are created by `synchronize`. Call initialize() before use.
  */
-export function createViewsDataSource(path: string): DataSource {
-  return new DataSource({
-    type: 'better-sqlite3',
-    database: path,
+export function createViewsDataSource(target: DatabaseTarget): DataSource {
+  return createStoreDataSource(target, {
     entities: [...VIEW_ENTITIES],
-    synchronize: true,
-    enableWAL: path !== ':memory:',
-    logging: false,
+    postgresSchema: 'views',
     // WAL makes NORMAL durable across application crashes; the views can always be rebuilt.
-    prepareDatabase: (db: { pragma(source: string): unknown }) => {
-      db.pragma('synchronous = NORMAL');
-    },
+    sqliteSynchronous: 'NORMAL',
   });
 }

@@ -1,4 +1,6 @@
-import { DataSource, type EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { DatabaseTarget } from '../database/database-target';
+import { createStoreDataSource } from '../database/store-data-source';
 import type { EventAppender } from '../commands/event-appender';
 import { decideDeletion } from '../domain/image.decider';
 import { foldImage } from '../domain/image.state';
@@ -27,18 +29,14 @@ const CAS_ATTEMPTS = 10;
  * driver has one connection per data source, so sharing the snapshot saga's would let its
  * transactions swallow ours; and a second connection to the same file would wait for the
  * write lock synchronously, blocking the event loop that must finish the other transaction.
+ * On PostgreSQL, its own schema (`backup_rotation`) of the shared database: its checkpoint
+ * table has the snapshot saga's name.
  */
-export function createBackupRotationDataSource(path: string): DataSource {
-  return new DataSource({
-    type: 'better-sqlite3',
-    database: path,
+export function createBackupRotationDataSource(target: DatabaseTarget): DataSource {
+  return createStoreDataSource(target, {
     entities: [BackupRotationRecord, SagaCheckpoint],
-    synchronize: true,
-    enableWAL: path !== ':memory:',
-    logging: false,
-    prepareDatabase: (db: { pragma(source: string): unknown }) => {
-      db.pragma('synchronous = FULL');
-    },
+    postgresSchema: 'backup_rotation',
+    sqliteSynchronous: 'FULL',
   });
 }
 

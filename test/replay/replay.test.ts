@@ -8,6 +8,7 @@ import type { NewEvent } from '../../src/events/recorded-event';
 import { createViewProjections, ProjectionRunner } from '../../src/projections/projection-runner';
 import { dumpViews } from '../../src/projections/view-dump';
 import { createViewsDataSource } from '../../src/projections/views.data-source';
+import { DATABASE_ENGINES, useDatabaseTargets } from '../support/database-targets';
 
 /**
  * Replays a recorded log (test/fixtures/replay/events.jsonl) into fresh views and compares
@@ -31,7 +32,8 @@ function loadFixture(): FixtureLine[] {
 
 const goldenText = (rows: unknown[]): string => `${JSON.stringify(rows, null, 2)}\n`;
 
-describe('replay of the recorded log', () => {
+describe.each(DATABASE_ENGINES)('replay of the recorded log into %s views', (engine) => {
+  const freshDatabase = useDatabaseTargets(engine);
   let dir: string;
   let store: SqliteEventStore;
   let lastPosition: number;
@@ -41,7 +43,7 @@ describe('replay of the recorded log', () => {
   async function freshViews(
     name: string,
   ): Promise<{ dataSource: DataSource; runner: ProjectionRunner }> {
-    const dataSource = createViewsDataSource(join(dir, `${name}.sqlite`));
+    const dataSource = createViewsDataSource(await freshDatabase(name));
     await dataSource.initialize();
     dataSources.push(dataSource);
     const runner = new ProjectionRunner(store, dataSource, createViewProjections());

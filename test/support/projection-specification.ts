@@ -7,6 +7,8 @@ import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import type { Projection } from '../../src/projections/projection';
 import { createViewProjections, ProjectionRunner } from '../../src/projections/projection-runner';
 import { createViewsDataSource } from '../../src/projections/views.data-source';
+import type { DatabaseEngine } from '../../src/database/database-target';
+import { useDatabaseTargets } from './database-targets';
 import type { EventHistory } from './event-history';
 
 /** One check of the views once the runner has applied the log; it throws when they differ. */
@@ -47,9 +49,13 @@ export function row<Entity extends ObjectLiteral>(
 
 /**
  * given(events).then(view rows), after Emmett's projection specifications: a fresh event
- * store and views database for each test of the enclosing describe, and the real runner.
+ * store and views database (on `engine`) for each test of the enclosing describe, and the
+ * real runner.
  */
-export function useProjectionSpecification(): ProjectionSpecification {
+export function useProjectionSpecification(
+  engine: DatabaseEngine = 'sqlite',
+): ProjectionSpecification {
+  const freshDatabase = useDatabaseTargets(engine);
   let dir: string;
   let store: SqliteEventStore;
   let views: DataSource;
@@ -59,7 +65,7 @@ export function useProjectionSpecification(): ProjectionSpecification {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'snapledger-projections-'));
     store = SqliteEventStore.open(join(dir, 'events.sqlite'), { pollIntervalMs: 20 });
-    views = createViewsDataSource(join(dir, 'views.sqlite'));
+    views = createViewsDataSource(await freshDatabase('views'));
     await views.initialize();
   });
 

@@ -34,6 +34,7 @@ import {
   snapshotOutcome,
 } from '../../src/projections/instance-actions.projection';
 import { createViewsDataSource } from '../../src/projections/views.data-source';
+import { sqliteTarget } from '../../src/database/database-target';
 
 const MEMBER_A: Actor = { userId: 'alice', projectId: 'pa', roles: ['member', 'reader'] };
 const MEMBER_B: Actor = { userId: 'bob', projectId: 'pb', roles: ['member'] };
@@ -233,7 +234,7 @@ describe('the shared compute queries (real SQLite, in memory)', () => {
   const ids = (r: { rows: InstanceView[] }) => r.rows.map((i) => i.name);
 
   beforeAll(async () => {
-    db = createViewsDataSource(':memory:');
+    db = createViewsDataSource(sqliteTarget(':memory:'));
     await db.initialize();
     await db.getRepository(InstanceView).insert(rows);
     const action = {

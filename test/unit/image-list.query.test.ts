@@ -9,6 +9,7 @@ import {
 } from '../../src/api/queries/image-list.query';
 import { ImageView } from '../../src/projections/entities/image-view.entity';
 import { createViewsDataSource } from '../../src/projections/views.data-source';
+import { sqliteTarget } from '../../src/database/database-target';
 
 /**
  * listImages against a real (in-memory) SQLite views database: scoping, filters, ordering and
@@ -52,7 +53,7 @@ describe('listImages', () => {
   let db: DataSource;
 
   beforeAll(async () => {
-    db = createViewsDataSource(':memory:');
+    db = createViewsDataSource(sqliteTarget(':memory:'));
     await db.initialize();
     await db.getRepository(ImageView).insert([
       image(1, { name: 'same', size: 500 }),

@@ -24,6 +24,7 @@ import { InstanceActionEvent } from '../../src/projections/entities/instance-act
 import { InstanceAction } from '../../src/projections/entities/instance-action.entity';
 import { InstanceView } from '../../src/projections/entities/instance-view.entity';
 import { createViewsDataSource } from '../../src/projections/views.data-source';
+import { sqliteTarget } from '../../src/database/database-target';
 
 /** What the `openstack` CLI (OSC 6.0 / openstacksdk 0.101) needs beyond Nova 2.45. */
 
@@ -148,7 +149,7 @@ describe('instance actions from 2.58', () => {
   let db: DataSource;
 
   beforeAll(async () => {
-    db = createViewsDataSource(':memory:');
+    db = createViewsDataSource(sqliteTarget(':memory:'));
     await db.initialize();
     await db.getRepository(InstanceView).insert(INSTANCE);
     await db
@@ -210,7 +211,7 @@ describe('flavors derived from instance sizes', () => {
   let db: DataSource;
 
   beforeAll(async () => {
-    db = createViewsDataSource(':memory:');
+    db = createViewsDataSource(sqliteTarget(':memory:'));
     await db.initialize();
     const at = (n: number, projectId: string, vcpus: number, memoryMiB: number) => ({
       ...INSTANCE,

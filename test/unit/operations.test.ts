@@ -7,6 +7,7 @@ import { SnapshotStatsReader } from '../../src/api/metrics/snapshot-stats';
 import { tagAndSecureOperations } from '../../src/api/openapi/openapi-tags';
 import { SnapshotHistory } from '../../src/projections/entities/snapshot-history.entity';
 import { createViewsDataSource } from '../../src/projections/views.data-source';
+import { sqliteTarget } from '../../src/database/database-target';
 
 describe('routeLabel', () => {
   it('uses the matched route pattern, never the raw URL', () => {
@@ -61,7 +62,7 @@ describe('AppMetrics over a real views database', () => {
   const projections = { position: 1 };
 
   beforeAll(async () => {
-    views = createViewsDataSource(':memory:');
+    views = createViewsDataSource(sqliteTarget(':memory:'));
     await views.initialize();
     const row = (imageId: string, result: 'active' | 'killed', mode: string | null) => ({
       imageId,

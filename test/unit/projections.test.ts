@@ -19,6 +19,7 @@ import {
   OWNER as USER,
   type EventHistoryOptions,
 } from '../support/event-history';
+import { DATABASE_ENGINES } from '../support/database-targets';
 import { row, useProjectionSpecification } from '../support/projection-specification';
 
 const OTHER_PROJECT = 'p-admin';
@@ -41,8 +42,8 @@ const historyRow = (expected: object) => row(SnapshotHistory, { imageId: IMG }, 
 const imageRow = (expected: object) => row(ImageView, { id: IMG }, expected);
 const instanceRow = (expected: object) => row(InstanceView, { id: VM }, expected);
 
-describe('projections', () => {
-  const spec = useProjectionSpecification();
+describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
+  const spec = useProjectionSpecification(engine);
 
   const history = () => spec.views.getRepository(SnapshotHistory).findOneByOrFail({ imageId: IMG });
   const instance = () => spec.views.getRepository(InstanceView).findOneByOrFail({ id: VM });

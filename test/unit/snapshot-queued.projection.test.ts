@@ -18,6 +18,7 @@ import { AuditLogEntry } from '../../src/projections/entities/audit-log-entry.en
 import { SnapshotHistory } from '../../src/projections/entities/snapshot-history.entity';
 import { createViewProjections, ProjectionRunner } from '../../src/projections/projection-runner';
 import { createViewsDataSource } from '../../src/projections/views.data-source';
+import { sqliteTarget } from '../../src/database/database-target';
 
 const ACTOR: Actor = { userId: 'u-alice', projectId: 'p-1', roles: ['member'] };
 const VM = '11111111-1111-4111-8111-111111111111';
@@ -34,7 +35,7 @@ describe('a snapshot that waits for a slot', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'snapledger-queued-'));
     store = SqliteEventStore.open(join(dir, 'events.sqlite'), { pollIntervalMs: 20 });
-    views = createViewsDataSource(join(dir, 'views.sqlite'));
+    views = createViewsDataSource(sqliteTarget(join(dir, 'views.sqlite')));
     await views.initialize();
     seq = 0;
   });

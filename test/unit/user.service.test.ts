@@ -3,13 +3,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UserAccount } from '../../src/auth-store/user-account.entity';
 import { newUserProblem, UserExistsError, UserService } from '../../src/api/auth/user.service';
 import { createServiceStateDataSource } from '../../src/service-state.data-source';
+import { sqliteTarget } from '../../src/database/database-target';
 
 describe('UserService (state.sqlite in memory)', () => {
   let db: DataSource;
   let users: UserService;
 
   beforeEach(async () => {
-    db = createServiceStateDataSource(':memory:');
+    db = createServiceStateDataSource(sqliteTarget(':memory:'));
     await db.initialize();
     users = new UserService(db);
   });

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { decoyPasswordHash, hashPassword, verifyPassword } from './password-hash';
 import { KNOWN_ROLES } from './token.service';
 import { UserAccount } from '../../auth-store/user-account.entity';
+import { isUniqueViolation } from '../../database/unique-violation';
 
 /** A user name that is already taken. */
 export class UserExistsError extends Error {
@@ -56,7 +57,7 @@ export function newUserProblem(input: NewUser): string | null {
   return null;
 }
 
-/** Users of the Keystone password method, in state.sqlite. */
+/** Users of the Keystone password method, in the service state database. */
 export class UserService {
   constructor(private readonly db: DataSource) {}
 
@@ -78,7 +79,7 @@ export class UserService {
       await repo.insert(row);
     } catch (error) {
       // Another process took the name between the check and the insert.
-      if (/UNIQUE constraint failed/.test(String(error))) throw new UserExistsError(input.name);
+      if (isUniqueViolation(error)) throw new UserExistsError(input.name);
       throw error;
     }
     return summaryOf(row);

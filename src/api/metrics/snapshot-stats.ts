@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { engineOf } from '../../database/database-target';
 
 /** Snapshots counted by how they ended (or `running`) and how they were taken. */
 export interface SnapshotCount {
@@ -24,10 +25,27 @@ export interface ViewsPosition {
   readonly position: number;
 }
 
+/** Each recorded step's name and duration, from the JSON array in snapshot_history.steps. */
+const STEP_DURATIONS_SQLITE = `SELECT json_extract(s.value, '$.step') AS step,
+              json_extract(s.value, '$.durationMs') AS durationMs
+         FROM "snapshot_history" AS h, json_each(h."steps") AS s`;
+
+/**
+ * The same on PostgreSQL, where steps is text to cast and ->> yields text for any JSON type:
+ * the CASEs keep json_extract's typing, so a step whose name is not a string or whose
+ * duration is not a number is dropped below as it is on SQLite. The alias is quoted, as
+ * PostgreSQL folds unquoted names to lower case.
+ */
+const STEP_DURATIONS_POSTGRES = `SELECT
+    CASE WHEN json_typeof(s.value -> 'step') = 'string' THEN s.value ->> 'step' END AS step,
+    CASE WHEN json_typeof(s.value -> 'durationMs') = 'number'
+      THEN CAST(s.value ->> 'durationMs' AS double precision) END AS "durationMs"
+  FROM "snapshot_history" AS h, json_array_elements(CAST(h."steps" AS json)) AS s(value)`;
+
 /**
  * Reads the snapshot numbers for /metrics from the snapshot_history view, so they survive
  * restarts and agree with the history the API shows. Two SQL statements: a GROUP BY for the
- * counts and json_each over the steps column for the step durations (thousands of rows cost a
+ * counts and the elements of the steps column's JSON array for the step durations (thousands of rows cost a
  * few milliseconds). The result is cached until the projections' position moves, so scrapes of
  * an idle service do not touch the database.
  */
@@ -58,9 +76,7 @@ export class SnapshotStatsReader {
          FROM "snapshot_history" GROUP BY 1, 2 ORDER BY 1, 2`,
     )) as { result: string; mode: string; count: number }[];
     const steps = (await this.views.query(
-      `SELECT json_extract(s.value, '$.step') AS step,
-              json_extract(s.value, '$.durationMs') AS durationMs
-         FROM "snapshot_history" AS h, json_each(h."steps") AS s`,
+      engineOf(this.views) === 'postgres' ? STEP_DURATIONS_POSTGRES : STEP_DURATIONS_SQLITE,
     )) as { step: string | null; durationMs: number | null }[];
     return {
       counts: counts.map((c) => ({ result: c.result, mode: c.mode, count: Number(c.count) })),

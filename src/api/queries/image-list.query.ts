@@ -3,6 +3,7 @@ import { isAdmin } from '../../domain/request-context';
 import { ValidationError } from '../../domain/domain-errors';
 import type { Actor } from '../../events';
 import { ImageView } from '../../projections/entities/image-view.entity';
+import { sqlDialect, type SqlDialect } from '../../database/sql-dialect';
 
 /** The sort keys Glance v2 accepts (glance/api/v2/images.py `_available_sort_keys`). */
 export const IMAGE_SORT_KEYS = [
@@ -188,22 +189,27 @@ class Params {
 }
 
 /** Which images the actor may see at all: Glance admins see every image. */
-function visibleTo(actor: Actor, params: Params, memberStatus: MemberStatus): string | null {
+function visibleTo(
+  sql: SqlDialect,
+  actor: Actor,
+  params: Params,
+  memberStatus: MemberStatus,
+): string | null {
   if (isAdmin(actor)) return null;
   const project = params.bind(actor.projectId);
   const owned = `"i"."projectId" = ${project}`;
   // A snapshot an admin took of this project's instance is shared with it as an accepted member.
   if (memberStatus !== 'accepted' && memberStatus !== 'all') return owned;
-  const member = `("i"."visibility" = 'shared' AND json_extract("i"."properties", '$.instance_owner') = ${project})`;
+  const member = `("i"."visibility" = 'shared' AND ${sql.jsonProperty('"i"."properties"', 'instance_owner')} = ${project})`;
   return `(${owned} OR ${member})`;
 }
 
 /** Equality on a property as the image shows it (user metadata included). */
-function propertyEquals(params: Params, key: string, value: string): string {
-  return `EXISTS (SELECT 1 FROM json_each("i"."properties") AS prop WHERE prop.key = ${params.bind(key)} AND prop.value = ${params.bind(value)})`;
+function propertyEquals(sql: SqlDialect, params: Params, key: string, value: string): string {
+  return sql.jsonObjectHas('"i"."properties"', params.bind(key), params.bind(value));
 }
 
-function filterConditions(filter: ImageListFilter, params: Params): string[] {
+function filterConditions(sql: SqlDialect, filter: ImageListFilter, params: Params): string[] {
   const where: string[] = [];
   if (filter.matchNothing) where.push('1 = 0');
   if (filter.ids?.length)
@@ -219,11 +225,11 @@ function filterConditions(filter: ImageListFilter, params: Params): string[] {
     where.push(`"i"."visibility" = ${params.bind(filter.visibility)}`);
   if (filter.owner !== undefined) where.push(`"i"."projectId" = ${params.bind(filter.owner)}`);
   if (filter.instanceUuid !== undefined)
-    where.push(propertyEquals(params, 'instance_uuid', filter.instanceUuid));
+    where.push(propertyEquals(sql, params, 'instance_uuid', filter.instanceUuid));
   if (filter.imageType !== undefined)
-    where.push(propertyEquals(params, 'image_type', filter.imageType));
+    where.push(propertyEquals(sql, params, 'image_type', filter.imageType));
   for (const [key, value] of Object.entries(filter.properties ?? {}))
-    where.push(propertyEquals(params, key, value));
+    where.push(propertyEquals(sql, params, key, value));
   // Glance shows and compares times at whole seconds; the view keeps milliseconds.
   for (const c of filter.createdAt ?? [])
     where.push(`substr("i"."createdAt", 1, 19) ${TIME_SQL_OPERATORS[c.op]} ${params.bind(c.at)}`);
@@ -259,7 +265,7 @@ function scopedImages(
   memberStatus: MemberStatus,
 ): SelectQueryBuilder<ImageView> {
   const qb = db.getRepository(ImageView).createQueryBuilder('i').where(`"i"."status" <> 'deleted'`);
-  const scope = visibleTo(actor, params, memberStatus);
+  const scope = visibleTo(sqlDialect(db), actor, params, memberStatus);
   if (scope) qb.andWhere(scope);
   return qb;
 }
@@ -295,7 +301,7 @@ export async function listImages(
 
   const params = new Params();
   const qb = scopedImages(db, actor, params, memberStatus);
-  for (const condition of filterConditions(filter, params)) qb.andWhere(condition);
+  for (const condition of filterConditions(sqlDialect(db), filter, params)) qb.andWhere(condition);
   if (marker) qb.andWhere(afterMarker(marker, sort, params));
   for (const s of sort) qb.addOrderBy(SORT_SQL[s.key], s.dir === 'asc' ? 'ASC' : 'DESC');
   const rows = await qb

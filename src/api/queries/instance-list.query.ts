@@ -3,6 +3,7 @@ import { ValidationError } from '../../domain/domain-errors';
 import { canSee, isAdmin } from '../../domain/request-context';
 import type { Actor } from '../../events';
 import { InstanceView } from '../../projections/entities/instance-view.entity';
+import { sqlDialect } from '../../database/sql-dialect';
 
 /** What to narrow the instance list to; fields combine with AND. */
 export interface InstanceListFilter {
@@ -88,11 +89,11 @@ export async function listInstances(
   const q = db.getRepository(InstanceView).createQueryBuilder('i');
   if (projectId !== undefined) q.andWhere('i.projectId = :projectId', { projectId });
   if (filter.name !== undefined && filter.name !== '')
-    q.andWhere('instr(lower(i.name), lower(:name)) > 0', { name: filter.name });
+    q.andWhere(sqlDialect(db).containsIgnoringAsciiCase('i.name', ':name'), { name: filter.name });
   if (filter.vmStates !== undefined)
     q.andWhere('i.vmState IN (:...vmStates)', { vmStates: [...filter.vmStates] });
   const deleted = filter.deleted ?? (filter.changesSince === undefined ? false : undefined);
-  if (deleted !== undefined) q.andWhere('i.deleted = :deleted', { deleted: deleted ? 1 : 0 });
+  if (deleted !== undefined) q.andWhere('i.deleted = :deleted', { deleted });
   if (filter.changesSince !== undefined)
     q.andWhere('i.updatedAt >= :since', { since: filter.changesSince });
   if (after)

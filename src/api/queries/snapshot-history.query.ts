@@ -92,11 +92,13 @@ export async function listSnapshotHistory(
       });
       if (instance?.projectId !== actor.projectId) q.andWhere('h.projectId = :actorProject', own);
     } else {
-      q.andWhere(
-        '(h.projectId = :actorProject OR h.instanceId IN ' +
-          '(SELECT iv.id FROM instance_view iv WHERE iv.projectId = :actorProject))',
-        own,
-      );
+      const ownInstances = q
+        .subQuery()
+        .select('iv.id')
+        .from(InstanceView, 'iv')
+        .where('iv.projectId = :actorProject')
+        .getQuery();
+      q.andWhere(`(h.projectId = :actorProject OR h.instanceId IN ${ownInstances})`, own);
     }
   }
   if (page.after !== undefined)
