@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -13,6 +14,11 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-require-imports': 'off',
     },
+  },
+  // Plain Node scripts and tool configuration run outside TypeScript, with Node's globals.
+  {
+    files: ['scripts/**/*.mjs', '*.cjs'],
+    languageOptions: { globals: globals.node },
   },
   // One direction for module dependencies: the domain, the sagas and the drivers never reach
   // up into the HTTP API or the composition root (src/app.module.ts), and the HTTP server is
@@ -46,14 +52,31 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/api/http-server.ts'],
+    files: ['src/domain/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              regex: '^(\\.\\./)+app\\.module(\\.[cm]?[jt]s)?$',
+              regex: '^(?!\\./|\\.\\./events(/|$))',
+              message:
+                'src/domain/ holds pure decisions and folds: it imports only src/events/ and itself (no I/O, no framework).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/http-server.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\./app\\.module(\\.[cm]?[jt]s)?$',
               message: 'The HTTP server is handed its root module (see serve in src/cli/main.ts).',
             },
           ],

@@ -8,5 +8,6 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 npm run --silent typecheck
 npm run --silent lint
+npm run --silent lint:graph
 npm run --silent format:check
 npx vitest run "$@"

@@ -9,7 +9,7 @@ import {
   PolicyForbiddenError,
   QuotaExceededError,
   ValidationError,
-} from '../commands/domain-errors';
+} from '../domain/domain-errors';
 import { TransientHypervisorError } from '../drivers/hypervisor.port';
 import { WrongExpectedRevisionError } from '../event-store/event-store.port';
 import { apiFamilyOf, errorBody } from './api-family';

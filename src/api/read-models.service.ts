@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { canSee } from '../commands/request-context';
+import { canSee } from '../domain/request-context';
 import type { Actor } from '../events';
 import { ImageView } from '../projections/entities/image-view.entity';
 import { InstanceView } from '../projections/entities/instance-view.entity';

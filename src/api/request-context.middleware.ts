@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { RequestContext } from '../commands/request-context';
+import type { RequestContext } from '../domain/request-context';
 
 /** Express request with what the auth guard learned about the caller. */
 export interface SnapledgerRequest extends Request {

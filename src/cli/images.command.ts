@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isUuid } from '../commands/request-context';
+import { isUuid } from '../domain/request-context';
 import type { ApiClient } from './api-client';
 import { addConnectionOptions, type ConnectApi, wholeNumberOption } from './connection-options';
 import { printList, type Column } from './output';

@@ -5,7 +5,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { Command, Option } from 'commander';
 import { TokenService } from '../api/auth/token.service';
 import { PROJECTION_RUNNER } from '../di-tokens';
-import { serve } from '../api/http-server';
+import { serve } from '../http-server';
 import { AppModule } from '../app.module';
 import { SyncInstancesCommand, type SyncInstancesResult } from '../commands/sync-instances.command';
 import { loadConfig, type SnapledgerConfig } from '../config/snapledger.config';

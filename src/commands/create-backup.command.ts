@@ -1,4 +1,4 @@
-import type { RequestContext } from './request-context';
+import type { RequestContext } from '../domain/request-context';
 
 /** Nova's createBackup server action: an image of type backup, rotated within its backup_type. */
 export class CreateBackupCommand {

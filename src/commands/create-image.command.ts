@@ -1,4 +1,4 @@
-import type { RequestContext } from './request-context';
+import type { RequestContext } from '../domain/request-context';
 
 /** Nova's createImage server action: snapshot an instance into a new image. */
 export class CreateImageCommand {

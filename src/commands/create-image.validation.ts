@@ -1,5 +1,5 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { QuotaExceededError, ValidationError } from './domain-errors';
+import { QuotaExceededError, ValidationError } from '../domain/domain-errors';
 
 /** Nova's limit on image metadata items (the metadata_items quota default). */
 export const MAX_IMAGE_METADATA_ITEMS = 128;

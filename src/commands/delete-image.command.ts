@@ -1,4 +1,4 @@
-import type { RequestContext } from './request-context';
+import type { RequestContext } from '../domain/request-context';
 
 /** Glance's image delete: the image becomes `deleted`, its data is removed, and a snapshot still making it is stopped. */
 export class DeleteImageCommand {

@@ -1,39 +1,15 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { imageStream } from '../events';
 import { DeleteImageCommand, type DeleteImageResult } from './delete-image.command';
-import { ActionForbiddenError, ImageNotFoundError } from './domain-errors';
+import { authorizeImageDeletion } from '../domain/image-deletion.authorization';
+import { ImageNotFoundError } from '../domain/domain-errors';
 import { EventAppender } from './event-appender';
-import { decideDeletion } from './image.decider';
-import { foldImage, type ImageState } from './image.state';
-import {
-  canSee,
-  causationFromRequest,
-  isMemberOrAdmin,
-  isUuid,
-  type RequestContext,
-} from './request-context';
+import { decideDeletion } from '../domain/image.decider';
+import { foldImage } from '../domain/image.state';
+import { causationFromRequest, isUuid } from '../domain/request-context';
 
 /** A snapshot appends progress about once a second, so a delete may race it; re-read this often. */
 const CAS_ATTEMPTS = 10;
-
-/**
- * Who may delete: the owning project's members and admins. The project a shared snapshot is
- * shared with sees the image but may not delete it (403); anyone else gets 404, as if the
- * image did not exist.
- */
-export function authorizeImageDeletion(
-  state: ImageState,
-  imageId: string,
-  request: RequestContext,
-): void {
-  const { actor } = request;
-  const owner = state.exists && canSee(actor, state.projectId);
-  const member = state.exists && state.sharedWithProjectId === actor.projectId;
-  if (!owner && !member) throw new ImageNotFoundError(imageId);
-  if (!owner) throw new ActionForbiddenError('You are not permitted to delete this image.');
-  if (!isMemberOrAdmin(actor))
-    throw new ActionForbiddenError('You are not authorized to complete delete_image action.');
-}
 
 /**
  * Appends ImageDeleted (reason `user`). Removing the data, and stopping a snapshot that is

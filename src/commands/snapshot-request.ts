@@ -1,23 +1,23 @@
 import { imageStream, instanceStream, type ImageReserved, type ImageType } from '../events';
 import type { IdGenerator } from './clock';
-import { InstanceNotFoundError, PolicyForbiddenError } from './domain-errors';
+import { InstanceNotFoundError, PolicyForbiddenError } from '../domain/domain-errors';
 import type { EventAppender } from './event-appender';
-import { decideReservation } from './image.decider';
-import { initialImageState } from './image.state';
+import { decideReservation } from '../domain/image.decider';
+import { initialImageState } from '../domain/image.state';
 import {
   decideSnapshotRequest,
   decideTaskRelease,
   type SnapshotRequestAction,
-} from './instance.decider';
-import { foldInstance } from './instance.state';
+} from '../domain/instance.decider';
+import { foldInstance } from '../domain/instance.state';
 import {
   canSee,
   causationFromRequest,
   isMemberOrAdmin,
   isUuid,
   type RequestContext,
-} from './request-context';
-import { snapshotProperties } from './snapshot-properties';
+} from '../domain/request-context';
+import { snapshotProperties } from '../domain/snapshot-properties';
 
 /** How often a lost compare-and-swap is re-read and re-decided before giving up. */
 const CAS_ATTEMPTS = 5;

@@ -1,4 +1,4 @@
-import type { RequestContext } from './request-context';
+import type { RequestContext } from '../domain/request-context';
 
 /**
  * Compares libvirt with the instances snapledger knows: registers new domains, records

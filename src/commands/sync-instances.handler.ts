@@ -9,10 +9,14 @@ import {
 } from '../drivers/hypervisor.port';
 import { instanceStream } from '../events';
 import { EventAppender } from './event-appender';
-import { decideDisappearance, decideObservation, type ObservedDomain } from './instance.decider';
-import { foldInstance } from './instance.state';
-import { novaStateOf } from './nova-state.mapping';
-import { causationFromRequest } from './request-context';
+import {
+  decideDisappearance,
+  decideObservation,
+  type ObservedDomain,
+} from '../domain/instance.decider';
+import { foldInstance } from '../domain/instance.state';
+import { novaStateOf } from '../domain/nova-state.mapping';
+import { causationFromRequest } from '../domain/request-context';
 import {
   KNOWN_INSTANCES,
   SyncInstancesCommand,

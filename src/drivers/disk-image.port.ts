@@ -1,3 +1,7 @@
+import type { ImageCompression } from '../domain/image-compression';
+
+export type { ImageCompression };
+
 export interface DiskImageInfo {
   readonly format: string;
   readonly virtualSize: number;
@@ -21,9 +25,6 @@ export interface ConvertOptions {
    */
   readonly compression?: ImageCompression;
 }
-
-/** qcow2 cluster compression algorithms. */
-export type ImageCompression = 'zlib' | 'zstd';
 
 export interface MeasureOptions {
   readonly source: string;

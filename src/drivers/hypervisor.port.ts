@@ -1,13 +1,6 @@
-/** libvirt's own domain states, as `virsh domstate` reports them. */
-export type LibvirtDomainState =
-  | 'running'
-  | 'idle'
-  | 'paused'
-  | 'in shutdown'
-  | 'shut off'
-  | 'crashed'
-  | 'pmsuspended'
-  | 'no state';
+import type { LibvirtDomainState } from '../domain/libvirt-domain-state';
+
+export type { LibvirtDomainState };
 
 export interface DomainSummary {
   readonly uuid: string;

@@ -2,8 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
-import type { EventMetadata } from '../events/event-metadata';
-import { upcast } from '../events/upcasters';
+import {
+  checkExpectedRevision,
+  serialize,
+  toRecordedEvent,
+  type EventRow,
+  type PreparedRow,
+} from './event-rows';
 import {
   DuplicateEventError,
   EventStoreClosedError,
@@ -75,79 +80,12 @@ BEGIN
 END;
 `;
 
-interface EventRow {
-  readonly position: number;
-  readonly stream_name: string;
-  readonly stream_revision: number;
-  readonly type: string;
-  readonly data: string;
-  readonly metadata: string;
-}
-
 const COLUMNS = 'position, stream_name, stream_revision, type, data, metadata';
-
-function toRecordedEvent(row: EventRow): RecordedEvent {
-  return upcast<RecordedEvent>({
-    streamName: row.stream_name,
-    revision: row.stream_revision,
-    position: row.position,
-    type: row.type,
-    data: JSON.parse(row.data) as unknown,
-    metadata: JSON.parse(row.metadata) as EventMetadata,
-  });
-}
 
 function isConstraintError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code: unknown = (err as Error & { code?: unknown }).code;
   return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT');
-}
-
-function checkExpectedRevision(expected: ExpectedRevision): void {
-  if (expected === 'any' || expected === 'no_stream') return;
-  if (typeof expected !== 'number' || !Number.isSafeInteger(expected) || expected < 0) {
-    throw new TypeError(
-      `expected revision must be 'no_stream', 'any' or an integer >= 0, got ${String(expected)}`,
-    );
-  }
-}
-
-interface PreparedRow {
-  readonly eventId: string;
-  readonly type: string;
-  readonly data: string;
-  readonly metadata: string;
-}
-
-function serialize(streamName: string, events: readonly NewEvent[]): PreparedRow[] {
-  if (events.length === 0) {
-    throw new Error(
-      `append to ${streamName}: the batch is empty; an append needs at least one event`,
-    );
-  }
-  const rows: PreparedRow[] = [];
-  const seen = events.length > 1 ? new Set<string>() : undefined;
-  for (const event of events) {
-    const eventId = event.metadata?.eventId;
-    if (typeof eventId !== 'string' || eventId.length === 0) {
-      throw new TypeError(`append to ${streamName}: every event needs metadata.eventId`);
-    }
-    if (typeof event.type !== 'string' || event.type.length === 0) {
-      throw new TypeError(`append to ${streamName}: event ${eventId} has no type`);
-    }
-    if (seen) {
-      if (seen.has(eventId)) throw new DuplicateEventError(eventId);
-      seen.add(eventId);
-    }
-    const data = JSON.stringify(event.data);
-    if (data === undefined) {
-      throw new TypeError(
-        `append to ${streamName}: the data of event ${eventId} is not JSON-serializable`,
-      );
-    }
-    rows.push({ eventId, type: event.type, data, metadata: JSON.stringify(event.metadata) });
-  }
-  return rows;
 }
 
 /**

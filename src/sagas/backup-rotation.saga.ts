@@ -1,7 +1,7 @@
 import { DataSource, type EntityManager } from 'typeorm';
 import type { EventAppender } from '../commands/event-appender';
-import { decideDeletion } from '../commands/image.decider';
-import { foldImage } from '../commands/image.state';
+import { decideDeletion } from '../domain/image.decider';
+import { foldImage } from '../domain/image.state';
 import {
   subscribeFromCheckpoint,
   type CheckpointedSubscription,
@@ -16,7 +16,7 @@ import {
   type TaskStateChanged,
   type Uploaded,
 } from '../events';
-import { backupsToRotate, rotationGroupOf } from './backup-rotation.decider';
+import { backupsToRotate, rotationGroupOf } from '../domain/backup-rotation.decider';
 import { BackupRotationRecord, type RotatableBackupStatus } from './backup-rotation.entity';
 import type { SagaLogger } from './snapshot.saga';
 import { SagaCheckpoint } from './snapshot-process.entity';

@@ -1,6 +1,6 @@
 import { loadAggregate } from '../commands/aggregate-loader';
-import { foldImage, type ImageState } from '../commands/image.state';
-import { foldInstance, type InstanceState } from '../commands/instance.state';
+import { foldImage, type ImageState } from '../domain/image.state';
+import { foldInstance, type InstanceState } from '../domain/instance.state';
 import type { EventStore, ExpectedRevision } from '../event-store/event-store.port';
 import {
   imageStream,

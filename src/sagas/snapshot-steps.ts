@@ -3,16 +3,16 @@ import {
   decideFailure,
   decideProgress,
   decideUploaded,
-} from '../commands/image.decider';
-import { evolveImage } from '../commands/image.state';
+} from '../domain/image.decider';
+import { evolveImage } from '../domain/image.state';
 import {
   decideDomainRestored,
   decideDomainSaved,
   decideTaskRelease,
   decideTaskTransition,
   SNAPSHOT_ALLOWED_VM_STATES,
-} from '../commands/instance.decider';
-import { novaStateOf } from '../commands/nova-state.mapping';
+} from '../domain/instance.decider';
+import { novaStateOf } from '../domain/nova-state.mapping';
 import type { EventAppender } from '../commands/event-appender';
 import {
   imageStream,
@@ -30,7 +30,7 @@ import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
 import { PermanentStepError } from './permanent-step.error';
 import { ProgressSampler } from './progress-sampler';
 import { StagingSpace } from './space-check';
-import { planTargetFormat } from './target-format';
+import { planTargetFormat } from '../domain/target-format';
 import type { SnapshotAction } from './snapshot-next-step';
 import type { SnapshotProcessState } from './snapshot-process.state';
 

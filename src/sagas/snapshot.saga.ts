@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, EntityManager } from 'typeorm';
-import { DomainError } from '../commands/domain-errors';
+import { DomainError } from '../domain/domain-errors';
 import { InjectedFaultError } from '../commands/fault-injection';
 import { DiskImageToolError } from '../drivers/disk-image.port';
 import { DomainNotFoundError, DomainStateError } from '../drivers/hypervisor.port';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/commands/domain-errors';
+import { ValidationError } from '../../src/domain/domain-errors';
 import { auditCursorOf } from '../../src/api/queries/audit-log.query';
 import { snapshotCursorOf } from '../../src/api/queries/snapshot-history.query';
 import { decodeCursor, encodeCursor } from '../../src/api/queries/query-cursor';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backupsToRotate, rotationGroupOf } from '../../src/sagas/backup-rotation.decider';
+import { backupsToRotate, rotationGroupOf } from '../../src/domain/backup-rotation.decider';
 import type { ImageReserved } from '../../src/events';
 
 const b = (imageId: string, reservedAt: number) => ({ imageId, reservedAt });

@@ -23,7 +23,7 @@ import {
   InstanceNotFoundError,
   PolicyForbiddenError,
   ValidationError,
-} from '../../src/commands/domain-errors';
+} from '../../src/domain/domain-errors';
 import type { Actor } from '../../src/events';
 import { InstanceActionEvent } from '../../src/projections/entities/instance-action-event.entity';
 import { InstanceAction } from '../../src/projections/entities/instance-action.entity';

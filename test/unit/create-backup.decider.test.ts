@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { InstanceInvalidStateError } from '../../src/commands/domain-errors';
-import { decideSnapshotRequest, decideTaskTransition } from '../../src/commands/instance.decider';
-import { foldInstance } from '../../src/commands/instance.state';
+import { InstanceInvalidStateError } from '../../src/domain/domain-errors';
+import { decideSnapshotRequest, decideTaskTransition } from '../../src/domain/instance.decider';
+import { foldInstance } from '../../src/domain/instance.state';
 import {
   SYSTEM_ACTOR,
   isRequestedTaskState,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCreateBackupBody } from '../../src/commands/create-backup.validation';
-import { QuotaExceededError, ValidationError } from '../../src/commands/domain-errors';
+import { QuotaExceededError, ValidationError } from '../../src/domain/domain-errors';
 
 const PREFIX = 'Invalid input for field/attribute';
 

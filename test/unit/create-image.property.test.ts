@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCreateImageBody } from '../../src/commands/create-image.validation';
-import { QuotaExceededError, ValidationError } from '../../src/commands/domain-errors';
+import { QuotaExceededError, ValidationError } from '../../src/domain/domain-errors';
 
 type Verdict = 'accepted' | 'invalid' | 'over-quota';
 

@@ -4,7 +4,7 @@ import {
   isValidNovaName,
   parseCreateImageBody,
 } from '../../src/commands/create-image.validation';
-import { QuotaExceededError, ValidationError } from '../../src/commands/domain-errors';
+import { QuotaExceededError, ValidationError } from '../../src/domain/domain-errors';
 
 const NOVA_PREFIX = 'Invalid input for field/attribute';
 const NOVA_INVALID_NAME =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/commands/domain-errors';
+import { ValidationError } from '../../src/domain/domain-errors';
 import { effectiveSort } from '../../src/api/queries/image-list.query';
 import {
   glanceListLinks,

@@ -1,6 +1,6 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/commands/domain-errors';
+import { ValidationError } from '../../src/domain/domain-errors';
 import {
   connectionComplexity,
   MAX_PAGE_SIZE,

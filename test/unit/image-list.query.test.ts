@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/commands/domain-errors';
+import { ValidationError } from '../../src/domain/domain-errors';
 import type { Actor } from '../../src/events';
 import {
   listImages,

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { authorizeImageDeletion } from '../../src/commands/delete-image.handler';
+import { authorizeImageDeletion } from '../../src/domain/image-deletion.authorization';
 import {
   ActionForbiddenError,
   ImageNotFoundError,
   InvalidTransitionError,
-} from '../../src/commands/domain-errors';
+} from '../../src/domain/domain-errors';
 import {
   decideDeletion,
   decideExtracted,
@@ -12,14 +12,14 @@ import {
   decideProgress,
   decideReservation,
   decideUploaded,
-} from '../../src/commands/image.decider';
+} from '../../src/domain/image.decider';
 import {
   evolveImage,
   foldImage,
   initialImageState,
   isSettled,
   type ImageState,
-} from '../../src/commands/image.state';
+} from '../../src/domain/image.state';
 import type { ImageEvent, ImageReserved, SnapshotStep } from '../../src/events';
 
 const VM = '11111111-1111-4111-8111-111111111111';

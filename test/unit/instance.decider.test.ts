@@ -3,7 +3,7 @@ import {
   InstanceInvalidStateError,
   InstanceNotFoundError,
   InvalidTransitionError,
-} from '../../src/commands/domain-errors';
+} from '../../src/domain/domain-errors';
 import {
   SNAPSHOT_ALLOWED_VM_STATES,
   decideDomainRestored,
@@ -14,13 +14,13 @@ import {
   decideTaskRelease,
   decideTaskTransition,
   type ObservedDomain,
-} from '../../src/commands/instance.decider';
+} from '../../src/domain/instance.decider';
 import {
   evolveInstance,
   foldInstance,
   initialInstanceState,
   type InstanceState,
-} from '../../src/commands/instance.state';
+} from '../../src/domain/instance.state';
 import type {
   InstanceEvent,
   InstanceRegistered,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { novaStateOf } from '../../src/commands/nova-state.mapping';
+import { novaStateOf } from '../../src/domain/nova-state.mapping';
 import type { LibvirtDomainState } from '../../src/drivers/hypervisor.port';
 import type { PowerState, VmState } from '../../src/events';
 

@@ -18,7 +18,7 @@ import {
   flavorSummaryShape,
 } from '../../src/api/rest/nova-flavor.shape';
 import { serverDetailShape, serverFlavorShape } from '../../src/api/rest/nova-server.shape';
-import { ValidationError } from '../../src/commands/domain-errors';
+import { ValidationError } from '../../src/domain/domain-errors';
 import type { Actor } from '../../src/events';
 import { InstanceActionEvent } from '../../src/projections/entities/instance-action-event.entity';
 import { InstanceAction } from '../../src/projections/entities/instance-action.entity';

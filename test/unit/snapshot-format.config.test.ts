@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/snapledger.config';
-import { planTargetFormat } from '../../src/sagas/target-format';
+import { planTargetFormat } from '../../src/domain/target-format';
 
 describe('SNAPLEDGER_SNAPSHOT_FORMAT and SNAPLEDGER_SNAPSHOT_COMPRESSION', () => {
   const load = (env: Record<string, string>) =>

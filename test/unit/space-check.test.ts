@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MeasureOptions } from '../../src/drivers/disk-image.port';
-import {
-  SPACE_MARGIN_FLOOR,
-  StagingSpace,
-  decideSpace,
-  spaceMargin,
-} from '../../src/sagas/space-check';
+import { SPACE_MARGIN_FLOOR, decideSpace, spaceMargin } from '../../src/domain/space-decision';
+import { StagingSpace } from '../../src/sagas/space-check';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { GqlExecutionContext } from '@nestjs/graphql';
-import type { RequestContext } from '../../commands/request-context';
+import type { RequestContext } from '../../domain/request-context';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
 import type { SnapledgerRequest } from '../request-context.middleware';
 import { TokenService } from './token.service';

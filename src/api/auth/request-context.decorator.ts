@@ -4,7 +4,7 @@ import {
   ForbiddenException,
   SetMetadata,
 } from '@nestjs/common';
-import { isAdmin, type RequestContext } from '../../commands/request-context';
+import { isAdmin, type RequestContext } from '../../domain/request-context';
 import { PUBLIC_ROUTE, requestOf } from './auth.guard';
 
 /** The authenticated caller of this request (a REST route or a GraphQL resolver). */

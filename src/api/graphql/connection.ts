@@ -1,6 +1,6 @@
 import type { Type } from '@nestjs/common';
 import { ArgsType, Field, Int, ObjectType } from '@nestjs/graphql';
-import { ValidationError } from '../../commands/domain-errors';
+import { ValidationError } from '../../domain/domain-errors';
 
 /** Page size when `first` is not given, and the largest `first` a list accepts. */
 export const DEFAULT_PAGE_SIZE = 20;

@@ -14,8 +14,8 @@ import {
 } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { RequestContext } from '../../commands/request-context';
-import { isAdmin } from '../../commands/request-context';
+import type { RequestContext } from '../../domain/request-context';
+import { isAdmin } from '../../domain/request-context';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
 import { Caller, Public } from '../auth/request-context.decorator';
 import { TokenService } from '../auth/token.service';

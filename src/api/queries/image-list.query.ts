@@ -1,6 +1,6 @@
 import type { DataSource, SelectQueryBuilder } from 'typeorm';
-import { isAdmin } from '../../commands/request-context';
-import { ValidationError } from '../../commands/domain-errors';
+import { isAdmin } from '../../domain/request-context';
+import { ValidationError } from '../../domain/domain-errors';
 import type { Actor } from '../../events';
 import { ImageView } from '../../projections/entities/image-view.entity';
 

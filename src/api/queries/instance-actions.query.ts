@@ -1,6 +1,6 @@
 import { In, type DataSource } from 'typeorm';
-import { InstanceNotFoundError, ValidationError } from '../../commands/domain-errors';
-import { canSee, isAdmin } from '../../commands/request-context';
+import { InstanceNotFoundError, ValidationError } from '../../domain/domain-errors';
+import { canSee, isAdmin } from '../../domain/request-context';
 import type { Actor } from '../../events';
 import { InstanceActionEvent } from '../../projections/entities/instance-action-event.entity';
 import { InstanceAction } from '../../projections/entities/instance-action.entity';

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { ValidationError } from '../../commands/domain-errors';
-import { canSee, isAdmin } from '../../commands/request-context';
+import { ValidationError } from '../../domain/domain-errors';
+import { canSee, isAdmin } from '../../domain/request-context';
 import type { Actor } from '../../events';
 import { InstanceView } from '../../projections/entities/instance-view.entity';
 

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { isAdmin } from '../../commands/request-context';
+import { isAdmin } from '../../domain/request-context';
 import type { Actor } from '../../events';
 import { InstanceView } from '../../projections/entities/instance-view.entity';
 import {

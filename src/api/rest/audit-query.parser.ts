@@ -1,4 +1,4 @@
-import { ValidationError } from '../../commands/domain-errors';
+import { ValidationError } from '../../domain/domain-errors';
 import {
   AUDIT_LOG_MAX_LIMIT,
   auditCursorPosition,

@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import type { RequestContext } from '../../commands/request-context';
+import type { RequestContext } from '../../domain/request-context';
 import { VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';
 import { listAuditLog } from '../queries/audit-log.query';

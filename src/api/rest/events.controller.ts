@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
-import type { RequestContext } from '../../commands/request-context';
+import type { RequestContext } from '../../domain/request-context';
 import { EVENT_STORE, type EventStore } from '../../event-store/event-store.port';
 import { AdminCaller } from '../auth/request-context.decorator';
 import { parseEventsQuery } from './events-query.parser';

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
-import type { RequestContext } from '../../commands/request-context';
+import type { RequestContext } from '../../domain/request-context';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
 import { VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { DataSource } from 'typeorm';
-import type { RequestContext } from '../../commands/request-context';
+import type { RequestContext } from '../../domain/request-context';
 import { IMAGE_STORE, type ImageStore } from '../../drivers/image-store.port';
 import { VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';

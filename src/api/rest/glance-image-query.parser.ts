@@ -1,4 +1,4 @@
-import { ValidationError } from '../../commands/domain-errors';
+import { ValidationError } from '../../domain/domain-errors';
 import {
   IMAGE_SORT_KEYS,
   type ColumnEquals,

@@ -1,6 +1,6 @@
 import { Controller, Delete, Get, HttpCode, NotFoundException, Param } from '@nestjs/common';
 import { DeleteImageCommand, type DeleteImageResult } from '../../commands/delete-image.command';
-import type { RequestContext } from '../../commands/request-context';
+import type { RequestContext } from '../../domain/request-context';
 import { Caller } from '../auth/request-context.decorator';
 import { ReadModels } from '../read-models.service';
 import { WriteCommandBus } from '../write-command.bus';

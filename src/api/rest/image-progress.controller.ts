@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, NotFoundException, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
-import { isUuid, type RequestContext } from '../../commands/request-context';
+import { isUuid, type RequestContext } from '../../domain/request-context';
 import { ImageView } from '../../projections/entities/image-view.entity';
 import { SnapshotHistory } from '../../projections/entities/snapshot-history.entity';
 import type { ProjectionRunner } from '../../projections/projection-runner';

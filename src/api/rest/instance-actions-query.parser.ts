@@ -1,4 +1,4 @@
-import { ValidationError } from '../../commands/domain-errors';
+import { ValidationError } from '../../domain/domain-errors';
 import type { InstanceActionPage } from '../queries/instance-actions.query';
 import { parseIsoTime } from './glance-image-query.parser';
 import { atLeast, type Microversion } from './microversion';

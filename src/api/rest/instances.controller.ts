@@ -10,7 +10,7 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { isAdmin, type RequestContext } from '../../commands/request-context';
+import { isAdmin, type RequestContext } from '../../domain/request-context';
 import {
   SyncInstancesCommand,
   type SyncInstancesResult,

@@ -1,7 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { RequestContext } from '../../commands/request-context';
+import type { RequestContext } from '../../domain/request-context';
 import { AdminCaller } from '../auth/request-context.decorator';
 import { AppMetrics } from '../metrics/app-metrics';
 

@@ -1,5 +1,5 @@
-import { ValidationError } from '../../commands/domain-errors';
-import { isUuid } from '../../commands/request-context';
+import { ValidationError } from '../../domain/domain-errors';
+import { isUuid } from '../../domain/request-context';
 
 /** A parsed query string as Express gives it: repeated keys become arrays. */
 export type RawQuery = Readonly<Record<string, unknown>>;

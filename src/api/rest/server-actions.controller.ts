@@ -3,8 +3,8 @@ import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledge
 import type { Response } from 'express';
 import { CreateBackupCommand, type CreateBackupResult } from '../../commands/create-backup.command';
 import { CreateImageCommand, type CreateImageResult } from '../../commands/create-image.command';
-import { ValidationError } from '../../commands/domain-errors';
-import type { RequestContext } from '../../commands/request-context';
+import { ValidationError } from '../../domain/domain-errors';
+import type { RequestContext } from '../../domain/request-context';
 import { WriteCommandBus } from '../write-command.bus';
 import { Caller } from '../auth/request-context.decorator';
 import type { SnapledgerRequest } from '../request-context.middleware';

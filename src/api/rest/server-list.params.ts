@@ -2,8 +2,8 @@ import {
   ActionForbiddenError,
   PolicyForbiddenError,
   ValidationError,
-} from '../../commands/domain-errors';
-import { isAdmin } from '../../commands/request-context';
+} from '../../domain/domain-errors';
+import { isAdmin } from '../../domain/request-context';
 import type { Actor } from '../../events';
 import {
   INSTANCE_LIST_MAX_LIMIT,

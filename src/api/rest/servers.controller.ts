@@ -1,8 +1,8 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { DataSource } from 'typeorm';
-import { InstanceNotFoundError } from '../../commands/domain-errors';
-import { isAdmin, type RequestContext } from '../../commands/request-context';
+import { InstanceNotFoundError } from '../../domain/domain-errors';
+import { isAdmin, type RequestContext } from '../../domain/request-context';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from '../../config/snapledger.config';
 import { VIEWS_DB } from '../../di-tokens';
 import { Caller } from '../auth/request-context.decorator';

@@ -1,4 +1,4 @@
-import { ValidationError } from '../../commands/domain-errors';
+import { ValidationError } from '../../domain/domain-errors';
 import {
   SNAPSHOT_HISTORY_MAX_LIMIT,
   snapshotCursorKey,

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { DataSource } from 'typeorm';
-import { isAdmin } from '../../../commands/request-context';
+import { isAdmin } from '../../../domain/request-context';
 import type { Actor } from '../../../events';
 import {
   type InstanceActionWithEvents,

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { DataSource } from 'typeorm';
-import { isAdmin } from '../../../commands/request-context';
+import { isAdmin } from '../../../domain/request-context';
 import type { Actor } from '../../../events';
 import { AuditLogEntry } from '../../../projections/entities/audit-log-entry.entity';
 import { auditCursorOf, auditCursorPosition } from '../../queries/audit-log.query';

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { In, type DataSource } from 'typeorm';
-import { canSee } from '../../../commands/request-context';
+import { canSee } from '../../../domain/request-context';
 import type { Actor } from '../../../events';
 import { InstanceView } from '../../../projections/entities/instance-view.entity';
 

@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Args, Query, ResolveField, Resolver, Root } from '@nestjs/graphql';
 import type { DataSource } from 'typeorm';
-import type { RequestContext } from '../../../commands/request-context';
+import type { RequestContext } from '../../../domain/request-context';
 import type { AuditLogEntry } from '../../../projections/entities/audit-log-entry.entity';
 import { VIEWS_DB } from '../../../di-tokens';
 import { Caller } from '../../auth/request-context.decorator';

@@ -1,7 +1,7 @@
 import { ServiceUnavailableException } from '@nestjs/common';
 import { Args, ID, Mutation, Resolver } from '@nestjs/graphql';
 import { CreateImageCommand, type CreateImageResult } from '../../../commands/create-image.command';
-import type { RequestContext } from '../../../commands/request-context';
+import type { RequestContext } from '../../../domain/request-context';
 import type { ImageView } from '../../../projections/entities/image-view.entity';
 import { Caller } from '../../auth/request-context.decorator';
 import { ReadModels } from '../../read-models.service';

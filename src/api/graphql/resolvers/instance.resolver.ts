@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Args, Context, ID, Query, ResolveField, Resolver, Root } from '@nestjs/graphql';
 import type { DataSource } from 'typeorm';
-import { isAdmin, type RequestContext } from '../../../commands/request-context';
+import { isAdmin, type RequestContext } from '../../../domain/request-context';
 import type { InstanceView } from '../../../projections/entities/instance-view.entity';
 import { VIEWS_DB } from '../../../di-tokens';
 import { Caller } from '../../auth/request-context.decorator';

@@ -1,8 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Args, Context, Query, ResolveField, Resolver, Root } from '@nestjs/graphql';
 import type { DataSource } from 'typeorm';
-import { ValidationError } from '../../../commands/domain-errors';
-import { isUuid, type RequestContext } from '../../../commands/request-context';
+import { ValidationError } from '../../../domain/domain-errors';
+import { isUuid, type RequestContext } from '../../../domain/request-context';
 import type { ImageView } from '../../../projections/entities/image-view.entity';
 import type { SnapshotHistory } from '../../../projections/entities/snapshot-history.entity';
 import { VIEWS_DB } from '../../../di-tokens';

@@ -1,17 +1,17 @@
 import type { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { SnapledgerConfig } from '../config/snapledger.config';
-import type { SnapledgerLogger } from '../logger';
-import { ApiErrorFilter } from './api-error.filter';
-import { contentTypeMiddleware } from './content-type.middleware';
-import { imagePrefixMiddleware } from './image-prefix.middleware';
-import { ServiceLock } from '../service-lock';
-import { requestIdMiddleware } from './request-context.middleware';
-import { httpLoggerMiddleware } from './logging/http-logger.middleware';
-import { AppMetrics } from './metrics/app-metrics';
-import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
-import { buildOpenApiDocument, OpenApiDocumentHolder } from './openapi/openapi-document';
+import type { SnapledgerConfig } from './config/snapledger.config';
+import type { SnapledgerLogger } from './logger';
+import { ApiErrorFilter } from './api/api-error.filter';
+import { contentTypeMiddleware } from './api/content-type.middleware';
+import { imagePrefixMiddleware } from './api/image-prefix.middleware';
+import { ServiceLock } from './service-lock';
+import { requestIdMiddleware } from './api/request-context.middleware';
+import { httpLoggerMiddleware } from './api/logging/http-logger.middleware';
+import { AppMetrics } from './api/metrics/app-metrics';
+import { httpMetricsMiddleware } from './api/metrics/http-metrics.middleware';
+import { buildOpenApiDocument, OpenApiDocumentHolder } from './api/openapi/openapi-document';
 
 /**
  * Builds the root module the HTTP service runs. The composition root (AppModule.forRoot, with

@@ -1,4 +1,4 @@
-import type { LibvirtDomainState } from '../drivers/hypervisor.port';
+import type { LibvirtDomainState } from './libvirt-domain-state';
 import type { PowerState, VmState } from '../events';
 
 /**

@@ -1,4 +1,4 @@
-import type { ImageCompression } from '../drivers/disk-image.port';
+import type { ImageCompression } from './image-compression';
 
 /** What the plan records about the snapshot's output. */
 export interface TargetFormatPlan {

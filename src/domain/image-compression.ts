@@ -1,0 +1,2 @@
+/** qcow2 cluster compression algorithms. */
+export type ImageCompression = 'zlib' | 'zstd';
