@@ -14,6 +14,9 @@ command -v python3 >/dev/null || need_apt+=(python3)
 command -v curl >/dev/null || need_apt+=(curl)
 # Debian's OpenStack CLI (OSC 6.0, openstacksdk 0.101), for test/integration/openstack-cli.e2e.test.ts.
 command -v openstack >/dev/null || need_apt+=(python3-openstackclient)
+# PostgreSQL's server binaries: the tests start throwaway clusters of their own
+# (test/support/postgres-server.ts); nothing here starts Debian's default cluster.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,18 +1,16 @@
 import { isAbsolute } from 'node:path';
 import { execa } from 'execa';
-import { XMLParser } from 'fast-xml-parser';
+import { mirrorsInto, parseDomainXml } from './domain-xml';
 import {
-  DomainNotFoundError,
   DomainStateError,
   TransientHypervisorError,
   type DomainDetails,
-  type DomainDisk,
-  type DomainOwner,
   type DomainSummary,
   type Hypervisor,
   type LibvirtDomainState,
   type MirrorOptions,
 } from './hypervisor.port';
+import { isNoActiveBlockJob, isStateRace, virshFailureError } from './virsh-errors';
 
 export interface VirshHypervisorOptions {
   /** Timeout of the long operations (start/restore). Default 120 s. */
@@ -56,28 +54,6 @@ const STATE_ALIASES: Readonly<Record<string, LibvirtDomainState>> = {
   dying: 'in shutdown',
 };
 
-/** Messages of failures that may go away by themselves: connection problems, a busy domain. */
-const TRANSIENT_PATTERNS: readonly RegExp[] = [
-  /failed to connect to the hypervisor/i,
-  /cannot recv data/i,
-  /cannot send data/i,
-  /end of file while reading data/i,
-  /connection reset/i,
-  /broken pipe/i,
-  /failed to connect socket/i,
-  /no connection driver available/i,
-  /cannot acquire state change lock/i,
-  /timed out during operation/i,
-  /client socket is closed/i,
-];
-
-const NOT_FOUND_PATTERNS: readonly RegExp[] = [/failed to get domain/i, /domain not found/i];
-
-const NOVA_NS = /^http:\/\/openstack\.org\/xmlns\/libvirt\/nova\/1\.\d+$/;
-const SNAPLEDGER_NS = 'https://snapledger.dev/xmlns/1';
-
-const ATTR = '@_';
-
 interface VirshResult {
   readonly stdout: string;
   readonly stderr: string;
@@ -106,16 +82,6 @@ export class VirshHypervisor implements Hypervisor {
   private readonly queryTimeoutMs: number;
   /** The last state read of each domain (by the name it was asked for), and when. */
   private readonly lastRead = new Map<string, { readonly info: DomInfo; readonly at: number }>();
-  private readonly parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: ATTR,
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: true,
-    processEntities: true,
-    // Every element is an array, so repeated and single elements read the same way.
-    isArray: (_name, _jpath, _isLeaf, isAttribute) => !isAttribute,
-  });
 
   constructor(
     private readonly uri: string,
@@ -156,7 +122,7 @@ export class VirshHypervisor implements Hypervisor {
       this.virsh(['dumpxml', '--domain', domain], this.queryTimeoutMs, domain),
       this.domInfo(domain),
     ]);
-    return { ...this.parseDomainXml(xml.stdout, domain), ...info };
+    return { ...parseDomainXml(xml.stdout, domain), ...info };
   }
 
   async state(domain: string): Promise<{ state: LibvirtDomainState; hasManagedSave: boolean }> {
@@ -295,8 +261,7 @@ export class VirshHypervisor implements Hypervisor {
       this.queryTimeoutMs,
       domain,
     );
-    const root = children(this.parser.parse(stdout) as XmlNode, 'domain')[0];
-    if (!mirrorsInto(root, target, destination)) return false;
+    if (!mirrorsInto(stdout, target, destination)) return false;
     try {
       await this.virsh(
         ['blockjob', '--domain', domain, '--path', target, '--abort'],
@@ -305,11 +270,7 @@ export class VirshHypervisor implements Hypervisor {
       );
     } catch (error) {
       // Ended by itself between the check and the abort.
-      if (
-        error instanceof VirshCommandError &&
-        /does not have an active block job|no active block job/i.test(error.stderr)
-      )
-        return false;
+      if (isNoActiveBlockJob(error)) return false;
       throw error;
     }
     return true;
@@ -405,39 +366,6 @@ export class VirshHypervisor implements Hypervisor {
     }
   }
 
-  private parseDomainXml(
-    xml: string,
-    domain: string,
-  ): Pick<
-    DomainDetails,
-    'uuid' | 'name' | 'vcpus' | 'memoryMiB' | 'firstFileDisk' | 'owner' | 'guestAgent'
-  > {
-    const doc = this.parser.parse(xml) as XmlNode;
-    const root = children(doc, 'domain')[0];
-    if (!root) throw new Error(`virsh dumpxml for ${domain} returned no <domain> element`);
-    const uuid = text(children(root, 'uuid')[0]).toLowerCase();
-    const name = text(children(root, 'name')[0]);
-    if (!uuid || !name) throw new Error(`domain XML of ${domain} has no uuid or name`);
-
-    const vcpuNode = children(root, 'vcpu')[0];
-    const vcpus = Number(attr(vcpuNode, 'current') ?? text(vcpuNode));
-    const memoryNode = children(root, 'memory')[0];
-    const memoryMiB = toMiB(Number(text(memoryNode)), attr(memoryNode, 'unit') ?? 'KiB');
-    if (!Number.isFinite(vcpus) || !Number.isFinite(memoryMiB)) {
-      throw new Error(`domain XML of ${domain} has no readable <vcpu> or <memory>`);
-    }
-
-    return {
-      uuid,
-      name,
-      vcpus,
-      memoryMiB,
-      firstFileDisk: firstFileDisk(root),
-      owner: ownerFromMetadata(children(root, 'metadata')[0]),
-      guestAgent: hasGuestAgent(root),
-    };
-  }
-
   private async virsh(
     args: readonly string[],
     timeoutMs: number,
@@ -452,45 +380,16 @@ export class VirshHypervisor implements Hypervisor {
     });
     if (!result.failed) return { stdout: result.stdout, stderr: result.stderr };
 
-    const what = `virsh ${args[0]}${domain === undefined ? '' : ` ${domain}`}`;
-    const stderr = result.stderr.trim();
-    if (result.timedOut) {
-      throw new TransientHypervisorError(
-        `${what} timed out after ${timeoutMs} ms${stderr ? `: ${stderr}` : ''}`,
-      );
-    }
-    if (TRANSIENT_PATTERNS.some((p) => p.test(stderr)))
-      throw new TransientHypervisorError(`${what} failed: ${stderr}`);
-    if (domain !== undefined && NOT_FOUND_PATTERNS.some((p) => p.test(stderr))) {
-      throw new DomainNotFoundError(domain);
-    }
-    const detail = stderr || result.originalMessage || result.shortMessage;
-    throw new VirshCommandError(
-      `${what} failed (exit ${result.exitCode ?? 'none'}): ${detail}`,
-      stderr,
-    );
+    throw virshFailureError({
+      command: args[0],
+      domain,
+      stderr: result.stderr,
+      timedOut: result.timedOut,
+      timeoutMs,
+      exitCode: result.exitCode,
+      description: result.originalMessage || result.shortMessage,
+    });
   }
-}
-
-/** A virsh failure that is neither "not found" nor transient; carries virsh's stderr. */
-export class VirshCommandError extends Error {
-  constructor(
-    message: string,
-    readonly stderr: string,
-  ) {
-    super(message);
-    this.name = 'VirshCommandError';
-  }
-}
-
-/** Errors that mean "the domain was not in the state we just read": re-check and retry. */
-function isStateRace(error: unknown): boolean {
-  return (
-    error instanceof VirshCommandError &&
-    /domain is not running|domain is already running|domain is already active|domain is not paused|operation is not valid/i.test(
-      error.stderr,
-    )
-  );
 }
 
 /** A domain whose QEMU runs: managedsave can save it. */
@@ -504,170 +403,8 @@ export function normaliseState(raw: string): LibvirtDomainState {
   return STATE_ALIASES[value] ?? 'no state';
 }
 
-type XmlNode = Record<string, unknown>;
-
-function children(node: unknown, name: string): XmlNode[] {
-  if (!node || typeof node !== 'object') return [];
-  const value = (node as XmlNode)[name];
-  if (!Array.isArray(value)) return [];
-  // A text-only element without attributes parses to a string: wrap it.
-  return value.map((v) =>
-    v !== null && typeof v === 'object' ? (v as XmlNode) : { '#text': String(v ?? '') },
-  );
-}
-
-function attr(node: unknown, name: string): string | undefined {
-  if (!node || typeof node !== 'object') return undefined;
-  const value = (node as XmlNode)[ATTR + name];
-  return value === undefined || value === null ? undefined : String(value);
-}
-
-function text(node: unknown): string {
-  if (node === undefined || node === null) return '';
-  if (typeof node !== 'object') return String(node).trim();
-  const value = (node as XmlNode)['#text'];
-  return value === undefined || value === null ? '' : String(value).trim();
-}
-
-function elementNames(node: XmlNode): string[] {
-  return Object.keys(node).filter((k) => !k.startsWith(ATTR) && k !== '#text');
-}
-
-const UNIT_BYTES: Readonly<Record<string, number>> = {
-  b: 1,
-  bytes: 1,
-  kb: 1e3,
-  k: 1024,
-  kib: 1024,
-  mb: 1e6,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  gb: 1e9,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-  tb: 1e12,
-  t: 1024 ** 4,
-  tib: 1024 ** 4,
-};
-
-function toMiB(value: number, unit: string): number {
-  const factor = UNIT_BYTES[unit.toLowerCase()];
-  if (factor === undefined) return Number.NaN;
-  return Math.floor((value * factor) / 1024 ** 2);
-}
-
-function firstFileDisk(domainNode: XmlNode): DomainDisk | null {
-  for (const devices of children(domainNode, 'devices')) {
-    for (const disk of children(devices, 'disk')) {
-      if (attr(disk, 'type') !== 'file' || attr(disk, 'device') !== 'disk') continue;
-      const path = attr(children(disk, 'source')[0], 'file');
-      if (!path) continue;
-      return {
-        path,
-        format: attr(children(disk, 'driver')[0], 'type') ?? null,
-        target: attr(children(disk, 'target')[0], 'dev') ?? '',
-      };
-    }
-  }
-  return null;
-}
-
-/** A virtio channel named org.qemu.guest_agent.0: the QEMU guest agent. */
-function hasGuestAgent(domainNode: XmlNode): boolean {
-  for (const devices of children(domainNode, 'devices')) {
-    for (const channel of children(devices, 'channel')) {
-      for (const target of children(channel, 'target')) {
-        if (attr(target, 'name') === 'org.qemu.guest_agent.0') return true;
-      }
-    }
-  }
-  return false;
-}
-
-/** The live XML shows a block copy of the disk `target` into `destination` (<mirror>). */
-function mirrorsInto(
-  domainNode: XmlNode | undefined,
-  target: string,
-  destination: string,
-): boolean {
-  for (const devices of children(domainNode, 'devices')) {
-    for (const disk of children(devices, 'disk')) {
-      if (attr(children(disk, 'target')[0], 'dev') !== target) continue;
-      for (const mirror of children(disk, 'mirror')) {
-        const file = attr(mirror, 'file') ?? attr(children(mirror, 'source')[0], 'file');
-        if (file === destination) return true;
-      }
-    }
-  }
-  return false;
-}
-
 /** A disk target from libvirt (vda, sdb, hdc...); anything else is refused. */
 function requireTarget(target: string): void {
   if (!/^[a-z][a-z0-9]{1,15}$/.test(target))
     throw new Error(`invalid disk target: ${JSON.stringify(target)}`);
-}
-
-/** Namespace scope: prefix ('' for the default namespace) → URI. */
-type NsScope = ReadonlyMap<string, string>;
-
-function withDeclarations(node: XmlNode, parent: NsScope): NsScope {
-  let scope: Map<string, string> | null = null;
-  for (const key of Object.keys(node)) {
-    if (!key.startsWith(ATTR)) continue;
-    const attrName = key.slice(ATTR.length);
-    let prefix: string | null = null;
-    if (attrName === 'xmlns') prefix = '';
-    else if (attrName.startsWith('xmlns:')) prefix = attrName.slice('xmlns:'.length);
-    if (prefix === null) continue;
-    scope ??= new Map(parent);
-    scope.set(prefix, String(node[key]));
-  }
-  return scope ?? parent;
-}
-
-interface NsElement {
-  readonly node: XmlNode;
-  readonly localName: string;
-  readonly ns: string | undefined;
-  readonly scope: NsScope;
-}
-
-/** The child elements of `node`, with their local names and resolved namespace URIs. */
-function nsChildren(node: XmlNode, scope: NsScope): NsElement[] {
-  const result: NsElement[] = [];
-  for (const qname of elementNames(node)) {
-    const colon = qname.indexOf(':');
-    const prefix = colon >= 0 ? qname.slice(0, colon) : '';
-    const localName = colon >= 0 ? qname.slice(colon + 1) : qname;
-    for (const child of children(node, qname)) {
-      const childScope = withDeclarations(child, scope);
-      result.push({ node: child, localName, ns: childScope.get(prefix), scope: childScope });
-    }
-  }
-  return result;
-}
-
-function ownerFromMetadata(metadata: XmlNode | undefined): DomainOwner | null {
-  if (!metadata) return null;
-  const top = nsChildren(metadata, new Map());
-
-  for (const instance of top) {
-    if (instance.localName !== 'instance' || !instance.ns || !NOVA_NS.test(instance.ns)) continue;
-    for (const owner of nsChildren(instance.node, instance.scope)) {
-      if (owner.localName !== 'owner' || owner.ns !== instance.ns) continue;
-      const parts = nsChildren(owner.node, owner.scope).filter((e) => e.ns === instance.ns);
-      const userId = attr(parts.find((e) => e.localName === 'user')?.node, 'uuid');
-      const projectId = attr(parts.find((e) => e.localName === 'project')?.node, 'uuid');
-      if (userId && projectId) return { projectId, userId, source: 'nova' };
-    }
-  }
-
-  for (const owner of top) {
-    if (owner.localName !== 'owner' || owner.ns !== SNAPLEDGER_NS) continue;
-    const projectId = attr(owner.node, 'project');
-    const userId = attr(owner.node, 'user');
-    if (projectId && userId) return { projectId, userId, source: 'snapledger' };
-  }
-  return null;
 }

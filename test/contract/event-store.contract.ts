@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   subscribeFromCheckpoint,
@@ -27,7 +31,47 @@ import {
  * The contract does not assume that positions are consecutive (only 1-based-or-more and
  * strictly increasing), so that adapters whose positions have gaps can pass it.
  */
-export type EventStoreFactory = () => Promise<{ store: EventStore; cleanup: () => Promise<void> }>;
+export type EventStoreFactory = () => Promise<{
+  store: EventStore;
+  cleanup: () => Promise<void>;
+  /** Where another process finds the same store; only stores that processes can share have one. */
+  shared?: SharedStoreLocation;
+}>;
+
+/** How test/support/event-store-appender.ts opens the store in another process. */
+export interface SharedStoreLocation {
+  readonly kind: 'sqlite' | 'postgres';
+  /** The SQLite file, or the PostgreSQL URL. */
+  readonly location: string;
+}
+
+export interface ContractOptions {
+  /** The store is a file or a server that other processes open too (not SQLite :memory:). */
+  readonly sharedByProcesses?: boolean;
+}
+
+const APPENDER = join(process.cwd(), 'dist', 'test', 'support', 'event-store-appender.js');
+
+/** Runs the appender in a child process; resolves with the positions it was given. */
+async function appendFromAnotherProcess(
+  shared: SharedStoreLocation,
+  mode: 'cas' | 'any',
+  stream: string,
+  count: number,
+  tag: string,
+): Promise<number[]> {
+  if (!existsSync(APPENDER)) {
+    throw new Error(`${APPENDER} is missing: run npm run build before the contract suite`);
+  }
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [APPENDER, shared.kind, shared.location, mode, stream, String(count), tag],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const parsed = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { positions?: number[] };
+  if (!Array.isArray(parsed.positions)) throw new Error(`appender printed ${stdout}`);
+  return parsed.positions;
+}
 
 /** Builds a NewEvent with a random uuid and every metadata field filled in. */
 export function makeEvent(
@@ -63,6 +107,8 @@ export function streamName(prefix = 'contract'): string {
   return `${prefix}-${randomUUID()}`;
 }
 
+const execFileAsync = promisify(execFile);
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** How long the suite waits to be sure that something does NOT happen (several polls). */
@@ -86,14 +132,19 @@ function eventIds(events: readonly RecordedEvent[]): string[] {
   return events.map((e) => e.metadata.eventId);
 }
 
-export function describeEventStoreContract(name: string, factory: EventStoreFactory): void {
+export function describeEventStoreContract(
+  name: string,
+  factory: EventStoreFactory,
+  options: ContractOptions = {},
+): void {
   describe(`EventStore contract: ${name}`, () => {
     let store: EventStore;
     let cleanup: () => Promise<void>;
+    let shared: SharedStoreLocation | undefined;
     const subscriptions: CheckpointedSubscription[] = [];
 
     beforeEach(async () => {
-      ({ store, cleanup } = await factory());
+      ({ store, cleanup, shared } = await factory());
     });
 
     afterEach(async () => {
@@ -712,5 +763,86 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
         expect(first.handled).toHaveLength(2);
       });
     });
+
+    if (options.sharedByProcesses) {
+      describe('several processes', () => {
+        function location(): SharedStoreLocation {
+          if (!shared)
+            throw new Error('this factory must return where other processes find the store');
+          return shared;
+        }
+
+        it('two processes appending to one stream at the revision they read: every event lands once, revisions without holes', async () => {
+          const stream = streamName('cas');
+          const [a, b] = await Promise.all([
+            appendFromAnotherProcess(location(), 'cas', stream, 60, 'a'),
+            appendFromAnotherProcess(location(), 'cas', stream, 60, 'b'),
+          ]);
+          const events = await store.readStream(stream);
+          expect(events.map((e) => e.revision)).toEqual(Array.from({ length: 120 }, (_, i) => i));
+          const tags = events.map((e) => (e.data as { tag: string; i: number }).tag);
+          expect(tags.filter((t) => t === 'a')).toHaveLength(60);
+          expect(tags.filter((t) => t === 'b')).toHaveLength(60);
+          // Each process saw its own events in order, and each position was given once.
+          for (const tag of ['a', 'b']) {
+            const mine = events.filter((e) => (e.data as { tag: string }).tag === tag);
+            expect(mine.map((e) => (e.data as { i: number }).i)).toEqual(
+              Array.from({ length: 60 }, (_, i) => i),
+            );
+          }
+          expect(new Set([...a, ...b]).size).toBe(120);
+          expect([...a, ...b].sort((x, y) => x - y)).toEqual(events.map((e) => e.position));
+        });
+
+        it("a subscription follows another process's appends, woken by the store", async () => {
+          const handled: RecordedEvent[] = [];
+          const subscription = track(
+            subscribeFromCheckpoint(store, {
+              checkpoint: async () => handled.at(-1)?.position ?? 0,
+              handle: async (event) => void handled.push(event),
+              backoff: { firstMs: 20, maxMs: 1000 },
+            }),
+          );
+          await subscription.caughtUp;
+          const positions = await appendFromAnotherProcess(
+            location(),
+            'any',
+            streamName('other'),
+            5,
+            'x',
+          );
+          await vi.waitFor(() => expect(handled.map((e) => e.position)).toEqual(positions), {
+            timeout: 5000,
+            interval: 10,
+          });
+        });
+
+        it('a reader racing two appending processes never skips a position', async () => {
+          const stream = streamName('race');
+          let writing = true;
+          const writers = Promise.all([
+            appendFromAnotherProcess(location(), 'any', stream, 150, 'a'),
+            appendFromAnotherProcess(location(), 'any', stream, 150, 'b'),
+          ]).finally(() => (writing = false));
+          const seen: number[] = [];
+          let after = 0;
+          // Read as a subscriber catching up does: from the last position seen, in small batches.
+          for (;;) {
+            const stillWriting = writing;
+            const batch = await store.readAll({ after, limit: 7 });
+            for (const event of batch) seen.push(event.position);
+            if (batch.length > 0) after = batch[batch.length - 1]!.position;
+            if (!stillWriting && batch.length === 0) break;
+            // A synchronous adapter never yields otherwise, and the writers' exits must be heard.
+            if (batch.length === 0) await sleep(1);
+          }
+          const positions = await writers;
+          const stored = (await store.readAll()).map((e) => e.position);
+          expect(stored).toHaveLength(300);
+          expect(seen).toEqual(stored);
+          expect([...positions[0], ...positions[1]].sort((x, y) => x - y)).toEqual(stored);
+        });
+      });
+    }
   });
 }

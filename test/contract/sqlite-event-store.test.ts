@@ -23,11 +23,20 @@ import {
   streamName,
 } from './event-store.contract';
 
-describeEventStoreContract('SqliteEventStore on a file', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'snapledger-es-'));
-  const store = SqliteEventStore.open(join(dir, 'events.sqlite'));
-  return { store, cleanup: () => rm(dir, { recursive: true, force: true }) };
-});
+describeEventStoreContract(
+  'SqliteEventStore on a file',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'snapledger-es-'));
+    const file = join(dir, 'events.sqlite');
+    const store = SqliteEventStore.open(file);
+    return {
+      store,
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+      shared: { kind: 'sqlite', location: file },
+    };
+  },
+  { sharedByProcesses: true },
+);
 
 describeEventStoreContract('SqliteEventStore in memory', async () => ({
   store: SqliteEventStore.open(':memory:'),

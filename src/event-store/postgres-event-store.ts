@@ -1,0 +1,360 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { NewEvent, RecordedEvent } from '../events/recorded-event';
+import {
+  checkExpectedRevision,
+  serialize,
+  toRecordedEvent,
+  type EventRow,
+  type PreparedRow,
+} from './event-rows';
+import {
+  DuplicateEventError,
+  EventStoreClosedError,
+  WrongExpectedRevisionError,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type ReadAllOptions,
+} from './event-store.port';
+import {
+  APPEND_CHANNEL,
+  APPEND_LOCK_KEY,
+  POSTGRES_EVENT_STORE_SCHEMA,
+  POSTGRES_EVENT_STORE_SCHEMA_VERSION,
+} from './postgres-schema';
+
+export interface PostgresEventStoreOptions {
+  /** Connections in the pool used for appends and reads. Default 10. */
+  readonly poolSize?: number;
+  /**
+   * How often, while anyone listens for appends, they are woken even without a NOTIFY (a
+   * lost listening connection is re-opened at that pace, and this covers the gap meanwhile).
+   * Default 1000 ms.
+   */
+  readonly pollIntervalMs?: number;
+  /** Give up connecting after this long. Default 5000 ms. */
+  readonly connectTimeoutMs?: number;
+}
+
+const COLUMNS = 'position, stream_name, stream_revision, type, data, metadata';
+
+interface PgRow {
+  readonly position: string;
+  readonly stream_name: string;
+  readonly stream_revision: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+function toEventRow(row: PgRow): EventRow {
+  return {
+    position: Number(row.position),
+    stream_name: row.stream_name,
+    stream_revision: Number(row.stream_revision),
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+  };
+}
+
+function pgCode(error: unknown): string | undefined {
+  const code: unknown = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Says which server the URL names, without its password. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString().replace(/:@/, '@');
+  } catch {
+    return 'the configured PostgreSQL URL';
+  }
+}
+
+/**
+ * The shared event store: one PostgreSQL table, append-only by trigger, with the same
+ * guarantees as the SQLite store. Appends are serialised by a transaction-level advisory
+ * lock and take the next position under it, so positions have no holes and commit in
+ * order; a reader that has passed a position has seen everything before it. Appends NOTIFY
+ * every process's store, which wakes its listeners (onAppended).
+ */
+export class PostgresEventStore implements EventStore {
+  private readonly appended = new EventEmitter();
+  private listener: pg.Client | null = null;
+  private listenerOpening: Promise<void> | null = null;
+  /** Runs while anyone listens: the safety net under NOTIFY. */
+  private pollTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+    private readonly pollIntervalMs: number,
+    private readonly connectTimeoutMs: number,
+  ) {
+    this.appended.setMaxListeners(0);
+  }
+
+  /**
+   * Connects, creates the schema when the database is empty, and refuses a database whose
+   * schema another release wrote. Every failure says which server and why.
+   */
+  static async open(
+    url: string,
+    options: PostgresEventStoreOptions = {},
+  ): Promise<PostgresEventStore> {
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: connectTimeoutMs,
+    });
+    // An idle pooled connection that the server drops must not crash the process.
+    pool.on('error', () => undefined);
+    try {
+      await PostgresEventStore.prepareSchema(pool);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new Error(
+        `PostgreSQL event store at ${describeDatabaseUrl(url)}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+    return new PostgresEventStore(pool, url, options.pollIntervalMs ?? 1000, connectTimeoutMs);
+  }
+
+  private static async prepareSchema(pool: pg.Pool): Promise<void> {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Two services starting at once must not both create the schema.
+      await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY + 1]);
+      const exists = await client.query<{ present: boolean }>(
+        "SELECT to_regclass('snapledger_schema') IS NOT NULL AS present",
+      );
+      let version: number | null = null;
+      if (exists.rows[0]?.present) {
+        const found = await client.query<{ version: number }>(
+          "SELECT version FROM snapledger_schema WHERE component = 'event-store'",
+        );
+        version = found.rows[0]?.version ?? null;
+      }
+      if (version !== null && version !== POSTGRES_EVENT_STORE_SCHEMA_VERSION) {
+        throw new Error(
+          `the database has event-store schema version ${version}; this snapledger writes version ${POSTGRES_EVENT_STORE_SCHEMA_VERSION}`,
+        );
+      }
+      if (version === null) {
+        await client.query(POSTGRES_EVENT_STORE_SCHEMA);
+        await client.query(
+          "INSERT INTO snapledger_schema (component, version) VALUES ('event-store', $1)",
+          [POSTGRES_EVENT_STORE_SCHEMA_VERSION],
+        );
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async append(
+    streamName: string,
+    events: readonly NewEvent[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
+    this.assertOpen();
+    if (typeof streamName !== 'string' || streamName.length === 0) {
+      throw new TypeError('append: the stream name must be a non-empty string');
+    }
+    checkExpectedRevision(expected);
+    const rows = serialize(streamName, events);
+    const client = await this.pool.connect();
+    let result: AppendResult;
+    try {
+      await client.query('BEGIN');
+      result = await this.appendLocked(client, streamName, rows, expected);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (pgCode(error) === '23505') {
+        const duplicate = await this.findStoredEventId(rows);
+        if (duplicate) throw new DuplicateEventError(duplicate);
+      }
+      throw error;
+    } finally {
+      client.release();
+    }
+    this.appended.emit('append', result.position);
+    return result;
+  }
+
+  private async appendLocked(
+    client: pg.PoolClient,
+    streamName: string,
+    rows: readonly PreparedRow[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
+    const heads = await client.query<{ revision: string | null; position: string }>(
+      `SELECT (SELECT max(stream_revision) FROM events WHERE stream_name = $1) AS revision,
+              (SELECT coalesce(max(position), 0) FROM events) AS position`,
+      [streamName],
+    );
+    const head = heads.rows[0];
+    const last =
+      head?.revision === null || head?.revision === undefined ? null : Number(head.revision);
+    if (expected === 'no_stream') {
+      if (last !== null) throw new WrongExpectedRevisionError(streamName, expected, last);
+    } else if (expected !== 'any' && expected !== last) {
+      throw new WrongExpectedRevisionError(streamName, expected, last ?? 'no_stream');
+    }
+    let position = Number(head?.position ?? 0);
+    let revision = last ?? -1;
+    const values: unknown[] = [];
+    const tuples: string[] = [];
+    for (const row of rows) {
+      position += 1;
+      revision += 1;
+      const base = values.length;
+      values.push(position, row.eventId, streamName, revision, row.type, row.data, row.metadata);
+      tuples.push(
+        `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7})`,
+      );
+    }
+    await client.query(
+      `INSERT INTO events (position, event_id, stream_name, stream_revision, type, data, metadata) VALUES ${tuples.join(', ')}`,
+      values,
+    );
+    await client.query('SELECT pg_notify($1, $2)', [APPEND_CHANNEL, String(position)]);
+    return { nextExpectedRevision: revision, position };
+  }
+
+  private async findStoredEventId(rows: readonly PreparedRow[]): Promise<string | null> {
+    const found = await this.pool.query<{ event_id: string }>(
+      'SELECT event_id FROM events WHERE event_id = ANY($1::text[]) LIMIT 1',
+      [rows.map((r) => r.eventId)],
+    );
+    return found.rows[0]?.event_id ?? null;
+  }
+
+  async readStream(streamName: string): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    const result = await this.pool.query<PgRow>(
+      `SELECT ${COLUMNS} FROM events WHERE stream_name = $1 ORDER BY stream_revision`,
+      [streamName],
+    );
+    return result.rows.map((row) => toRecordedEvent(toEventRow(row)));
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    const after = options.after ?? 0;
+    if (!Number.isSafeInteger(after) || after < 0)
+      throw new RangeError(`readAll: after must be an integer >= 0`);
+    if (
+      options.limit !== undefined &&
+      (!Number.isSafeInteger(options.limit) || options.limit < 0)
+    ) {
+      throw new RangeError(`readAll: limit must be an integer >= 0`);
+    }
+    if (options.limit === 0) return [];
+    return (await this.readRows(after, options.limit ?? null)).map(toRecordedEvent);
+  }
+
+  private async readRows(after: number, limit: number | null): Promise<EventRow[]> {
+    const result = await this.pool.query<PgRow>(
+      `SELECT ${COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
+      [after, limit],
+    );
+    return result.rows.map(toEventRow);
+  }
+
+  async lastPosition(): Promise<number> {
+    this.assertOpen();
+    const result = await this.pool.query<{ position: string }>(
+      'SELECT coalesce(max(position), 0) AS position FROM events',
+    );
+    return Number(result.rows[0]?.position ?? 0);
+  }
+
+  onAppended(listener: () => void): () => void {
+    this.assertOpen();
+    this.appended.on('append', listener);
+    void this.listen();
+    this.pollTimer ??= setInterval(() => {
+      // A NOTIFY sent while the LISTEN connection was down is lost: wake anyway.
+      this.appended.emit('append');
+      void this.listen();
+    }, this.pollIntervalMs);
+    return () => {
+      this.appended.off('append', listener);
+      if (this.appended.listenerCount('append') === 0) this.stopPolling();
+    };
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer === undefined) return;
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  /** One LISTEN connection per store, opened on first use and re-opened when it drops. */
+  private listen(): Promise<void> {
+    if (this.closed || this.listener) return Promise.resolve();
+    this.listenerOpening ??= (async () => {
+      const client = new pg.Client({
+        connectionString: this.url,
+        connectionTimeoutMillis: this.connectTimeoutMs,
+      });
+      client.on('notification', (message) => {
+        if (message.channel === APPEND_CHANNEL)
+          this.appended.emit('append', Number(message.payload ?? 0));
+      });
+      client.on('error', () => {
+        if (this.listener === client) this.listener = null;
+        void client.end().catch(() => undefined);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${APPEND_CHANNEL}`);
+        if (this.closed) {
+          await client.end();
+          return;
+        }
+        this.listener = client;
+        // Appends made before the LISTEN took effect sent no notification to us.
+        this.appended.emit('append');
+      } catch {
+        await client.end().catch(() => undefined);
+      } finally {
+        this.listenerOpening = null;
+      }
+    })();
+    return this.listenerOpening;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopPolling();
+    // Woken listeners read again, find the store closed, and end.
+    this.appended.emit('append');
+    this.appended.removeAllListeners('append');
+    await this.listenerOpening;
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => undefined);
+    await this.pool.end();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EventStoreClosedError();
+  }
+}

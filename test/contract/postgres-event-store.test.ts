@@ -1,0 +1,160 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import pg from 'pg';
+import {
+  subscribeFromCheckpoint,
+  type CheckpointedSubscription,
+} from '../../src/event-store/checkpointed-subscription';
+import { PostgresEventStore } from '../../src/event-store/postgres-event-store';
+import { APPEND_LOCK_KEY } from '../../src/event-store/postgres-schema';
+import type { RecordedEvent } from '../../src/events';
+import { startPostgres, type PostgresServer } from '../support/postgres-server';
+import {
+  describeEventStoreContract,
+  makeEvent,
+  makeEvents,
+  streamName,
+} from './event-store.contract';
+
+let server: PostgresServer;
+
+beforeAll(async () => {
+  server = await startPostgres();
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describeEventStoreContract(
+  'PostgresEventStore',
+  async () => {
+    const url = await server.createDatabase();
+    const store = await PostgresEventStore.open(url, { pollIntervalMs: 200 });
+    return { store, cleanup: async () => undefined, shared: { kind: 'postgres', location: url } };
+  },
+  { sharedByProcesses: true },
+);
+
+describe('PostgresEventStore (PostgreSQL specifics)', () => {
+  const toClose: Array<{ close?: () => Promise<void>; end?: () => Promise<void> }> = [];
+  const subscriptions: CheckpointedSubscription[] = [];
+
+  async function raw(url: string): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    toClose.push(client);
+    return client;
+  }
+
+  async function open(url: string, pollIntervalMs = 200): Promise<PostgresEventStore> {
+    const store = await PostgresEventStore.open(url, { pollIntervalMs });
+    toClose.push(store);
+    return store;
+  }
+
+  afterEach(async () => {
+    await Promise.all(subscriptions.splice(0).map((s) => s.stop()));
+    for (const c of toClose.splice(0).reverse()) await (c.close ?? c.end)?.call(c);
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE in the database itself', async () => {
+    const url = await server.createDatabase();
+    const store = await open(url);
+    await store.append(streamName(), makeEvents(2), 'no_stream');
+    const client = await raw(url);
+    await expect(client.query("UPDATE events SET data = '{}'")).rejects.toThrow(
+      /append-only: UPDATE is not allowed/,
+    );
+    await expect(client.query('DELETE FROM events')).rejects.toThrow(
+      /append-only: DELETE is not allowed/,
+    );
+    await expect(client.query('TRUNCATE events')).rejects.toThrow(
+      /append-only: TRUNCATE is not allowed/,
+    );
+    await expect(
+      client.query(
+        "INSERT INTO events SELECT position, event_id, stream_name, stream_revision, type, '{}', metadata FROM events LIMIT 1 ON CONFLICT (position) DO UPDATE SET data = '{}'",
+      ),
+    ).rejects.toThrow(/append-only/);
+    expect((await store.readAll()).map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }]);
+  });
+
+  it('an append in flight holds back later appends, so positions commit in order', async () => {
+    const url = await server.createDatabase();
+    const store = await open(url);
+    const reader = await open(url);
+    const stream = streamName();
+    await store.append(stream, makeEvents(1), 'no_stream');
+    // Another writer mid-append: it holds the append lock and has written position 2,
+    // not yet committed.
+    const writer = await raw(url);
+    await writer.query('BEGIN');
+    await writer.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
+    const slow = makeEvent('SlowWriter');
+    await writer.query(
+      'INSERT INTO events (position, event_id, stream_name, stream_revision, type, data, metadata) VALUES (2, $1, $2, 0, $3, $4, $5)',
+      [slow.metadata.eventId, streamName('slow'), slow.type, '{}', JSON.stringify(slow.metadata)],
+    );
+    let settled = false;
+    const append = store.append(stream, makeEvents(1), 0).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(settled).toBe(false);
+    // Meanwhile a reader sees only what has committed: it cannot pass position 2.
+    expect((await reader.readAll()).map((e) => e.position)).toEqual([1]);
+    await writer.query('COMMIT');
+    expect((await append).position).toBe(3);
+    expect((await reader.readAll()).map((e) => e.position)).toEqual([1, 2, 3]);
+  });
+
+  it('wakes a subscriber in another store at once through NOTIFY, not by polling', async () => {
+    const url = await server.createDatabase();
+    const listening = await open(url, 60_000);
+    const writing = await open(url, 60_000);
+    const seen: RecordedEvent[] = [];
+    const subscription = subscribeFromCheckpoint(listening, {
+      checkpoint: async () => seen.at(-1)?.position ?? 0,
+      handle: async (e) => void seen.push(e),
+      backoff: { firstMs: 20, maxMs: 20 },
+    });
+    subscriptions.push(subscription);
+    await subscription.caughtUp;
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the LISTEN is in place
+    const started = Date.now();
+    await writing.append(streamName(), makeEvents(3), 'no_stream');
+    await vi.waitFor(() => expect(seen).toHaveLength(3), { timeout: 5000, interval: 10 });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('refuses a database whose schema another release wrote, and writes nothing', async () => {
+    const url = await server.createDatabase();
+    await (await open(url)).append(streamName(), makeEvents(1), 'no_stream');
+    const client = await raw(url);
+    await client.query("UPDATE snapledger_schema SET version = 99 WHERE component = 'event-store'");
+    await expect(PostgresEventStore.open(url)).rejects.toThrow(
+      /event-store schema version 99; this snapledger writes version 1/,
+    );
+    const count = await client.query<{ n: string }>('SELECT count(*) AS n FROM events');
+    expect(Number(count.rows[0]?.n)).toBe(1);
+  });
+
+  it('says which server it could not reach, without the password', async () => {
+    const url = `postgres://snapledger:secret@127.0.0.1:${server.port + 1}/nowhere`;
+    const error = await PostgresEventStore.open(url, { connectTimeoutMs: 2000 }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(
+      new RegExp(
+        `PostgreSQL event store at postgres://snapledger@127\\.0\\.0\\.1:${server.port + 1}/nowhere: .*ECONNREFUSED`,
+      ),
+    );
+    expect(error?.message).not.toContain('secret');
+  });
+
+  it('names a database that does not exist', async () => {
+    const url = server.adminUrl.replace(/\/postgres$/, '/no_such_database');
+    await expect(PostgresEventStore.open(url)).rejects.toThrow(
+      /PostgreSQL event store at .*no_such_database: database "no_such_database" does not exist/,
+    );
+  });
+});
