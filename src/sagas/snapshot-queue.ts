@@ -104,6 +104,16 @@ export function queuePosition(state: SnapshotQueueState, imageId: string): numbe
   return index < 0 ? null : index + 1;
 }
 
+/** How a snapshot waits for its slot (SnapshotGate.waitForSlot). */
+export interface SlotWait {
+  /** Called once the snapshot is known to wait, with its 1-based place in the queue. */
+  queued(position: number): Promise<void>;
+  /** Aborted when the snapshot is no longer wanted (its image deleted). */
+  readonly stop: AbortSignal;
+  /** Aborted when the service stops: queued snapshots resume at the next start. */
+  readonly draining: AbortSignal;
+}
+
 /**
  * The queue as the saga uses it: the pure state plus a promise per waiting snapshot that
  * resolves when it is admitted. Single-threaded (Node): no locking needed.
@@ -173,6 +183,19 @@ export class SnapshotGate {
     if (this.state.active.has(imageId) && !signal.aborted) return true;
     this.leave(imageId);
     return false;
+  }
+
+  /**
+   * Waits until the snapshot holds a slot. If it must wait, `queued` is told its place first
+   * (the saga records SnapshotQueued). `stop` (the image deleted) or `draining` (the service
+   * stopping) ends the wait; a wait the service is already stopping for is not begun.
+   */
+  async waitForSlot(entry: QueuedSnapshot, wait: SlotWait): Promise<void> {
+    this.enqueue(entry);
+    if (this.isAdmitted(entry.imageId)) return;
+    await wait.queued(this.positionOf(entry.imageId) ?? 1);
+    if (wait.draining.aborted) return;
+    await this.admitted(entry.imageId, AbortSignal.any([wait.stop, wait.draining]));
   }
 
   private apply(transition: QueueTransition): void {

@@ -8,7 +8,7 @@ import type { Hypervisor } from '../drivers/hypervisor.port';
 import type { ImageStore } from '../drivers/image-store.port';
 import type { LiveDeltaStore } from '../drivers/live-delta.port';
 
-/** What the snapshot steps (SnapshotSteps and the live path's LiveMirrorSteps) act through. */
+/** What the snapshot steps (src/sagas/steps/) act through. */
 export interface SnapshotStepDependencies {
   readonly appender: EventAppender;
   readonly hypervisor: Hypervisor;

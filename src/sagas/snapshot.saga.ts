@@ -1,20 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, EntityManager } from 'typeorm';
-import { DomainError } from '../domain/domain-errors';
-import { InjectedFaultError } from '../commands/fault-injection';
-import { DiskImageToolError } from '../drivers/disk-image.port';
-import { DomainNotFoundError, DomainStateError } from '../drivers/hypervisor.port';
+import { DomainNotFoundError } from '../drivers/hypervisor.port';
 import {
   subscribeFromCheckpoint,
   type CheckpointedSubscription,
 } from '../event-store/checkpointed-subscription';
 import { type EventStore, WrongExpectedRevisionError } from '../event-store/event-store.port';
-import { loadAggregate } from '../commands/aggregate-loader';
 import type { EventAppender } from '../commands/event-appender';
 import {
   isRequestedTaskState,
-  snapshotStream,
-  type CausationContext,
   type ImageDeleted,
   type ImageReserved,
   type RecordedEvent,
@@ -26,11 +20,21 @@ import {
   SnapshotProcessRecord,
   type SnapshotProcessStatus,
 } from './snapshot-process.entity';
-import { loadSnapshotProcess, type SnapshotProcessState } from './snapshot-process.state';
+import {
+  loadSnapshotProcess,
+  type RequestedSnapshot,
+  type SnapshotProcessState,
+} from './snapshot-process.state';
 import { queueRole, SnapshotGate } from './snapshot-queue';
-import { afterStepError, backoffDelayMs, type StepRetryPolicy } from './step-retry.policy';
+import { recordSnapshotQueued } from './snapshot-queued.record';
+import {
+  afterStepError,
+  backoffDelayMs,
+  isPermanent,
+  type StepRetryPolicy,
+} from './step-retry.policy';
 import type { WatchedDomain } from './downtime-watch';
-import { PermanentStepError, type SnapshotSteps } from './snapshot-steps';
+import type { SnapshotSteps } from './snapshot-steps';
 
 const CHECKPOINT = 'snapshot-saga';
 
@@ -55,18 +59,6 @@ export interface SnapshotSagaOptions {
   readonly maxBackoffMs?: number;
   /** Snapshots doing hypervisor work at once (SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS); default 5. */
   readonly maxConcurrentSnapshots?: number;
-}
-
-/** Errors that trying again cannot fix. */
-function isPermanent(error: unknown): boolean {
-  if (error instanceof InjectedFaultError) return error.permanent;
-  return (
-    error instanceof PermanentStepError ||
-    error instanceof DomainNotFoundError ||
-    error instanceof DomainStateError ||
-    error instanceof DomainError ||
-    error instanceof DiskImageToolError
-  );
 }
 
 /**
@@ -321,7 +313,12 @@ export class SnapshotSaga {
       if (this.stopping) return;
       const state = await loadSnapshotProcess(this.store, imageId, instanceId);
       const action: SnapshotAction = nextStep(state, { restoreGivenUp, restoreGivenUpReason });
-      if (action.kind !== 'done' && state.plan !== null && downtime.current === null) {
+      if (state.phase === 'unrequested') {
+        // Nothing in the log asks for it (nextStep says done): nothing to watch or record.
+        this.gate.leave(imageId);
+        return this.finished(instanceId, state);
+      }
+      if (action.kind !== 'done' && state.phase === 'planned' && downtime.current === null) {
         downtime.current = await this.steps.watchDowntime(state).catch((error: unknown) => {
           this.logger.warn(
             { imageId, err: error },
@@ -349,21 +346,7 @@ export class SnapshotSaga {
         await this.waitForSlot(state);
         continue; // re-read: it may have been deleted while it waited
       }
-      if (action.kind === 'done') {
-        await this.db
-          .getRepository(SnapshotProcessRecord)
-          .update({ imageId }, { status: 'finished' });
-        this.logger.info(
-          {
-            imageId,
-            instanceId,
-            correlationId: state.origin?.correlationId,
-            status: state.image.status,
-          },
-          'snapshot finished',
-        );
-        return;
-      }
+      if (action.kind === 'done') return this.finished(instanceId, state);
       const stop = new AbortController();
       this.currentStep.set(imageId, stop);
       try {
@@ -378,7 +361,7 @@ export class SnapshotSaga {
         this.logger.warn(
           {
             imageId,
-            correlationId: state.origin?.correlationId,
+            correlationId: state.origin.correlationId,
             action: action.kind,
             attempt: attempts,
             reason,
@@ -422,55 +405,55 @@ export class SnapshotSaga {
     }
   }
 
-  /**
-   * Waits until the snapshot may begin. If it must wait, SnapshotQueued is recorded first
-   * (once: a restarted wait finds it in the log). Deleting the image (onImageDeleted aborts
-   * currentStep) or stopping the service ends the wait; the snapshot then leaves the queue.
-   */
-  private async waitForSlot(state: SnapshotProcessState): Promise<void> {
+  private async finished(instanceId: string, state: SnapshotProcessState): Promise<void> {
     const { imageId } = state;
-    const instanceId = state.instance.instanceId as string;
+    await this.db.getRepository(SnapshotProcessRecord).update({ imageId }, { status: 'finished' });
+    this.logger.info(
+      {
+        imageId,
+        instanceId,
+        correlationId: state.origin?.correlationId,
+        status: state.image.status,
+      },
+      'snapshot finished',
+    );
+  }
+
+  /**
+   * Waits in the queue until the snapshot may begin (SnapshotGate.waitForSlot), recording
+   * SnapshotQueued if it must wait. Deleting the image (onImageDeleted aborts currentStep) or
+   * stopping the service ends the wait.
+   */
+  private async waitForSlot(state: RequestedSnapshot): Promise<void> {
+    const { imageId } = state;
     const record = await this.db.getRepository(SnapshotProcessRecord).findOneBy({ imageId });
-    this.gate.enqueue({ imageId, position: record?.position ?? Number.MAX_SAFE_INTEGER });
-    if (this.gate.isAdmitted(imageId)) return;
-    const position = this.gate.positionOf(imageId) ?? 1;
-    const recorded = await loadAggregate(this.store, snapshotStream(imageId), (e) => e);
-    if (!recorded.events.some((e) => e.type === 'SnapshotQueued')) {
-      await this.appender
-        .append(
-          snapshotStream(imageId),
-          [
-            {
-              type: 'SnapshotQueued',
-              data: { imageId, instanceId, position, limit: this.gate.limit },
-            },
-          ],
-          recorded.revision,
-          state.origin as CausationContext,
-        )
-        .catch((error: unknown) => {
-          if (!(error instanceof WrongExpectedRevisionError)) throw error;
-        });
-      this.logger.info(
-        {
-          imageId,
-          instanceId,
-          correlationId: state.origin?.correlationId,
-          position,
-          limit: this.gate.limit,
-          active: this.gate.active,
-        },
-        'snapshot queued: every slot is taken',
-      );
-    }
     const stop = new AbortController();
-    this.currentStep.set(imageId, stop);
-    const onDrain = () => stop.abort(this.draining.signal.reason);
-    this.draining.signal.addEventListener('abort', onDrain, { once: true });
     try {
-      if (!this.draining.signal.aborted) await this.gate.admitted(imageId, stop.signal);
+      await this.gate.waitForSlot(
+        { imageId, position: record?.position ?? Number.MAX_SAFE_INTEGER },
+        {
+          queued: async (position) => {
+            const limit = this.gate.limit;
+            if (await recordSnapshotQueued(this.store, this.appender, state, { position, limit })) {
+              this.logger.info(
+                {
+                  imageId,
+                  instanceId: state.instanceId,
+                  correlationId: state.origin.correlationId,
+                  position,
+                  limit,
+                  active: this.gate.active,
+                },
+                'snapshot queued: every slot is taken',
+              );
+            }
+            this.currentStep.set(imageId, stop);
+          },
+          stop: stop.signal,
+          draining: this.draining.signal,
+        },
+      );
     } finally {
-      this.draining.signal.removeEventListener('abort', onDrain);
       if (this.currentStep.get(imageId) === stop) this.currentStep.delete(imageId);
     }
   }

@@ -1,3 +1,8 @@
+import { DomainError } from '../domain/domain-errors';
+import { InjectedFaultError } from '../commands/fault-injection';
+import { DiskImageToolError } from '../drivers/disk-image.port';
+import { DomainNotFoundError, DomainStateError } from '../drivers/hypervisor.port';
+import { PermanentStepError } from './permanent-step.error';
 import type { SnapshotAction } from './snapshot-next-step';
 
 /**
@@ -64,4 +69,16 @@ export function afterStepError(failed: FailedTry, policy: StepRetryPolicy): Step
     return { kind: 'retry', delayMs, record: true };
   }
   return { kind: 'fail' };
+}
+
+/** Errors that trying again cannot fix. */
+export function isPermanent(error: unknown): boolean {
+  if (error instanceof InjectedFaultError) return error.permanent;
+  return (
+    error instanceof PermanentStepError ||
+    error instanceof DomainNotFoundError ||
+    error instanceof DomainStateError ||
+    error instanceof DomainError ||
+    error instanceof DiskImageToolError
+  );
 }

@@ -6,11 +6,13 @@ import {
   SYSTEM_ACTOR,
   isRequestedTaskState,
   type InstanceEvent,
-  type RecordedEvent,
+  type TaskStateChanged,
   type VmState,
 } from '../../src/events';
 import { nextStep } from '../../src/sagas/snapshot-next-step';
-import { foldSnapshotProcess } from '../../src/sagas/snapshot-process.state';
+import { deciderSpecification } from '../support/decider-specification';
+import { EventHistory } from '../support/event-history';
+import { givenSnapshotProcess } from '../support/snapshot-process.specification';
 
 const VM = '11111111-1111-4111-8111-111111111111';
 const IMG = '22222222-2222-4222-8222-222222222222';
@@ -35,71 +37,42 @@ function registered(vmState: VmState = 'active'): InstanceEvent {
   };
 }
 
-function backupTaken(): InstanceEvent {
+function backupTaken(): TaskStateChanged {
   return {
     type: 'TaskStateChanged',
     data: { instanceId: VM, from: null, to: 'image_backup', imageId: IMG },
   };
 }
 
-function recorded(events: { type: string; data: unknown }[], stream: string): RecordedEvent[] {
-  return events.map((e, i) => ({
-    streamName: stream,
-    revision: i,
-    position: i + 1,
-    type: e.type,
-    data: e.data,
-    metadata: {
-      eventId: `e${i}`,
-      correlationId: 'req-1',
-      causationId: 'req-1',
-      actor: SYSTEM_ACTOR,
-      requestId: 'req-1',
-      occurredAt: '2030-01-01T00:00:00.000Z',
-      schemaVersion: 1,
-    },
-  }));
-}
+const given = deciderSpecification(foldInstance);
+const backup = (imageId = IMG) => ({ instanceId: VM, imageId, action: 'createBackup' }) as const;
 
 describe('createBackup: the task state', () => {
-  it('given an idle active instance, when a backup is requested, then task_state goes None → image_backup', () => {
-    const state = foldInstance([registered()]);
-    expect(
-      decideSnapshotRequest(state, { instanceId: VM, imageId: IMG, action: 'createBackup' }),
-    ).toEqual([backupTaken()]);
-  });
+  it('given an idle active instance, when a backup is requested, then task_state goes None → image_backup', () =>
+    given(registered()).when(decideSnapshotRequest, backup()).then([backupTaken()]));
 
-  it("given a backup running, when another backup is requested, then Nova's 409 names createBackup and the task state", () => {
-    const state = foldInstance([registered(), backupTaken()]);
-    expect(() =>
-      decideSnapshotRequest(state, { instanceId: VM, imageId: 'other', action: 'createBackup' }),
-    ).toThrow(new InstanceInvalidStateError(VM, 'createBackup', 'task_state', 'image_backup'));
-  });
+  it("given a backup running, when another backup is requested, then Nova's 409 names createBackup and the task state", () =>
+    given(registered(), backupTaken())
+      .when(decideSnapshotRequest, backup('other'))
+      .thenThrows(new InstanceInvalidStateError(VM, 'createBackup', 'task_state', 'image_backup')));
 
   it.each<VmState>(['active', 'stopped', 'paused', 'suspended'])(
     'given vm_state %s, when a backup is requested, then it is allowed (as for createImage)',
-    (vmState) => {
-      const state = foldInstance([registered(vmState)]);
-      expect(
-        decideSnapshotRequest(state, { instanceId: VM, imageId: IMG, action: 'createBackup' }),
-      ).toHaveLength(1);
-    },
+    (vmState) =>
+      given(registered(vmState))
+        .when(decideSnapshotRequest, backup())
+        .thenMatches([{ type: 'TaskStateChanged' }]),
   );
 
-  it('given vm_state error, when a backup is requested, then it is a 409', () => {
-    const state = foldInstance([registered('error')]);
-    expect(() =>
-      decideSnapshotRequest(state, { instanceId: VM, imageId: IMG, action: 'createBackup' }),
-    ).toThrow("Cannot 'createBackup' instance");
-  });
+  it('given vm_state error, when a backup is requested, then it is a 409', () =>
+    given(registered('error'))
+      .when(decideSnapshotRequest, backup())
+      .thenThrows("Cannot 'createBackup' instance"));
 
-  it('given task_state image_backup, when the saga begins, then image_backup → image_snapshot is a valid move', () => {
-    const state = foldInstance([registered(), backupTaken()]);
-    expect(
-      decideTaskTransition(state, { imageId: IMG, from: 'image_backup', to: 'image_snapshot' })[0]
-        ?.data,
-    ).toMatchObject({ from: 'image_backup', to: 'image_snapshot' });
-  });
+  it('given task_state image_backup, when the saga begins, then image_backup → image_snapshot is a valid move', () =>
+    given(registered(), backupTaken())
+      .when(decideTaskTransition, { imageId: IMG, from: 'image_backup', to: 'image_snapshot' })
+      .thenMatches([{ data: { from: 'image_backup', to: 'image_snapshot' } }]));
 
   it('given the requested task states, when asked, then both createImage and createBackup states count', () => {
     expect(isRequestedTaskState('image_backup')).toBe(true);
@@ -111,36 +84,27 @@ describe('createBackup: the task state', () => {
 
 describe('createBackup: the snapshot saga', () => {
   /** A backup that took image_backup, with or without its image reserved. */
-  function backupProcess(imageReserved: boolean) {
-    const reservation = {
-      type: 'ImageReserved',
-      data: {
-        imageId: IMG,
-        name: 'b',
-        instanceId: VM,
-        projectId: 'p',
-        userId: 'u',
-        imageType: 'backup',
-        properties: { image_type: 'backup', backup_type: 'daily' },
-        backupType: 'daily',
-        rotation: 2,
-      },
-    };
-    return foldSnapshotProcess({
-      imageId: IMG,
-      instanceEvents: recorded([registered(), backupTaken()], `instance-${VM}`),
-      imageEvents: imageReserved ? recorded([reservation], `image-${IMG}`) : [],
-      snapshotEvents: [],
+  function backupTakenBy(history: EventHistory, imageReserved: boolean): EventHistory {
+    history.registered().taskTo('image_backup');
+    if (!imageReserved) return history;
+    return history.reserved(undefined, {
+      name: 'b',
+      imageType: 'backup',
+      properties: { image_type: 'backup', backup_type: 'daily' },
+      backupType: 'daily',
+      rotation: 2,
     });
   }
 
-  it('given a reserved backup holding image_backup, when asked, then the next step is begin', () => {
-    expect(nextStep(backupProcess(true))).toEqual({ kind: 'begin' });
-  });
+  it('given a reserved backup holding image_backup, when asked, then the next step is begin', () =>
+    givenSnapshotProcess(backupTakenBy(new EventHistory({ actor: SYSTEM_ACTOR }), true))
+      .when(nextStep)
+      .then({ kind: 'begin' }));
 
   it('given image_backup taken but no image reserved, when asked, then the request is still found (origin) and released', () => {
-    const state = backupProcess(false);
-    expect(state.origin?.requestId).toBe('req-1');
-    expect(nextStep(state).kind).toBe('release');
+    const history = backupTakenBy(new EventHistory({ actor: SYSTEM_ACTOR }), false);
+    const process = givenSnapshotProcess(history);
+    expect(process.state.origin?.requestId).toBe(history.requestId);
+    process.when(nextStep).thenMatches({ kind: 'release' });
   });
 });

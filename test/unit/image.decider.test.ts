@@ -13,14 +13,9 @@ import {
   decideReservation,
   decideUploaded,
 } from '../../src/domain/image.decider';
-import {
-  evolveImage,
-  foldImage,
-  initialImageState,
-  isSettled,
-  type ImageState,
-} from '../../src/domain/image.state';
+import { evolveImage, foldImage, initialImageState, isSettled } from '../../src/domain/image.state';
 import type { ImageEvent, ImageReserved, SnapshotStep } from '../../src/events';
+import { deciderSpecification } from '../support/decider-specification';
 
 const VM = '11111111-1111-4111-8111-111111111111';
 const IMG = '22222222-2222-4222-8222-222222222222';
@@ -68,16 +63,16 @@ const failed = (step: SnapshotStep = 'extract', reason = 'qemu-img exited 1'): I
 });
 const deleted: ImageEvent = { type: 'ImageDeleted', data: { imageId: IMG, reason: 'user' } };
 
-const given = (...events: ImageEvent[]): ImageState => foldImage(events);
+const given = deciderSpecification(foldImage);
 
 describe('image state (evolveImage / foldImage)', () => {
   it('given no events, when folded, then the image does not exist and is not settled', () => {
-    expect(given()).toEqual(initialImageState);
-    expect(isSettled(given())).toBe(false);
+    expect(given().state).toEqual(initialImageState);
+    expect(isSettled(given().state)).toBe(false);
   });
 
   it('given ImageReserved, when folded, then the image is queued with its owner and type', () => {
-    expect(given(reserved)).toMatchObject({
+    expect(given(reserved).state).toMatchObject({
       exists: true,
       imageId: IMG,
       instanceId: VM,
@@ -90,7 +85,7 @@ describe('image state (evolveImage / foldImage)', () => {
   });
 
   it('given a full successful stream, when folded, then the image is active, uploaded, with progress 100', () => {
-    const state = given(reserved, progressed(40), extracted, uploaded);
+    const { state } = given(reserved, progressed(40), extracted, uploaded);
     expect(state.status).toBe('active');
     expect(state.extracted).toBe(true);
     expect(state.uploaded).toBe(true);
@@ -99,155 +94,146 @@ describe('image state (evolveImage / foldImage)', () => {
   });
 
   it('given SnapshotFailed, when folded, then the image is killed with the step and reason', () => {
-    const state = given(reserved, failed('save', 'managedsave timed out'));
+    const { state } = given(reserved, failed('save', 'managedsave timed out'));
     expect(state.status).toBe('killed');
     expect(state.failure).toEqual({ step: 'save', reason: 'managedsave timed out' });
     expect(isSettled(state)).toBe(true);
   });
 
   it('given ImageDeleted, when folded, then the image is deleted and settled', () => {
-    const state = evolveImage(given(reserved, failed()), deleted);
+    const state = evolveImage(given(reserved, failed()).state, deleted);
     expect(state.status).toBe('deleted');
     expect(isSettled(state)).toBe(true);
   });
 });
 
 describe('decideReservation', () => {
-  it('given no image, when reserved, then ImageReserved is decided with the reservation', () => {
-    expect(decideReservation(initialImageState, reservation)).toEqual([
-      { type: 'ImageReserved', data: reservation },
-    ]);
-  });
+  it('given no image, when reserved, then ImageReserved is decided with the reservation', () =>
+    given()
+      .when(decideReservation, reservation)
+      .then([{ type: 'ImageReserved', data: reservation }]));
 
-  it('given an image already reserved, when reserved again, then nothing is decided', () => {
-    expect(decideReservation(given(reserved), reservation)).toEqual([]);
-  });
+  it('given an image already reserved, when reserved again, then nothing is decided', () =>
+    given(reserved).when(decideReservation, reservation).thenNothingHappened());
 });
 
 describe('decideProgress', () => {
-  it('given a reserved image with no progress, when 12.5% is reported, then ConversionProgressed 12.5 is decided', () => {
-    expect(decideProgress(given(reserved), 12.5)).toEqual([
-      { type: 'ConversionProgressed', data: { imageId: IMG, percent: 12.5 } },
-    ]);
-  });
+  it('given a reserved image with no progress, when 12.5% is reported, then ConversionProgressed 12.5 is decided', () =>
+    given(reserved)
+      .when(decideProgress, 12.5)
+      .then([{ type: 'ConversionProgressed', data: { imageId: IMG, percent: 12.5 } }]));
 
-  it('given progress at 40, when a higher percentage is reported, then it is recorded', () => {
-    expect(decideProgress(given(reserved, progressed(40)), 41)).toEqual([
-      { type: 'ConversionProgressed', data: { imageId: IMG, percent: 41 } },
-    ]);
-  });
+  it('given progress at 40, when a higher percentage is reported, then it is recorded', () =>
+    given(reserved, progressed(40))
+      .when(decideProgress, 41)
+      .then([{ type: 'ConversionProgressed', data: { imageId: IMG, percent: 41 } }]));
 
   it('given progress at 40, when the same or a lower percentage is reported, then nothing is decided', () => {
-    const state = given(reserved, progressed(40));
-    expect(decideProgress(state, 40)).toEqual([]);
-    expect(decideProgress(state, 39.99)).toEqual([]);
-    expect(decideProgress(state, 0)).toEqual([]);
+    const at40 = given(reserved, progressed(40));
+    at40.when(decideProgress, 40).thenNothingHappened();
+    at40.when(decideProgress, 39.99).thenNothingHappened();
+    at40.when(decideProgress, 0).thenNothingHappened();
   });
 
-  it('given no progress yet, when over 100% is reported, then it is clamped to 100', () => {
-    expect(decideProgress(given(reserved), 250)[0].data.percent).toBe(100);
-  });
+  it('given no progress yet, when over 100% is reported, then it is clamped to 100', () =>
+    given(reserved)
+      .when(decideProgress, 250)
+      .thenMatches([{ data: { percent: 100 } }]));
 
-  it('given no progress yet, when a negative percentage is reported, then it is clamped to 0', () => {
-    expect(decideProgress(given(reserved), -5)[0].data.percent).toBe(0);
-  });
+  it('given no progress yet, when a negative percentage is reported, then it is clamped to 0', () =>
+    given(reserved)
+      .when(decideProgress, -5)
+      .thenMatches([{ data: { percent: 0 } }]));
 
-  it('given progress at 100, when over 100% is reported, then the clamped value does not increase so nothing is decided', () => {
-    expect(decideProgress(given(reserved, progressed(100)), 180)).toEqual([]);
-  });
+  it('given progress at 100, when over 100% is reported, then the clamped value does not increase so nothing is decided', () =>
+    given(reserved, progressed(100)).when(decideProgress, 180).thenNothingHappened());
 
   it('given progress at 33.33, when 33.339 is reported, then it rounds down to two decimals and is not an increase', () => {
-    expect(decideProgress(given(reserved, progressed(33.33)), 33.339)).toEqual([]);
-    expect(decideProgress(given(reserved), 33.339)[0].data.percent).toBe(33.33);
+    given(reserved, progressed(33.33)).when(decideProgress, 33.339).thenNothingHappened();
+    given(reserved)
+      .when(decideProgress, 33.339)
+      .thenMatches([{ data: { percent: 33.33 } }]);
   });
 
-  it('given no image, when progress is reported, then nothing is decided', () => {
-    expect(decideProgress(initialImageState, 50)).toEqual([]);
-  });
+  it('given no image, when progress is reported, then nothing is decided', () =>
+    given().when(decideProgress, 50).thenNothingHappened());
 
-  it('given an extracted image, when progress is reported, then nothing is decided', () => {
-    expect(decideProgress(given(reserved, progressed(90), extracted), 95)).toEqual([]);
-  });
+  it('given an extracted image, when progress is reported, then nothing is decided', () =>
+    given(reserved, progressed(90), extracted).when(decideProgress, 95).thenNothingHappened());
 
   it.each<[string, ImageEvent[]]>([
     ['killed', [reserved, failed()]],
     ['deleted', [reserved, failed(), deleted]],
-  ])('given a %s image, when progress is reported, then nothing is decided', (_label, events) => {
-    expect(decideProgress(given(...events), 50)).toEqual([]);
-  });
+  ])('given a %s image, when progress is reported, then nothing is decided', (_label, events) =>
+    given(...events)
+      .when(decideProgress, 50)
+      .thenNothingHappened(),
+  );
 });
 
 describe('decideExtracted', () => {
-  it('given a reserved image, when extraction finishes, then ImageExtracted is decided', () => {
-    expect(decideExtracted(given(reserved, progressed(100)), extraction)).toEqual([
-      { type: 'ImageExtracted', data: { imageId: IMG, ...extraction } },
-    ]);
-  });
+  it('given a reserved image, when extraction finishes, then ImageExtracted is decided', () =>
+    given(reserved, progressed(100))
+      .when(decideExtracted, extraction)
+      .then([{ type: 'ImageExtracted', data: { imageId: IMG, ...extraction } }]));
 
-  it('given an image already extracted, when extraction is reported again, then nothing is decided', () => {
-    expect(decideExtracted(given(reserved, extracted), extraction)).toEqual([]);
-  });
+  it('given an image already extracted, when extraction is reported again, then nothing is decided', () =>
+    given(reserved, extracted).when(decideExtracted, extraction).thenNothingHappened());
 
-  it('given no image, when extraction is reported, then InvalidTransitionError is thrown', () => {
-    expect(() => decideExtracted(initialImageState, extraction)).toThrow(InvalidTransitionError);
-  });
+  it('given no image, when extraction is reported, then InvalidTransitionError is thrown', () =>
+    given().when(decideExtracted, extraction).thenThrows(InvalidTransitionError));
 
-  it('given a killed image, when extraction is reported, then InvalidTransitionError is thrown', () => {
-    expect(() => decideExtracted(given(reserved, failed()), extraction)).toThrow(/is killed/);
-  });
+  it('given a killed image, when extraction is reported, then InvalidTransitionError is thrown', () =>
+    given(reserved, failed())
+      .when(decideExtracted, extraction)
+      .thenThrows(/is killed/));
 });
 
 describe('decideUploaded', () => {
-  it('given an extracted image, when the upload finishes, then Uploaded is decided', () => {
-    expect(decideUploaded(given(reserved, extracted), upload)).toEqual([
-      { type: 'Uploaded', data: { imageId: IMG, ...upload } },
-    ]);
-  });
+  it('given an extracted image, when the upload finishes, then Uploaded is decided', () =>
+    given(reserved, extracted)
+      .when(decideUploaded, upload)
+      .then([{ type: 'Uploaded', data: { imageId: IMG, ...upload } }]));
 
-  it('given an image already uploaded, when upload is reported again, then nothing is decided', () => {
-    expect(decideUploaded(given(reserved, extracted, uploaded), upload)).toEqual([]);
-  });
+  it('given an image already uploaded, when upload is reported again, then nothing is decided', () =>
+    given(reserved, extracted, uploaded).when(decideUploaded, upload).thenNothingHappened());
 
-  it('given a reserved image not yet extracted, when upload is reported, then InvalidTransitionError is thrown', () => {
-    expect(() => decideUploaded(given(reserved), upload)).toThrow(InvalidTransitionError);
-    expect(() => decideUploaded(given(reserved), upload)).toThrow(/no extracted data/);
-  });
+  it('given a reserved image not yet extracted, when upload is reported, then InvalidTransitionError is thrown', () =>
+    given(reserved)
+      .when(decideUploaded, upload)
+      .thenThrows(InvalidTransitionError, /no extracted data/));
 
-  it('given an extracted image that was then killed, when upload is reported, then InvalidTransitionError is thrown', () => {
-    expect(() => decideUploaded(given(reserved, extracted, failed('restore')), upload)).toThrow(
-      InvalidTransitionError,
-    );
-  });
+  it('given an extracted image that was then killed, when upload is reported, then InvalidTransitionError is thrown', () =>
+    given(reserved, extracted, failed('restore'))
+      .when(decideUploaded, upload)
+      .thenThrows(InvalidTransitionError));
 
-  it('given no image, when upload is reported, then InvalidTransitionError is thrown', () => {
-    expect(() => decideUploaded(initialImageState, upload)).toThrow(/not reserved/);
-  });
+  it('given no image, when upload is reported, then InvalidTransitionError is thrown', () =>
+    given()
+      .when(decideUploaded, upload)
+      .thenThrows(/not reserved/));
 });
 
 describe('decideFailure', () => {
-  it('given an image in flight, when the snapshot fails, then SnapshotFailed carries step and reason', () => {
-    expect(
-      decideFailure(given(reserved, extracted), { step: 'upload', reason: 'disk full' }),
-    ).toEqual([
-      { type: 'SnapshotFailed', data: { imageId: IMG, step: 'upload', reason: 'disk full' } },
-    ]);
-  });
+  it('given an image in flight, when the snapshot fails, then SnapshotFailed carries step and reason', () =>
+    given(reserved, extracted)
+      .when(decideFailure, { step: 'upload', reason: 'disk full' })
+      .then([
+        { type: 'SnapshotFailed', data: { imageId: IMG, step: 'upload', reason: 'disk full' } },
+      ]));
 
-  it('given an image already killed, when it fails again, then nothing is decided', () => {
-    expect(decideFailure(given(reserved, failed()), { step: 'restore', reason: 'again' })).toEqual(
-      [],
-    );
-  });
+  it('given an image already killed, when it fails again, then nothing is decided', () =>
+    given(reserved, failed())
+      .when(decideFailure, { step: 'restore', reason: 'again' })
+      .thenNothingHappened());
 
-  it('given an active image, when a failure is reported, then nothing is decided', () => {
-    expect(
-      decideFailure(given(reserved, extracted, uploaded), { step: 'upload', reason: 'late' }),
-    ).toEqual([]);
-  });
+  it('given an active image, when a failure is reported, then nothing is decided', () =>
+    given(reserved, extracted, uploaded)
+      .when(decideFailure, { step: 'upload', reason: 'late' })
+      .thenNothingHappened());
 
-  it('given no image, when a failure is reported, then nothing is decided', () => {
-    expect(decideFailure(initialImageState, { step: 'reserve', reason: 'x' })).toEqual([]);
-  });
+  it('given no image, when a failure is reported, then nothing is decided', () =>
+    given().when(decideFailure, { step: 'reserve', reason: 'x' }).thenNothingHappened());
 });
 
 describe('decideDeletion', () => {
@@ -255,29 +241,21 @@ describe('decideDeletion', () => {
     ['active', [reserved, extracted, uploaded]],
     ['killed', [reserved, failed()]],
     ['queued', [reserved]],
-  ])('given a %s image, when deleted, then ImageDeleted is decided', (_label, events) => {
-    expect(decideDeletion(given(...events), { imageId: IMG, reason: 'rotation' })).toEqual([
-      { type: 'ImageDeleted', data: { imageId: IMG, reason: 'rotation' } },
-    ]);
-  });
+  ])('given a %s image, when deleted, then ImageDeleted is decided', (_label, events) =>
+    given(...events)
+      .when(decideDeletion, { imageId: IMG, reason: 'rotation' })
+      .then([{ type: 'ImageDeleted', data: { imageId: IMG, reason: 'rotation' } }]),
+  );
 
-  it('given no image, when deleted, then ImageNotFoundError is thrown', () => {
-    expect(() => decideDeletion(initialImageState, { imageId: IMG, reason: 'user' })).toThrow(
-      ImageNotFoundError,
-    );
-    expect(() => decideDeletion(initialImageState, { imageId: IMG, reason: 'user' })).toThrow(
-      `No image found with ID ${IMG}`,
-    );
-  });
+  it('given no image, when deleted, then ImageNotFoundError is thrown', () =>
+    given()
+      .when(decideDeletion, { imageId: IMG, reason: 'user' })
+      .thenThrows(ImageNotFoundError, `No image found with ID ${IMG}`));
 
-  it('given an image already deleted, when deleted again, then ImageNotFoundError is thrown', () => {
-    expect(() =>
-      decideDeletion(given(reserved, extracted, uploaded, deleted), {
-        imageId: IMG,
-        reason: 'user',
-      }),
-    ).toThrow(ImageNotFoundError);
-  });
+  it('given an image already deleted, when deleted again, then ImageNotFoundError is thrown', () =>
+    given(reserved, extracted, uploaded, deleted)
+      .when(decideDeletion, { imageId: IMG, reason: 'user' })
+      .thenThrows(ImageNotFoundError));
 });
 
 describe('authorizeImageDeletion', () => {
@@ -291,28 +269,24 @@ describe('authorizeImageDeletion', () => {
   });
 
   it('lets a member or an admin of the owning project delete', () => {
-    expect(() => authorizeImageDeletion(given(reserved), IMG, member('p-owner'))).not.toThrow();
-    expect(() =>
-      authorizeImageDeletion(given(reserved), IMG, member('p-other', ['admin'])),
-    ).not.toThrow();
+    given(reserved).when(authorizeImageDeletion, IMG, member('p-owner')).thenDoesNotThrow();
+    given(reserved)
+      .when(authorizeImageDeletion, IMG, member('p-other', ['admin']))
+      .thenDoesNotThrow();
   });
 
   it('hides the image from other projects (404), also when it does not exist', () => {
-    expect(() => authorizeImageDeletion(given(reserved), IMG, member('p-other'))).toThrow(
-      ImageNotFoundError,
-    );
-    expect(() => authorizeImageDeletion(initialImageState, IMG, member('p-owner'))).toThrow(
-      ImageNotFoundError,
-    );
+    given(reserved)
+      .when(authorizeImageDeletion, IMG, member('p-other'))
+      .thenThrows(ImageNotFoundError);
+    given().when(authorizeImageDeletion, IMG, member('p-owner')).thenThrows(ImageNotFoundError);
   });
 
   it('refuses a reader of the owning project, and the project a snapshot is shared with (403)', () => {
-    expect(() =>
-      authorizeImageDeletion(given(reserved), IMG, member('p-owner', ['reader'])),
-    ).toThrow(ActionForbiddenError);
-    expect(shared.sharedWithProjectId).toBe('p-tenant');
-    expect(() => authorizeImageDeletion(shared, IMG, member('p-tenant'))).toThrow(
-      ActionForbiddenError,
-    );
+    given(reserved)
+      .when(authorizeImageDeletion, IMG, member('p-owner', ['reader']))
+      .thenThrows(ActionForbiddenError);
+    expect(shared.state.sharedWithProjectId).toBe('p-tenant');
+    shared.when(authorizeImageDeletion, IMG, member('p-tenant')).thenThrows(ActionForbiddenError);
   });
 });

@@ -158,6 +158,81 @@ describe('SnapshotGate', () => {
   });
 });
 
+describe('SnapshotGate.waitForSlot', () => {
+  const never = () => new AbortController().signal;
+
+  it('given a free slot, when a snapshot asks, then it is admitted at once and not reported queued', async () => {
+    const gate = new SnapshotGate(1);
+    gate.open();
+    const queued: number[] = [];
+    const wait = {
+      queued: async (p: number) => void queued.push(p),
+      stop: never(),
+      draining: never(),
+    };
+    await gate.waitForSlot({ imageId: 'a', position: 1 }, wait);
+    expect(gate.isAdmitted('a')).toBe(true);
+    expect(queued).toEqual([]);
+  });
+
+  it('given every slot taken, when a snapshot asks, then it is reported queued with its place and admitted when the slot frees', async () => {
+    const gate = new SnapshotGate(1);
+    gate.open();
+    gate.enqueue({ imageId: 'a', position: 1 });
+    gate.enqueue({ imageId: 'b', position: 2 });
+    const queued: number[] = [];
+    const wait = {
+      queued: async (p: number) => void queued.push(p),
+      stop: never(),
+      draining: never(),
+    };
+    let admitted = false;
+    const c = gate.waitForSlot({ imageId: 'c', position: 3 }, wait).then(() => (admitted = true));
+    await Promise.resolve();
+    expect(queued).toEqual([2]);
+    gate.leave('a');
+    await Promise.resolve();
+    expect(admitted).toBe(false);
+    gate.leave('b');
+    await c;
+    expect(gate.isAdmitted('c')).toBe(true);
+  });
+
+  it('given a queued snapshot, when the service drains, then its wait ends and it leaves the queue', async () => {
+    const gate = new SnapshotGate(1);
+    gate.open();
+    gate.enqueue({ imageId: 'a', position: 1 });
+    const draining = new AbortController();
+    const done = gate.waitForSlot(
+      { imageId: 'b', position: 2 },
+      { queued: async () => undefined, stop: never(), draining: draining.signal },
+    );
+    await Promise.resolve();
+    draining.abort();
+    await done;
+    expect(gate.isAdmitted('b')).toBe(false);
+    expect(gate.positionOf('b')).toBeNull();
+  });
+
+  it('given the image deleted while queued, when its wait is stopped, then it leaves the queue and the next one moves up', async () => {
+    const gate = new SnapshotGate(1);
+    gate.open();
+    gate.enqueue({ imageId: 'a', position: 1 });
+    gate.enqueue({ imageId: 'c', position: 3 });
+    const stop = new AbortController();
+    const done = gate.waitForSlot(
+      { imageId: 'b', position: 2 },
+      { queued: async () => undefined, stop: stop.signal, draining: never() },
+    );
+    await Promise.resolve();
+    expect(gate.positionOf('b')).toBe(1);
+    stop.abort();
+    await done;
+    expect(gate.positionOf('b')).toBeNull();
+    expect(gate.positionOf('c')).toBe(1);
+  });
+});
+
 describe('queueRole', () => {
   const IMG = 'img-1';
   function state(

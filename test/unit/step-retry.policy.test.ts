@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { InvalidTransitionError } from '../../src/domain/domain-errors';
+import { InjectedFaultError } from '../../src/commands/fault-injection';
 import { loadConfig } from '../../src/config/snapledger.config';
+import { DiskImageToolError } from '../../src/drivers/disk-image.port';
+import {
+  DomainNotFoundError,
+  DomainStateError,
+  TransientHypervisorError,
+} from '../../src/drivers/hypervisor.port';
+import { PermanentStepError } from '../../src/sagas/permanent-step.error';
 import {
   afterStepError,
   backoffDelayMs,
+  isPermanent,
   type FailedTry,
   type StepRetryPolicy,
 } from '../../src/sagas/step-retry.policy';
@@ -122,5 +132,23 @@ describe('retry configuration', () => {
     expect(() => loadConfig({ SNAPLEDGER_STEP_BACKOFF_MAX_MS: 'soon' })).toThrow(
       /SNAPLEDGER_STEP_BACKOFF_MAX_MS/,
     );
+  });
+});
+
+describe('isPermanent', () => {
+  it('given errors no retry can fix, when classified, then they are permanent', () => {
+    expect(isPermanent(new PermanentStepError('no file-backed disk'))).toBe(true);
+    expect(isPermanent(new DomainNotFoundError('vm-1'))).toBe(true);
+    expect(isPermanent(new DomainStateError('domain is crashed'))).toBe(true);
+    expect(isPermanent(new InvalidTransitionError('task_state moved on'))).toBe(true);
+    expect(isPermanent(new DiskImageToolError('qemu-img failed', 'bad header'))).toBe(true);
+    expect(isPermanent(new InjectedFaultError('fail:plan', true))).toBe(true);
+  });
+
+  it('given errors a later try may not meet, when classified, then they are transient', () => {
+    expect(isPermanent(new TransientHypervisorError('libvirtd is restarting'))).toBe(false);
+    expect(isPermanent(new InjectedFaultError('fail-once:plan', false))).toBe(false);
+    expect(isPermanent(new Error('socket hang up'))).toBe(false);
+    expect(isPermanent('not even an error')).toBe(false);
   });
 });

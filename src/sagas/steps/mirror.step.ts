@@ -1,35 +1,28 @@
-import { DomainNotFoundError } from '../drivers/hypervisor.port';
-import {
-  snapshotStream,
-  type CausationContext,
-  type GuestQuiesced,
-  type QuiesceSkipped,
-  type SnapshotPlanned,
-} from '../events';
-import { PermanentStepError } from './permanent-step.error';
-import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
-import type { SnapshotProcessState } from './snapshot-process.state';
+import type { GuestQuiesced, QuiesceSkipped } from '../../events';
+import { PermanentStepError } from '../permanent-step.error';
+import type { PlannedSnapshot } from '../snapshot-process.state';
+import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
+import type { PlanStep } from './snapshot-step.handler';
+import { appendToSnapshot } from './step-appends';
 
 /** How often a failed thaw is tried again: a guest must not stay frozen because of us. */
 const THAW_ATTEMPTS = 3;
 
 /**
- * The live path's own steps (see SnapshotSteps for the rest): mirror the disk's top layer into
- * a qcow2 delta with a transient block copy, and clean the delta and any copy job up.
+ * Live path, Nova's order: a qcow2 delta over the disk's backing file, the guest frozen if
+ * it has an agent, a shallow transient block copy into the delta ended without pivoting,
+ * the guest thawed whatever happened. A try cut short by a crash may have left a copy job,
+ * a frozen guest or a delta: each is cleared before the copy starts again.
  */
-export class LiveMirrorSteps {
+export class MirrorStep implements PlanStep<'mirror'> {
+  readonly action = 'mirror';
+  readonly needs = 'plan';
+
   constructor(private readonly deps: SnapshotStepDependencies) {}
 
-  /**
-   * Live path, Nova's order: a qcow2 delta over the disk's backing file, the guest frozen if
-   * it has an agent, a shallow transient block copy into the delta ended without pivoting,
-   * the guest thawed whatever happened. A try cut short by a crash may have left a copy job,
-   * a frozen guest or a delta: each is cleared before the copy starts again.
-   */
-  async mirror(state: SnapshotProcessState, ctx: CausationContext): Promise<void> {
-    const { hypervisor, deltas, clock, config } = this.deps;
-    const plan = state.plan as SnapshotPlanned['data'];
-    const { imageId } = state;
+  async run(state: PlannedSnapshot): Promise<void> {
+    const { hypervisor, deltas, clock, config, faults } = this.deps;
+    const { imageId, plan } = state;
     const instanceId = plan.instanceId;
     const target = plan.diskTarget;
     if (!target) throw new PermanentStepError('the live plan names no disk target');
@@ -49,7 +42,7 @@ export class LiveMirrorSteps {
     const startedAt = clock.now();
     let thawed: Date | null = null;
     try {
-      await this.deps.faults.during('mirror', () =>
+      await faults.during('mirror', () =>
         hypervisor.mirrorDisk(instanceId, {
           target,
           destination: delta.path,
@@ -60,7 +53,7 @@ export class LiveMirrorSteps {
     } finally {
       if (quiesce.type === 'GuestQuiesced') thawed = await this.thaw(instanceId);
     }
-    this.deps.faults.failIfArmed('mirror-copied');
+    faults.failIfArmed('mirror-copied');
     const finishedAt = clock.now();
     const quiesced =
       quiesce.type === 'GuestQuiesced'
@@ -72,24 +65,19 @@ export class LiveMirrorSteps {
             },
           }
         : quiesce;
-    await this.deps.appender.append(
-      snapshotStream(imageId),
-      [
-        quiesced,
-        {
-          type: 'DiskMirrored',
-          data: {
-            imageId,
-            instanceId,
-            overBackingFile: delta.overBackingFile,
-            startedAt: startedAt.toISOString(),
-            durationMs: finishedAt.getTime() - startedAt.getTime(),
-          },
+    await appendToSnapshot(this.deps.appender, state, [
+      quiesced,
+      {
+        type: 'DiskMirrored',
+        data: {
+          imageId,
+          instanceId,
+          overBackingFile: delta.overBackingFile,
+          startedAt: startedAt.toISOString(),
+          durationMs: finishedAt.getTime() - startedAt.getTime(),
         },
-      ],
-      state.snapshotRevision,
-      ctx,
-    );
+      },
+    ]);
   }
 
   /**
@@ -99,9 +87,9 @@ export class LiveMirrorSteps {
   private async quiesce(
     hasAgent: boolean,
     paused: boolean,
-    state: SnapshotProcessState,
+    state: PlannedSnapshot,
   ): Promise<GuestQuiesced | QuiesceSkipped> {
-    const base = { imageId: state.imageId, instanceId: state.instance.instanceId as string };
+    const base = { imageId: state.imageId, instanceId: state.instanceId };
     const skipped = (reason: string): QuiesceSkipped => ({
       type: 'QuiesceSkipped',
       data: { ...base, reason },
@@ -139,45 +127,5 @@ export class LiveMirrorSteps {
         if (attempt >= THAW_ATTEMPTS) throw error;
       }
     }
-  }
-
-  /**
-   * Live path: removes the delta and any copy job of ours still on the disk (a crash
-   * mid-mirror leaves one). Check, then act: both may already be gone.
-   */
-  async cleanup(state: SnapshotProcessState, ctx: CausationContext): Promise<void> {
-    const { hypervisor, deltas } = this.deps;
-    const plan = state.plan as SnapshotPlanned['data'];
-    const { imageId } = state;
-    const instanceId = plan.instanceId;
-    const startedAt = this.deps.clock.now();
-    let abortedJob = false;
-    if (plan.diskTarget) {
-      abortedJob = await hypervisor
-        .abortMirror(instanceId, plan.diskTarget, deltas.pathOf(imageId))
-        .catch((error: unknown) => {
-          if (error instanceof DomainNotFoundError) return false; // no domain, no job
-          throw error;
-        });
-    }
-    const removedFile = await deltas.remove(imageId);
-    await this.deps.appender.append(
-      snapshotStream(imageId),
-      [
-        {
-          type: 'DeltaRemoved',
-          data: {
-            imageId,
-            instanceId,
-            removedFile,
-            abortedJob,
-            startedAt: startedAt.toISOString(),
-            durationMs: this.deps.clock.now().getTime() - startedAt.getTime(),
-          },
-        },
-      ],
-      state.snapshotRevision,
-      ctx,
-    );
   }
 }
