@@ -35,23 +35,18 @@ export interface ReadAllOptions {
   readonly limit?: number;
 }
 
-export interface StreamSubscription {
-  /** Stops delivery; resolves when the handler is no longer running. */
-  stop(): Promise<void>;
-  /** Resolves when the subscription ends by itself because the handler threw. */
-  readonly done: Promise<void>;
-}
-
-export interface SubscribeOptions {
-  /** Deliver events with a position strictly greater than this. */
-  readonly after: number;
-  /** Called once the subscription has delivered everything stored so far. */
-  readonly onCaughtUp?: (position: number) => void;
+/** Thrown by every call on a store after close(); a subscription ends on it. */
+export class EventStoreClosedError extends Error {
+  constructor() {
+    super('the event store is closed');
+    this.name = 'EventStoreClosedError';
+  }
 }
 
 /**
- * The event store port. The SQLite adapter is the embedded default; every adapter must
- * pass test/contract/event-store.contract.ts.
+ * The event store port. An adapter stores and reads; following the log from a checkpoint is
+ * built once on top of readAll and onAppended (checkpointed-subscription.ts). The SQLite
+ * adapter is the embedded default; every adapter must pass test/contract/event-store.contract.ts.
  */
 export interface EventStore {
   /** Appends atomically: all the events land on the stream, or none do. */
@@ -62,18 +57,21 @@ export interface EventStore {
   ): Promise<AppendResult>;
   /** The stream's events in revision order; [] when the stream does not exist. */
   readStream(streamName: string): Promise<RecordedEvent[]>;
-  /** Events of every stream in position order. */
+  /**
+   * Events of every stream in position order: the global log, read in batches with `after`
+   * and `limit`.
+   */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** The position of the last stored event, 0 when the log is empty. */
   lastPosition(): Promise<number>;
   /**
-   * Delivers every event after `after`, then tails the log. The handler is awaited: events
-   * are delivered one at a time, in order. A handler that throws ends the subscription.
+   * Calls `listener` after events are appended, through this store or by another writer (a
+   * poll, a database notification): what wakes a caught-up subscription. Wake-ups may come
+   * late, be merged or be spurious, so a listener re-reads from its own position instead of
+   * counting them. An append through this store has called the listeners when it resolves;
+   * close() calls them once more. Returns the function that removes the listener.
    */
-  subscribe(
-    handler: (event: RecordedEvent) => Promise<void>,
-    options: SubscribeOptions,
-  ): StreamSubscription;
+  onAppended(listener: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -10,13 +10,12 @@ import {
 } from './event-rows';
 import {
   DuplicateEventError,
+  EventStoreClosedError,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventStore,
   type ExpectedRevision,
   type ReadAllOptions,
-  type StreamSubscription,
-  type SubscribeOptions,
 } from './event-store.port';
 import {
   APPEND_CHANNEL,
@@ -29,8 +28,9 @@ export interface PostgresEventStoreOptions {
   /** Connections in the pool used for appends and reads. Default 10. */
   readonly poolSize?: number;
   /**
-   * How often a caught-up subscription reads the log even without a NOTIFY (a lost
-   * listening connection is re-opened, and this covers the gap meanwhile). Default 1000 ms.
+   * How often, while anyone listens for appends, they are woken even without a NOTIFY (a
+   * lost listening connection is re-opened at that pace, and this covers the gap meanwhile).
+   * Default 1000 ms.
    */
   readonly pollIntervalMs?: number;
   /** Give up connecting after this long. Default 5000 ms. */
@@ -38,7 +38,6 @@ export interface PostgresEventStoreOptions {
 }
 
 const COLUMNS = 'position, stream_name, stream_revision, type, data, metadata';
-const SUBSCRIPTION_BATCH = 500;
 
 interface PgRow {
   readonly position: string;
@@ -81,13 +80,14 @@ export function describeDatabaseUrl(url: string): string {
  * guarantees as the SQLite store. Appends are serialised by a transaction-level advisory
  * lock and take the next position under it, so positions have no holes and commit in
  * order; a reader that has passed a position has seen everything before it. Appends NOTIFY
- * the listening subscribers of every process.
+ * every process's store, which wakes its listeners (onAppended).
  */
 export class PostgresEventStore implements EventStore {
   private readonly appended = new EventEmitter();
   private listener: pg.Client | null = null;
   private listenerOpening: Promise<void> | null = null;
-  private readonly subscriptions = new Set<PostgresSubscription>();
+  /** Runs while anyone listens: the safety net under NOTIFY. */
+  private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   private constructor(
@@ -284,14 +284,25 @@ export class PostgresEventStore implements EventStore {
     return Number(result.rows[0]?.position ?? 0);
   }
 
-  /**
-   * Calls `listener` after every append by any process (NOTIFY), and by this store at once.
-   * Returns the function that removes it.
-   */
-  onAppend(listener: (position: number) => void): () => void {
+  onAppended(listener: () => void): () => void {
+    this.assertOpen();
     this.appended.on('append', listener);
     void this.listen();
-    return () => this.appended.off('append', listener);
+    this.pollTimer ??= setInterval(() => {
+      // A NOTIFY sent while the LISTEN connection was down is lost: wake anyway.
+      this.appended.emit('append');
+      void this.listen();
+    }, this.pollIntervalMs);
+    return () => {
+      this.appended.off('append', listener);
+      if (this.appended.listenerCount('append') === 0) this.stopPolling();
+    };
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer === undefined) return;
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
   }
 
   /** One LISTEN connection per store, opened on first use and re-opened when it drops. */
@@ -318,6 +329,8 @@ export class PostgresEventStore implements EventStore {
           return;
         }
         this.listener = client;
+        // Appends made before the LISTEN took effect sent no notification to us.
+        this.appended.emit('append');
       } catch {
         await client.end().catch(() => undefined);
       } finally {
@@ -327,30 +340,13 @@ export class PostgresEventStore implements EventStore {
     return this.listenerOpening;
   }
 
-  subscribe(
-    handler: (event: RecordedEvent) => Promise<void>,
-    options: SubscribeOptions,
-  ): StreamSubscription {
-    this.assertOpen();
-    if (!Number.isSafeInteger(options.after) || options.after < 0)
-      throw new RangeError(`subscribe: after must be an integer >= 0`);
-    const subscription = new PostgresSubscription(
-      (after, limit) => this.readRows(after, limit),
-      (wake) => this.onAppend(wake),
-      handler,
-      options,
-      this.pollIntervalMs,
-      () => this.subscriptions.delete(subscription),
-    );
-    this.subscriptions.add(subscription);
-    subscription.start();
-    return subscription;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.stopPolling();
+    // Woken listeners read again, find the store closed, and end.
+    this.appended.emit('append');
+    this.appended.removeAllListeners('append');
     await this.listenerOpening;
     const listener = this.listener;
     this.listener = null;
@@ -359,93 +355,6 @@ export class PostgresEventStore implements EventStore {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('the event store is closed');
-  }
-}
-
-class PostgresSubscription implements StreamSubscription {
-  readonly done: Promise<void>;
-  private resolveDone!: () => void;
-  private stopped = false;
-  private dirty = false;
-  private wake: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private position: number;
-
-  constructor(
-    private readonly read: (after: number, limit: number) => Promise<EventRow[]>,
-    private readonly onAppend: (wake: () => void) => () => void,
-    private readonly handler: (event: RecordedEvent) => Promise<void>,
-    private readonly options: SubscribeOptions,
-    private readonly pollIntervalMs: number,
-    private readonly onEnd: () => void,
-  ) {
-    this.position = options.after;
-    this.done = new Promise<void>((resolve) => (this.resolveDone = resolve));
-  }
-
-  start(): void {
-    const unsubscribe = this.onAppend(() => {
-      this.dirty = true;
-      this.wakeUp();
-    });
-    void this.run().finally(() => {
-      unsubscribe();
-      this.clearTimer();
-      this.onEnd();
-      this.resolveDone();
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wakeUp();
-    await this.done;
-  }
-
-  private async run(): Promise<void> {
-    let caughtUp = false;
-    try {
-      while (!this.stopped) {
-        this.dirty = false;
-        const rows = await this.read(this.position, SUBSCRIPTION_BATCH);
-        for (const row of rows) {
-          if (this.stopped) return;
-          await this.handler(toRecordedEvent(row));
-          this.position = row.position;
-        }
-        if (rows.length < SUBSCRIPTION_BATCH && !this.stopped) {
-          if (!caughtUp) {
-            caughtUp = true;
-            this.options.onCaughtUp?.(this.position);
-          }
-          await this.waitForAppend();
-        }
-      }
-    } catch {
-      this.stopped = true;
-    }
-  }
-
-  private waitForAppend(): Promise<void> {
-    if (this.dirty || this.stopped) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.wake = resolve;
-      this.timer = setTimeout(() => this.wakeUp(), this.pollIntervalMs);
-    });
-  }
-
-  private wakeUp(): void {
-    this.clearTimer();
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (this.closed) throw new EventStoreClosedError();
   }
 }

@@ -11,20 +11,19 @@ import {
 } from './event-rows';
 import {
   DuplicateEventError,
+  EventStoreClosedError,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventStore,
   type ExpectedRevision,
   type ReadAllOptions,
-  type StreamSubscription,
-  type SubscribeOptions,
 } from './event-store.port';
 
 export interface SqliteEventStoreOptions {
   /**
-   * How often a caught-up subscription polls the file for events appended by another
-   * connection (another process, or another store instance). Appends made through this
-   * instance wake its subscriptions at once. Default 200 ms.
+   * How often, while anyone listens for appends, the store checks whether another connection
+   * (another process, or another store instance) has written to the file. Appends made
+   * through this instance wake the listeners at once. Default 200 ms.
    */
   readonly pollIntervalMs?: number;
   /** How long a writer waits for another connection's write lock. Default 5000 ms. */
@@ -41,8 +40,6 @@ export interface SqliteConnectionSettings {
 
 const DEFAULT_POLL_INTERVAL_MS = 200;
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
-/** Events read per query while a subscription catches up. */
-const SUBSCRIPTION_BATCH = 500;
 /** PRAGMA user_version of the schema this code writes. */
 const SCHEMA_VERSION = 1;
 
@@ -96,7 +93,11 @@ function isConstraintError(err: unknown): boolean {
  * the CLI (separate processes). The log is append-only, and the database enforces it.
  */
 export class SqliteEventStore implements EventStore {
-  private readonly subscriptions = new Set<SqliteSubscription>();
+  private readonly appendListeners = new Set<() => void>();
+  /** Runs while anyone listens: SQLite tells no connection of another's commit. */
+  private pollTimer: NodeJS.Timeout | undefined;
+  /** PRAGMA data_version at the last poll; it changes when another connection commits. */
+  private seenDataVersion = 0;
   private closed = false;
 
   private readonly lastRevisionStmt: Database.Statement<[string], number | null>;
@@ -105,6 +106,7 @@ export class SqliteEventStore implements EventStore {
   private readonly readStreamStmt: Database.Statement<[string], EventRow>;
   private readonly readAllStmt: Database.Statement<[number, number], EventRow>;
   private readonly lastPositionStmt: Database.Statement<[], number>;
+  private readonly dataVersionStmt: Database.Statement<[], number>;
   private readonly appendTx: (
     streamName: string,
     rows: readonly PreparedRow[],
@@ -135,6 +137,7 @@ export class SqliteEventStore implements EventStore {
     this.lastPositionStmt = db
       .prepare<[], number>('SELECT COALESCE(MAX(position), 0) FROM events')
       .pluck();
+    this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck();
 
     const tx = db.transaction(
       (
@@ -234,7 +237,7 @@ export class SqliteEventStore implements EventStore {
       if (isConstraintError(err)) throw this.explainConflict(streamName, rows, expected, err);
       throw err;
     }
-    for (const subscription of this.subscriptions) subscription.notify();
+    this.notifyAppended();
     return result;
   }
 
@@ -282,150 +285,53 @@ export class SqliteEventStore implements EventStore {
     return this.lastPositionStmt.get() ?? 0;
   }
 
-  subscribe(
-    handler: (event: RecordedEvent) => Promise<void>,
-    options: SubscribeOptions,
-  ): SqliteSubscription {
+  onAppended(listener: () => void): () => void {
     this.assertOpen();
-    const after = options.after;
-    if (!Number.isSafeInteger(after) || after < 0)
-      throw new RangeError(`subscribe: after must be an integer >= 0`);
-    const subscription = new SqliteSubscription(
-      (from, limit) => this.readAllStmt.all(from, limit),
-      handler,
-      after,
-      options.onCaughtUp,
-      this.pollIntervalMs,
-      () => this.subscriptions.delete(subscription),
-    );
-    this.subscriptions.add(subscription);
-    subscription.start();
-    return subscription;
+    this.appendListeners.add(listener);
+    if (this.pollTimer === undefined) {
+      this.seenDataVersion = this.dataVersionStmt.get() ?? 0;
+      this.pollTimer = setInterval(() => this.pollOtherWriters(), this.pollIntervalMs);
+    }
+    return () => {
+      this.appendListeners.delete(listener);
+      if (this.appendListeners.size === 0) this.stopPolling();
+    };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.stopPolling();
+    // Woken listeners read again, find the store closed, and end.
+    this.notifyAppended();
+    this.appendListeners.clear();
     this.db.close();
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new Error('the event store is closed');
-  }
-}
-
-/**
- * A subscription to the whole log. It reads in batches until caught up, then waits for an
- * in-process append or the next poll. The handler is awaited for each event.
- */
-export class SqliteSubscription implements StreamSubscription {
-  /** Resolves when the subscription has ended: stopped, or ended by an error. */
-  readonly done: Promise<void>;
-  private failure: unknown;
-  private hasFailed = false;
-  private stopped = false;
-  /** Set by an in-process append so that a wake-up is not lost while the handler runs. */
-  private dirty = false;
-  private timer: NodeJS.Timeout | undefined;
-  private wake: (() => void) | undefined;
-  private resolveDone!: () => void;
-
-  constructor(
-    private readonly read: (after: number, limit: number) => EventRow[],
-    private readonly handler: (event: RecordedEvent) => Promise<void>,
-    private position: number,
-    private readonly onCaughtUp: ((position: number) => void) | undefined,
-    private readonly pollIntervalMs: number,
-    private readonly onEnd: () => void,
-  ) {
-    this.done = new Promise<void>((resolve) => {
-      this.resolveDone = resolve;
-    });
+  private pollOtherWriters(): void {
+    const version = this.dataVersionStmt.get() ?? 0;
+    if (version === this.seenDataVersion) return;
+    this.seenDataVersion = version;
+    this.notifyAppended();
   }
 
-  /** The error that ended the subscription (thrown by the handler, or by reading), if any. */
-  get error(): unknown {
-    return this.failure;
-  }
-
-  /** Whether the subscription ended because of an error (as opposed to stop() or close()). */
-  get failed(): boolean {
-    return this.hasFailed;
-  }
-
-  /** @internal Called once by the store. */
-  start(): void {
-    void this.run().finally(() => {
-      this.clearTimer();
-      this.onEnd();
-      this.resolveDone();
-    });
-  }
-
-  /** @internal An event was appended through this store instance. */
-  notify(): void {
-    this.dirty = true;
-    this.wakeUp();
-  }
-
-  /**
-   * Stops delivery and resolves once the handler is no longer running. A handler must not
-   * await stop() of its own subscription (that would wait for itself); it can throw, or
-   * call stop() without awaiting it.
-   */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.clearTimer();
-    this.wakeUp();
-    await this.done;
-  }
-
-  private async run(): Promise<void> {
-    let caughtUp = false;
-    try {
-      while (!this.stopped) {
-        this.dirty = false;
-        const rows = this.read(this.position, SUBSCRIPTION_BATCH);
-        for (const row of rows) {
-          if (this.stopped) return;
-          await this.handler(toRecordedEvent(row));
-          this.position = row.position;
-        }
-        if (rows.length < SUBSCRIPTION_BATCH && !this.stopped) {
-          if (!caughtUp) {
-            caughtUp = true;
-            this.onCaughtUp?.(this.position);
-          }
-          await this.waitForAppend();
-        }
+  private notifyAppended(): void {
+    for (const listener of [...this.appendListeners]) {
+      try {
+        listener();
+      } catch {
+        // The append has committed: a listener's failure must not make it look failed.
       }
-    } catch (err) {
-      this.hasFailed = true;
-      this.failure = err;
-      this.stopped = true;
     }
   }
 
-  private waitForAppend(): Promise<void> {
-    if (this.dirty || this.stopped) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.wake = resolve;
-      this.timer = setTimeout(() => this.wakeUp(), this.pollIntervalMs);
-    });
+  private stopPolling(): void {
+    if (this.pollTimer === undefined) return;
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
   }
 
-  private wakeUp(): void {
-    this.clearTimer();
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+  private assertOpen(): void {
+    if (this.closed) throw new EventStoreClosedError();
   }
 }

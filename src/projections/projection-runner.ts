@@ -1,5 +1,10 @@
 import { In, type DataSource, type EntityManager } from 'typeorm';
-import type { EventStore, StreamSubscription } from '../event-store/event-store.port';
+import {
+  subscribeFromCheckpoint,
+  type CheckpointedSubscription,
+  type SubscriptionFailure,
+} from '../event-store/checkpointed-subscription';
+import type { EventStore } from '../event-store/event-store.port';
 import type { RecordedEvent } from '../events/recorded-event';
 import { AuditLogProjection } from './audit-log.projection';
 import { ProjectionCheckpoint } from './entities/projection-checkpoint.entity';
@@ -47,7 +52,8 @@ interface Waiter {
 }
 
 /**
- * Feeds projections from a checkpointed subscription of the event store.
+ * Feeds projections from a checkpointed subscription of the event store, from the lowest of
+ * their checkpoints.
  *
  * Each event is applied in ONE transaction: every projection whose checkpoint is behind
  * the event applies it and moves its checkpoint to the event's position, in the same
@@ -55,8 +61,8 @@ interface Waiter {
  * checkpoint, or the reverse: each projection sees each event exactly once.
  *
  * If applying an event fails, the transaction rolls back, the error is logged and kept in
- * `lastError`, the subscription ends, and the runner subscribes again from the stored
- * checkpoints after a back-off (doubling, capped).
+ * `lastError`, and the subscription reads the stored checkpoints again after a back-off
+ * (doubling, capped).
  */
 export class ProjectionRunner {
   private readonly checkpoints = new Map<string, number>();
@@ -66,12 +72,7 @@ export class ProjectionRunner {
   private readonly retryDelayMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly rebuildBatchSize: number;
-  private subscription: StreamSubscription | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private failures = 0;
-  private running = false;
-  /** Bumped by start() and stop(): a subscribe or retry begun under an older one is dropped. */
-  private generation = 0;
+  private subscription: CheckpointedSubscription | undefined;
   private rebuilding = false;
   private applied = 0;
   private error: Error | undefined;
@@ -100,7 +101,7 @@ export class ProjectionRunner {
 
   /** Whether the runner is started (including while it waits to retry after an error). */
   get isRunning(): boolean {
-    return this.running;
+    return this.subscription !== undefined;
   }
 
   /** The error of the last failed event; cleared once an event applies again. */
@@ -108,27 +109,25 @@ export class ProjectionRunner {
     return this.error;
   }
 
-  /** Reads the checkpoints and subscribes from the lowest one. */
+  /** Subscribes from the lowest checkpoint; resolves once the checkpoints are read. */
   async start(): Promise<void> {
     if (this.rebuilding) throw new Error('the projections are being rebuilt');
-    if (this.running) return;
-    this.running = true;
-    const generation = ++this.generation;
-    try {
-      await this.subscribeFromCheckpoints(generation);
-    } catch (err) {
-      this.fail(err, undefined);
-    }
+    if (this.subscription) return;
+    let checkpointsRead!: () => void;
+    const read = new Promise<void>((resolve) => (checkpointsRead = resolve));
+    const subscription = subscribeFromCheckpoint(this.store, {
+      checkpoint: () => this.readCheckpoints().finally(checkpointsRead),
+      handle: (event) => this.handle(event),
+      onCaughtUp: (position) => this.logger.info({ position }, 'projections caught up'),
+      onFailure: (failure) => this.fail(failure),
+      backoff: { firstMs: this.retryDelayMs, maxMs: this.maxRetryDelayMs },
+    });
+    this.subscription = subscription;
+    await Promise.race([read, subscription.done]);
   }
 
   /** Stops the subscription; resolves once no event is being applied. */
   async stop(): Promise<void> {
-    this.running = false;
-    this.generation += 1;
-    if (this.retryTimer !== undefined) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
-    }
     const subscription = this.subscription;
     this.subscription = undefined;
     await subscription?.stop();
@@ -212,7 +211,8 @@ export class ProjectionRunner {
     }
   }
 
-  private async subscribeFromCheckpoints(generation: number): Promise<void> {
+  /** Reads every projection's checkpoint; the subscription starts after the lowest. */
+  private async readCheckpoints(): Promise<number> {
     const names = this.projections.map((p) => p.name);
     const rows = await this.dataSource
       .getRepository(ProjectionCheckpoint)
@@ -220,39 +220,23 @@ export class ProjectionRunner {
     this.checkpoints.clear();
     for (const name of names) this.checkpoints.set(name, 0);
     for (const row of rows) this.checkpoints.set(row.name, row.position);
-    if (!this.running || generation !== this.generation) return;
     const from = this.lowestCheckpoint();
     this.advance(from);
-
-    const subscription = this.store.subscribe((event) => this.handle(event), {
-      after: from,
-      onCaughtUp: (position) => this.logger.info({ position }, 'projections caught up'),
-    });
-    this.subscription = subscription;
     this.logger.info({ after: from }, 'projection runner subscribed');
-    void subscription.done.then(
-      () => this.onSubscriptionEnded(subscription),
-      () => this.onSubscriptionEnded(subscription),
-    );
+    return from;
   }
 
   private async handle(event: RecordedEvent): Promise<void> {
     const moved = new Map<string, number>();
-    try {
-      await this.dataSource.transaction(async (manager) => {
-        for (const projection of this.projections) {
-          if ((this.checkpoints.get(projection.name) ?? 0) >= event.position) continue;
-          await projection.apply(event, manager);
-          await this.writeCheckpoint(manager, projection.name, event.position);
-          moved.set(projection.name, event.position);
-        }
-      });
-    } catch (err) {
-      this.fail(err, event);
-      throw err;
-    }
+    await this.dataSource.transaction(async (manager) => {
+      for (const projection of this.projections) {
+        if ((this.checkpoints.get(projection.name) ?? 0) >= event.position) continue;
+        await projection.apply(event, manager);
+        await this.writeCheckpoint(manager, projection.name, event.position);
+        moved.set(projection.name, event.position);
+      }
+    });
     for (const [name, position] of moved) this.checkpoints.set(name, position);
-    this.failures = 0;
     this.error = undefined;
     this.advance(this.lowestCheckpoint());
   }
@@ -265,9 +249,8 @@ export class ProjectionRunner {
     return manager.upsert(ProjectionCheckpoint, { name, position }, ['name']);
   }
 
-  private fail(err: unknown, event: RecordedEvent | undefined): void {
-    this.error = err instanceof Error ? err : new Error(String(err));
-    this.failures += 1;
+  private fail({ error, event, failures, retryInMs }: SubscriptionFailure): void {
+    this.error = error instanceof Error ? error : new Error(String(error));
     this.logger.error(
       {
         err: this.error,
@@ -276,35 +259,11 @@ export class ProjectionRunner {
         eventId: event?.metadata.eventId,
         correlationId: event?.metadata.correlationId,
         imageId: (event?.data as { imageId?: unknown } | undefined)?.imageId,
-        failures: this.failures,
+        failures,
       },
-      event ? 'projection failed to apply an event' : 'projection runner failed to subscribe',
+      event ? 'projection failed to apply an event' : 'projection runner failed to read the log',
     );
-    if (!event) this.scheduleRetry();
-  }
-
-  private onSubscriptionEnded(subscription: StreamSubscription): void {
-    if (this.subscription !== subscription) return; // stopped, or replaced
-    this.subscription = undefined;
-    if (this.running) this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    if (!this.running || this.retryTimer !== undefined) return;
-    const delay = Math.min(
-      this.maxRetryDelayMs,
-      this.retryDelayMs * 2 ** Math.max(0, this.failures - 1),
-    );
-    this.logger.info(
-      { delayMs: delay, failures: this.failures },
-      'projection runner will subscribe again',
-    );
-    const generation = this.generation;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (!this.running || generation !== this.generation) return;
-      this.subscribeFromCheckpoints(generation).catch((err: unknown) => this.fail(err, undefined));
-    }, delay);
+    this.logger.info({ delayMs: retryInMs, failures }, 'projection runner will subscribe again');
   }
 
   private lowestCheckpoint(): number {

@@ -4,6 +4,10 @@ import { createStoreDataSource } from '../database/store-data-source';
 import type { EventAppender } from '../commands/event-appender';
 import { decideDeletion } from '../domain/image.decider';
 import { foldImage } from '../domain/image.state';
+import {
+  subscribeFromCheckpoint,
+  type CheckpointedSubscription,
+} from '../event-store/checkpointed-subscription';
 import type { EventStore } from '../event-store/event-store.port';
 import {
   imageStream,
@@ -16,7 +20,6 @@ import {
 } from '../events';
 import { backupsToRotate, rotationGroupOf } from '../domain/backup-rotation.decider';
 import { BackupRotationRecord, type RotatableBackupStatus } from './backup-rotation.entity';
-import { CheckpointedSubscriber } from './checkpointed-subscriber';
 import type { SagaLogger } from './snapshot.saga';
 import { SagaCheckpoint } from './snapshot-process.entity';
 
@@ -51,32 +54,35 @@ export function createBackupRotationDataSource(target: DatabaseTarget): DataSour
  * image's stream first, so a crash or a retry repeats nothing.
  */
 export class BackupRotationSaga {
-  private readonly feed: CheckpointedSubscriber;
+  private feed: CheckpointedSubscription | null = null;
 
   constructor(
-    store: EventStore,
+    private readonly store: EventStore,
     private readonly db: DataSource,
     private readonly appender: EventAppender,
     private readonly logger: SagaLogger,
-  ) {
-    this.feed = new CheckpointedSubscriber(store, {
-      checkpoint: async () =>
-        (await this.db.getRepository(SagaCheckpoint).findOneBy({ name: CHECKPOINT }))?.position ??
-        0,
-      handle: (event) => this.onEvent(event),
-      onFailure: (err) => this.logger.error({ err }, 'backup rotation failed; subscribing again'),
-      backoffMs: 500,
-    });
-  }
+  ) {}
 
   /** Subscribes from the checkpoint; resolves once caught up with the log. */
   async start(): Promise<void> {
     if (!this.db.isInitialized) await this.db.initialize();
-    await this.feed.start();
+    if (this.feed) return;
+    this.feed = subscribeFromCheckpoint(this.store, {
+      checkpoint: async () =>
+        (await this.db.getRepository(SagaCheckpoint).findOneBy({ name: CHECKPOINT }))?.position ??
+        0,
+      handle: (event) => this.onEvent(event),
+      onFailure: ({ error }) =>
+        this.logger.error({ err: error }, 'backup rotation failed; subscribing again'),
+      backoff: { firstMs: 500, maxMs: 30_000 },
+    });
+    await this.feed.caughtUp;
   }
 
   async stop(): Promise<void> {
-    await this.feed.stop();
+    const feed = this.feed;
+    this.feed = null;
+    await feed?.stop();
     if (this.db.isInitialized) await this.db.destroy();
   }
 

@@ -2,10 +2,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DomainNotFoundError } from '../drivers/hypervisor.port';
 import {
-  type EventStore,
-  type StreamSubscription,
-  WrongExpectedRevisionError,
-} from '../event-store/event-store.port';
+  subscribeFromCheckpoint,
+  type CheckpointedSubscription,
+} from '../event-store/checkpointed-subscription';
+import { type EventStore, WrongExpectedRevisionError } from '../event-store/event-store.port';
 import type { EventAppender } from '../commands/event-appender';
 import {
   isRequestedTaskState,
@@ -61,7 +61,7 @@ export interface SnapshotSagaOptions {
  * to do, performs it, and loops until done. A restart resumes every process not finished.
  */
 export class SnapshotSaga {
-  private subscription: StreamSubscription | null = null;
+  private subscription: CheckpointedSubscription | null = null;
   private readonly workers = new Map<string, Promise<void>>();
   /** Stops the step a worker is performing, by image id (see onImageDeleted). */
   private readonly currentStep = new Map<string, AbortController>();
@@ -126,47 +126,33 @@ export class SnapshotSaga {
   }
 
   /**
-   * Subscribes from the saga's checkpoint. If handling an event fails, the subscription
-   * ends; it is opened again from the checkpoint after a back-off, so no event is skipped.
+   * Subscribes from the saga's checkpoint. If handling an event fails, the subscription backs
+   * off and catches up again from the checkpoint, so no event is skipped.
    */
-  private async subscribe(failures = 0): Promise<void> {
-    const checkpoint = await this.db.getRepository(SagaCheckpoint).findOneBy({ name: CHECKPOINT });
-    let caughtUp!: () => void;
-    const ready = new Promise<void>((resolve) => (caughtUp = resolve));
-    this.live = false;
-    let failure: unknown = null;
-    const subscription = this.store.subscribe(
-      async (event) => {
-        try {
-          await this.onEvent(event);
-        } catch (error) {
-          failure = error;
-          throw error;
-        }
+  private async subscribe(): Promise<void> {
+    this.subscription = subscribeFromCheckpoint(this.store, {
+      checkpoint: async () => {
+        this.live = false; // every catch-up replays without launching workers
+        const checkpoint = await this.db
+          .getRepository(SagaCheckpoint)
+          .findOneBy({ name: CHECKPOINT });
+        return checkpoint?.position ?? 0;
       },
-      {
-        after: checkpoint?.position ?? 0,
-        onCaughtUp: () => {
-          this.live = true;
-          this.resumeOpenProcesses().then(caughtUp, (error: unknown) => {
-            this.logger.error({ err: error }, 'could not resume the open snapshots');
-            caughtUp();
-          });
-        },
+      handle: (event) => this.onEvent(event),
+      onCaughtUp: () => {
+        this.live = true;
+        return this.resumeOpenProcesses().catch((error: unknown) =>
+          this.logger.error({ err: error }, 'could not resume the open snapshots'),
+        );
       },
-    );
-    this.subscription = subscription;
-    void subscription.done.then(async () => {
-      caughtUp();
-      if (failure === null || this.stopping || this.subscription !== subscription) return;
-      this.logger.error(
-        { err: failure },
-        'snapshot saga failed to handle an event; subscribing again',
-      );
-      await delay(this.backoff(failures + 1), undefined, { ref: false });
-      if (!this.stopping && this.subscription === subscription) await this.subscribe(failures + 1);
+      onFailure: ({ error }) =>
+        this.logger.error(
+          { err: error },
+          'snapshot saga failed to handle an event; subscribing again',
+        ),
+      backoff: { firstMs: this.options.backoffMs, maxMs: this.retryPolicy.maxBackoffMs },
     });
-    await ready;
+    await this.subscription.caughtUp;
   }
 
   /** The image ids of snapshots in flight, e.g. to keep their staged data when sweeping. */

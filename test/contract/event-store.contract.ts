@@ -5,10 +5,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  subscribeFromCheckpoint,
+  type CheckpointedSubscription,
+  type SubscriptionBackoff,
+  type SubscriptionFailure,
+} from '../../src/event-store/checkpointed-subscription';
+import {
   DuplicateEventError,
+  EventStoreClosedError,
   WrongExpectedRevisionError,
   type EventStore,
-  type StreamSubscription,
 } from '../../src/event-store/event-store.port';
 import {
   CURRENT_SCHEMA_VERSION,
@@ -135,7 +141,7 @@ export function describeEventStoreContract(
     let store: EventStore;
     let cleanup: () => Promise<void>;
     let shared: SharedStoreLocation | undefined;
-    const subscriptions: StreamSubscription[] = [];
+    const subscriptions: CheckpointedSubscription[] = [];
 
     beforeEach(async () => {
       ({ store, cleanup, shared } = await factory());
@@ -147,7 +153,7 @@ export function describeEventStoreContract(
       await cleanup();
     });
 
-    function track(subscription: StreamSubscription): StreamSubscription {
+    function track(subscription: CheckpointedSubscription): CheckpointedSubscription {
       subscriptions.push(subscription);
       return subscription;
     }
@@ -427,89 +433,163 @@ export function describeEventStoreContract(
       });
     });
 
-    describe('subscribe', () => {
-      it('delivers history, calls onCaughtUp once, then delivers live appends in order; stop() stops', async () => {
+    describe('wake-up', () => {
+      it('calls its listeners by the time an append resolves, and not once removed', async () => {
+        let first = 0;
+        let second = 0;
+        const removeFirst = store.onAppended(() => (first += 1));
+        const removeSecond = store.onAppended(() => (second += 1));
+        try {
+          await store.append(streamName(), makeEvents(2), 'no_stream');
+          expect(first).toBeGreaterThanOrEqual(1);
+          expect(second).toBeGreaterThanOrEqual(1);
+          removeFirst();
+          const before = first;
+          await store.append(streamName(), makeEvents(1), 'no_stream');
+          await sleep(QUIET_MS);
+          expect(first).toBe(before);
+          expect(second).toBeGreaterThanOrEqual(2);
+        } finally {
+          removeFirst();
+          removeSecond();
+        }
+      });
+
+      it('wakes its listeners once more on close(), and then refuses every call', async () => {
+        let woken = 0;
+        store.onAppended(() => (woken += 1));
+        await store.close();
+        expect(woken).toBeGreaterThanOrEqual(1);
+        await store.close(); // idempotent
+        await expectRejection(
+          store.append(streamName(), makeEvents(1), 'any'),
+          EventStoreClosedError,
+        );
+        await expectRejection(store.readAll(), EventStoreClosedError);
+        await expectRejection(store.readStream(streamName()), EventStoreClosedError);
+        await expectRejection(store.lastPosition(), EventStoreClosedError);
+        expect(() => store.onAppended(() => undefined)).toThrow(EventStoreClosedError);
+      });
+    });
+
+    describe('checkpointed subscription', () => {
+      interface Follower {
+        /** Events handled (the handler returned), in order. */
+        readonly handled: RecordedEvent[];
+        /** The positions onCaughtUp was called with. */
+        readonly caughtUp: number[];
+        readonly failures: SubscriptionFailure[];
+        /** How often the subscription read the checkpoint. */
+        checkpointReads: number;
+        /** Moved past each handled event, as a subscriber does with its own writes. */
+        checkpoint: number;
+        readonly subscription: CheckpointedSubscription;
+      }
+
+      interface FollowOptions {
+        readonly from?: number;
+        /** Runs before the event counts as handled; a throw is the handler failing. */
+        readonly before?: (event: RecordedEvent, follower: Follower) => Promise<void>;
+        readonly backoff?: SubscriptionBackoff;
+        readonly signal?: AbortSignal;
+      }
+
+      function follow(options: FollowOptions = {}): Follower {
+        const follower = {
+          handled: [] as RecordedEvent[],
+          caughtUp: [] as number[],
+          failures: [] as SubscriptionFailure[],
+          checkpointReads: 0,
+          checkpoint: options.from ?? 0,
+        } as Omit<Follower, 'subscription'> & { subscription?: CheckpointedSubscription };
+        follower.subscription = track(
+          subscribeFromCheckpoint(store, {
+            checkpoint: async () => {
+              follower.checkpointReads += 1;
+              return follower.checkpoint;
+            },
+            handle: async (event) => {
+              await options.before?.(event, follower as Follower);
+              follower.handled.push(event);
+              follower.checkpoint = event.position;
+            },
+            onCaughtUp: (position) => void follower.caughtUp.push(position),
+            onFailure: (failure) => void follower.failures.push(failure),
+            backoff: options.backoff ?? { firstMs: 20, maxMs: 1000 },
+            signal: options.signal,
+          }),
+        );
+        return follower as Follower;
+      }
+
+      /** Resolves with how long `promise` took, or rejects after `ms`. */
+      async function within(ms: number, promise: Promise<unknown>): Promise<number> {
+        const started = performance.now();
+        const outcome = await Promise.race([
+          promise.then(() => 'settled'),
+          sleep(ms).then(() => 'timeout'),
+        ]);
+        expect(outcome).toBe('settled');
+        return performance.now() - started;
+      }
+
+      const waitFor = (check: () => void, timeout = 5000) =>
+        vi.waitFor(check, { timeout, interval: 5 });
+
+      it('catches up, calls onCaughtUp once, then delivers live appends in order, one at a time', async () => {
         const a = streamName('a');
         const b = streamName('b');
         await store.append(a, makeEvents(2), 'no_stream');
         await store.append(b, makeEvents(1), 'no_stream');
         const history = await store.readAll();
 
-        const received: RecordedEvent[] = [];
-        const caughtUp: number[] = [];
         let inFlight = 0;
         let maxInFlight = 0;
-        const sub = track(
-          store.subscribe(
-            async (event) => {
-              inFlight += 1;
-              maxInFlight = Math.max(maxInFlight, inFlight);
-              await sleep(2);
-              received.push(event);
-              inFlight -= 1;
-            },
-            { after: 0, onCaughtUp: (position) => caughtUp.push(position) },
-          ),
-        );
-        await vi.waitFor(() => expect(caughtUp).toHaveLength(1), { timeout: 5000, interval: 5 });
-        expect(caughtUp[0]).toBe(history[2].position);
-        expect(received).toEqual(history);
+        const follower = follow({
+          before: async () => {
+            inFlight += 1;
+            maxInFlight = Math.max(maxInFlight, inFlight);
+            await sleep(2);
+            inFlight -= 1;
+          },
+        });
+        await within(5000, follower.subscription.caughtUp);
+        expect(follower.caughtUp).toEqual([history[2].position]);
+        expect(follower.handled).toEqual(history);
 
         await store.append(a, makeEvents(2), 1);
         await store.append(b, makeEvents(1), 0);
         await store.append(streamName('c'), makeEvents(1), 'no_stream');
         const all = await store.readAll();
-        await vi.waitFor(() => expect(received).toHaveLength(all.length), {
-          timeout: 5000,
-          interval: 5,
-        });
-        expect(received).toEqual(all);
+        await waitFor(() => expect(follower.handled).toHaveLength(all.length));
+        expect(follower.handled).toEqual(all);
         expect(maxInFlight).toBe(1);
-        expect(caughtUp).toHaveLength(1);
+        expect(follower.caughtUp).toHaveLength(1);
+        expect(follower.failures).toEqual([]);
 
-        await sub.stop();
+        await follower.subscription.stop();
         await store.append(a, makeEvents(1), 3);
         await sleep(QUIET_MS);
-        expect(received).toHaveLength(all.length);
+        expect(follower.handled).toHaveLength(all.length);
       });
 
-      it('delivers only events after the given position', async () => {
-        const stream = streamName();
-        await store.append(stream, makeEvents(5), 'no_stream');
+      it('starts after its checkpoint', async () => {
+        await store.append(streamName(), makeEvents(5), 'no_stream');
         const all = await store.readAll();
-        const received: RecordedEvent[] = [];
-        let caughtUpAt = -1;
-        track(
-          store.subscribe(
-            async (event) => {
-              received.push(event);
-            },
-            { after: all[2].position, onCaughtUp: (p) => (caughtUpAt = p) },
-          ),
-        );
-        await vi.waitFor(() => expect(caughtUpAt).toBe(all[4].position), {
-          timeout: 5000,
-          interval: 5,
-        });
-        expect(received).toEqual(all.slice(3));
+        const follower = follow({ from: all[2].position });
+        await within(5000, follower.subscription.caughtUp);
+        expect(follower.caughtUp).toEqual([all[4].position]);
+        expect(follower.handled).toEqual(all.slice(3));
       });
 
-      it('calls onCaughtUp with the start position on an empty log, then delivers live appends', async () => {
-        const received: RecordedEvent[] = [];
-        let caughtUpAt: number | undefined;
-        track(
-          store.subscribe(
-            async (event) => {
-              received.push(event);
-            },
-            { after: 0, onCaughtUp: (p) => (caughtUpAt = p) },
-          ),
-        );
-        await vi.waitFor(() => expect(caughtUpAt).toBe(0), { timeout: 5000, interval: 5 });
+      it('on an empty log, catches up at 0 and then delivers live appends', async () => {
+        const follower = follow();
+        await within(5000, follower.subscription.caughtUp);
+        expect(follower.caughtUp).toEqual([0]);
         const stream = streamName();
         await store.append(stream, makeEvents(2), 'no_stream');
-        await vi.waitFor(() => expect(received).toHaveLength(2), { timeout: 5000, interval: 5 });
-        expect(received).toEqual(await store.readStream(stream));
+        await waitFor(() => expect(follower.handled).toHaveLength(2));
+        expect(follower.handled).toEqual(await store.readStream(stream));
       });
 
       it('delivers more history than one read batch, in order', async () => {
@@ -518,102 +598,169 @@ export function describeEventStoreContract(
         for (let i = 0; i < 13; i++) {
           expected = (await store.append(stream, makeEvents(100), expected)).nextExpectedRevision;
         }
-        const received: number[] = [];
-        let caughtUpAt = -1;
-        track(
-          store.subscribe(
-            async (event) => {
-              received.push(event.revision);
-            },
-            { after: 0, onCaughtUp: (p) => (caughtUpAt = p) },
-          ),
+        const follower = follow();
+        await within(10_000, follower.subscription.caughtUp);
+        expect(follower.caughtUp).toEqual([await store.lastPosition()]);
+        expect(follower.handled.map((e) => e.revision)).toEqual(
+          Array.from({ length: 1300 }, (_, i) => i),
         );
-        const last = await store.lastPosition();
-        await vi.waitFor(() => expect(caughtUpAt).toBe(last), { timeout: 10_000, interval: 10 });
-        expect(received).toEqual(Array.from({ length: 1300 }, (_, i) => i));
       });
 
-      it('ends the subscription when the handler throws, and delivers nothing after', async () => {
+      it('resumes from its checkpoint without skipping or repeating an event', async () => {
+        const stream = streamName();
+        await store.append(stream, makeEvents(6), 'no_stream');
+        // The first subscriber is aborted (through its signal) as it handles the third event.
+        const abort = new AbortController();
+        const first = follow({
+          signal: abort.signal,
+          before: async (_event, follower) => {
+            if (follower.handled.length === 2) abort.abort();
+          },
+        });
+        await within(5000, first.subscription.done);
+        expect(first.handled.map((e) => e.revision)).toEqual([0, 1, 2]);
+        await store.append(stream, makeEvents(2), 5);
+
+        const second = follow({ from: first.checkpoint });
+        await within(5000, second.subscription.caughtUp);
+        const all = await store.readAll();
+        expect([...first.handled, ...second.handled]).toEqual(all);
+        expect(second.handled.map((e) => e.revision)).toEqual([3, 4, 5, 6, 7]);
+      });
+
+      it('backs off after a handler error, reads the checkpoint again and resumes at the failed event', async () => {
         const stream = streamName();
         await store.append(stream, makeEvents(4), 'no_stream');
-        const received: number[] = [];
-        const sub = track(
-          store.subscribe(
-            async (event) => {
-              received.push(event.revision);
-              if (event.revision === 1) throw new Error('handler failed');
-            },
-            { after: 0 },
-          ),
-        );
-        await expect(
-          Promise.race([sub.done.then(() => 'done'), sleep(5000).then(() => 'timeout')]),
-        ).resolves.toBe('done');
-        expect(received).toEqual([0, 1]);
-        await store.append(stream, makeEvents(1), 3);
-        await sleep(QUIET_MS);
-        expect(received).toEqual([0, 1]);
-        await sub.stop(); // stopping an ended subscription is harmless
+        const attempts: Array<{ revision: number; at: number }> = [];
+        let failuresLeft = 2;
+        const follower = follow({
+          backoff: { firstMs: 100, maxMs: 1000 },
+          before: async (event) => {
+            attempts.push({ revision: event.revision, at: performance.now() });
+            if (event.revision === 1 && failuresLeft > 0) {
+              failuresLeft -= 1;
+              throw new Error('handler failed');
+            }
+          },
+        });
+        await waitFor(() => expect(follower.handled).toHaveLength(4));
+        expect(follower.handled).toEqual(await store.readAll());
+        expect(attempts.map((a) => a.revision)).toEqual([0, 1, 1, 1, 2, 3]);
+        expect(follower.checkpointReads).toBe(3);
+
+        const failed = (await store.readStream(stream))[1];
+        expect(
+          follower.failures.map(({ event, failures, retryInMs }) => ({
+            event,
+            failures,
+            retryInMs,
+          })),
+        ).toEqual([
+          { event: failed, failures: 1, retryInMs: 100 },
+          { event: failed, failures: 2, retryInMs: 200 },
+        ]);
+        expect((follower.failures[0].error as Error).message).toBe('handler failed');
+        // Nothing was tried during the back-offs (a little slack for timer rounding).
+        expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(95);
+        expect(attempts[3].at - attempts[2].at).toBeGreaterThanOrEqual(195);
       });
 
-      it('ends the subscription when the handler throws on a live event', async () => {
+      it('backs off after a failure on a live event, and counts failures afresh once one is handled', async () => {
         const stream = streamName();
-        const received: number[] = [];
-        let caughtUp = false;
-        const sub = track(
-          store.subscribe(
-            async (event) => {
-              received.push(event.revision);
-              throw new Error('live handler failed');
-            },
-            { after: 0, onCaughtUp: () => (caughtUp = true) },
-          ),
-        );
-        await vi.waitFor(() => expect(caughtUp).toBe(true), { timeout: 5000, interval: 5 });
-        await store.append(stream, makeEvents(1), 'no_stream');
-        await expect(
-          Promise.race([sub.done.then(() => 'done'), sleep(5000).then(() => 'timeout')]),
-        ).resolves.toBe('done');
-        await store.append(stream, makeEvents(1), 0);
-        await sleep(QUIET_MS);
-        expect(received).toEqual([0]);
-      });
-
-      it('stop() resolves only after the running handler has finished', async () => {
-        const stream = streamName();
+        const failOnce = new Set([0, 2]);
+        const follower = follow({
+          before: async (event) => {
+            if (failOnce.delete(event.revision)) throw new Error(`live ${event.revision} failed`);
+          },
+        });
+        await within(5000, follower.subscription.caughtUp);
         await store.append(stream, makeEvents(3), 'no_stream');
+        await waitFor(() => expect(follower.handled).toHaveLength(3));
+        expect(follower.handled).toEqual(await store.readStream(stream));
+        expect(follower.failures.map((f) => [f.event?.revision, f.failures, f.retryInMs])).toEqual([
+          [0, 1, 20],
+          [2, 1, 20],
+        ]);
+        // A catch-up after a failure ends with onCaughtUp too (the one after the first failure
+        // failed on the third event before it got there).
+        await waitFor(() => expect(follower.caughtUp).toHaveLength(2));
+        expect(follower.caughtUp).toEqual([0, follower.handled[2].position]);
+      });
+
+      it('resolves caughtUp at the first failure, so that a start does not wait for an event that keeps failing', async () => {
+        await store.append(streamName(), makeEvents(2), 'no_stream');
+        const follower = follow({
+          backoff: { firstMs: 60_000, maxMs: 60_000 },
+          before: async () => {
+            throw new Error('always fails');
+          },
+        });
+        await within(5000, follower.subscription.caughtUp);
+        expect(follower.caughtUp).toEqual([]);
+        expect(follower.failures).toHaveLength(1);
+      });
+
+      it('stops promptly while waiting for appends', async () => {
+        const follower = follow();
+        await within(5000, follower.subscription.caughtUp);
+        expect(await within(5000, follower.subscription.stop())).toBeLessThan(300);
+        await store.append(streamName(), makeEvents(1), 'no_stream');
+        await sleep(QUIET_MS);
+        expect(follower.handled).toEqual([]);
+      });
+
+      it('stops promptly during a back-off', async () => {
+        await store.append(streamName(), makeEvents(1), 'no_stream');
+        let tries = 0;
+        const follower = follow({
+          backoff: { firstMs: 60_000, maxMs: 60_000 },
+          before: async () => {
+            tries += 1;
+            throw new Error('fails');
+          },
+        });
+        await waitFor(() => expect(follower.failures).toHaveLength(1));
+        expect(await within(5000, follower.subscription.stop())).toBeLessThan(300);
+        expect(tries).toBe(1);
+      });
+
+      it('stop() resolves only after the running handler has finished, and delivers nothing after', async () => {
+        await store.append(streamName(), makeEvents(3), 'no_stream');
         let started = 0;
         let finished = 0;
-        const sub = track(
-          store.subscribe(
-            async () => {
-              started += 1;
-              await sleep(200);
-              finished += 1;
-            },
-            { after: 0 },
-          ),
-        );
-        await vi.waitFor(() => expect(started).toBe(1), { timeout: 5000, interval: 5 });
-        await sub.stop();
-        expect(finished).toBe(started);
-        expect(started).toBe(1);
+        const follower = follow({
+          before: async () => {
+            started += 1;
+            await sleep(200);
+            finished += 1;
+          },
+        });
+        await waitFor(() => expect(started).toBe(1));
+        await follower.subscription.stop();
+        expect(finished).toBe(1);
+        expect(follower.handled).toHaveLength(1);
         await sleep(QUIET_MS);
         expect(started).toBe(1);
+      });
+
+      it('ends, without a failure, when the store is closed', async () => {
+        const follower = follow();
+        await within(5000, follower.subscription.caughtUp);
+        await store.close();
+        await within(5000, follower.subscription.done);
+        expect(follower.failures).toEqual([]);
       });
 
       it('keeps independent subscriptions independent', async () => {
         const stream = streamName();
         await store.append(stream, makeEvents(2), 'no_stream');
-        const first: number[] = [];
-        const second: number[] = [];
-        const subA = track(store.subscribe(async (e) => void first.push(e.position), { after: 0 }));
-        track(store.subscribe(async (e) => void second.push(e.position), { after: 0 }));
-        await vi.waitFor(() => expect(first).toHaveLength(2), { timeout: 5000, interval: 5 });
-        await subA.stop();
+        const first = follow();
+        const second = follow();
+        await waitFor(() => expect(first.handled).toHaveLength(2));
+        await first.subscription.stop();
         await store.append(stream, makeEvents(1), 1);
-        await vi.waitFor(() => expect(second).toHaveLength(3), { timeout: 5000, interval: 5 });
-        expect(first).toHaveLength(2);
+        await waitFor(() => expect(second.handled).toHaveLength(3));
+        expect(first.handled).toHaveLength(2);
       });
     });
 
@@ -645,6 +792,29 @@ export function describeEventStoreContract(
           }
           expect(new Set([...a, ...b]).size).toBe(120);
           expect([...a, ...b].sort((x, y) => x - y)).toEqual(events.map((e) => e.position));
+        });
+
+        it("a subscription follows another process's appends, woken by the store", async () => {
+          const handled: RecordedEvent[] = [];
+          const subscription = track(
+            subscribeFromCheckpoint(store, {
+              checkpoint: async () => handled.at(-1)?.position ?? 0,
+              handle: async (event) => void handled.push(event),
+              backoff: { firstMs: 20, maxMs: 1000 },
+            }),
+          );
+          await subscription.caughtUp;
+          const positions = await appendFromAnotherProcess(
+            location(),
+            'any',
+            streamName('other'),
+            5,
+            'x',
+          );
+          await vi.waitFor(() => expect(handled.map((e) => e.position)).toEqual(positions), {
+            timeout: 5000,
+            interval: 10,
+          });
         });
 
         it('a reader racing two appending processes never skips a position', async () => {

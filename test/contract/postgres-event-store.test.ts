@@ -1,6 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import pg from 'pg';
-import type { StreamSubscription } from '../../src/event-store/event-store.port';
+import {
+  subscribeFromCheckpoint,
+  type CheckpointedSubscription,
+} from '../../src/event-store/checkpointed-subscription';
 import { PostgresEventStore } from '../../src/event-store/postgres-event-store';
 import { APPEND_LOCK_KEY } from '../../src/event-store/postgres-schema';
 import type { RecordedEvent } from '../../src/events';
@@ -34,7 +37,7 @@ describeEventStoreContract(
 
 describe('PostgresEventStore (PostgreSQL specifics)', () => {
   const toClose: Array<{ close?: () => Promise<void>; end?: () => Promise<void> }> = [];
-  const subscriptions: StreamSubscription[] = [];
+  const subscriptions: CheckpointedSubscription[] = [];
 
   async function raw(url: string): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: url });
@@ -108,14 +111,13 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
     const listening = await open(url, 60_000);
     const writing = await open(url, 60_000);
     const seen: RecordedEvent[] = [];
-    let caughtUp = false;
-    subscriptions.push(
-      listening.subscribe(async (e) => void seen.push(e), {
-        after: 0,
-        onCaughtUp: () => (caughtUp = true),
-      }),
-    );
-    await vi.waitFor(() => expect(caughtUp).toBe(true), { timeout: 5000, interval: 10 });
+    const subscription = subscribeFromCheckpoint(listening, {
+      checkpoint: async () => seen.at(-1)?.position ?? 0,
+      handle: async (e) => void seen.push(e),
+      backoff: { firstMs: 20, maxMs: 20 },
+    });
+    subscriptions.push(subscription);
+    await subscription.caughtUp;
     await new Promise((resolve) => setTimeout(resolve, 300)); // the LISTEN is in place
     const started = Date.now();
     await writing.append(streamName(), makeEvents(3), 'no_stream');

@@ -7,8 +7,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  subscribeFromCheckpoint,
+  type CheckpointedSubscription,
+} from '../../src/event-store/checkpointed-subscription';
+import {
+  EventStoreClosedError,
   WrongExpectedRevisionError,
-  type StreamSubscription,
 } from '../../src/event-store/event-store.port';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import type { RecordedEvent } from '../../src/events';
@@ -43,7 +47,22 @@ describe('SqliteEventStore (SQLite specifics)', () => {
   let dir: string;
   let file: string;
   const toClose: Array<{ close(): unknown }> = [];
-  const subscriptions: StreamSubscription[] = [];
+  const subscriptions: CheckpointedSubscription[] = [];
+
+  /** Follows `store` from 0, collecting what it handles. */
+  function follow(store: SqliteEventStore): {
+    received: RecordedEvent[];
+    subscription: CheckpointedSubscription;
+  } {
+    const received: RecordedEvent[] = [];
+    const subscription = subscribeFromCheckpoint(store, {
+      checkpoint: async () => received.at(-1)?.position ?? 0,
+      handle: async (e) => void received.push(e),
+      backoff: { firstMs: 20, maxMs: 20 },
+    });
+    subscriptions.push(subscription);
+    return { received, subscription };
+  }
 
   function openStore(options?: { pollIntervalMs?: number }): SqliteEventStore {
     const store = SqliteEventStore.open(file, options);
@@ -154,19 +173,27 @@ describe('SqliteEventStore (SQLite specifics)', () => {
 
   it('wakes its own subscriptions at once on append, without waiting for a poll', async () => {
     const store = openStore({ pollIntervalMs: 60_000 });
-    const received: RecordedEvent[] = [];
-    let caughtUp = false;
-    subscriptions.push(
-      store.subscribe(async (e) => void received.push(e), {
-        after: 0,
-        onCaughtUp: () => (caughtUp = true),
-      }),
-    );
-    await vi.waitFor(() => expect(caughtUp).toBe(true), { timeout: 2000, interval: 5 });
+    const { received, subscription } = follow(store);
+    await subscription.caughtUp;
     const started = Date.now();
     await store.append(streamName(), makeEvents(1), 'no_stream');
     await vi.waitFor(() => expect(received).toHaveLength(1), { timeout: 2000, interval: 2 });
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('wakes its listeners when another connection has written, and only then', async () => {
+    const writer = openStore();
+    const reader = openStore({ pollIntervalMs: 25 });
+    let woken = 0;
+    const remove = reader.onAppended(() => (woken += 1));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(woken).toBe(0);
+      await writer.append(streamName(), makeEvents(1), 'no_stream');
+      await vi.waitFor(() => expect(woken).toBe(1), { timeout: 2000, interval: 5 });
+    } finally {
+      remove();
+    }
   });
 
   it('lets a second instance on the same file see appends by polling, and detect conflicts', async () => {
@@ -175,15 +202,8 @@ describe('SqliteEventStore (SQLite specifics)', () => {
     const stream = streamName('instance');
     await writer.append(stream, makeEvents(2), 'no_stream');
 
-    const received: RecordedEvent[] = [];
-    let caughtUpAt = -1;
-    subscriptions.push(
-      reader.subscribe(async (e) => void received.push(e), {
-        after: 0,
-        onCaughtUp: (p) => (caughtUpAt = p),
-      }),
-    );
-    await vi.waitFor(() => expect(caughtUpAt).toBeGreaterThan(0), { timeout: 2000, interval: 5 });
+    const { received, subscription } = follow(reader);
+    await subscription.caughtUp;
     expect(received).toHaveLength(2);
 
     // Appends through the OTHER instance reach this subscription only by polling.
@@ -255,35 +275,15 @@ describe('SqliteEventStore (SQLite specifics)', () => {
 
   it('close() ends its subscriptions and later calls fail clearly', async () => {
     const store = SqliteEventStore.open(file);
-    let delivered = 0;
-    const sub = store.subscribe(async () => void (delivered += 1), { after: 0 });
+    const { received, subscription } = follow(store);
     await store.append(streamName(), makeEvents(2), 'no_stream');
-    await vi.waitFor(() => expect(delivered).toBe(2), { timeout: 2000, interval: 5 });
+    await vi.waitFor(() => expect(received).toHaveLength(2), { timeout: 2000, interval: 5 });
     await store.close();
-    await sub.done;
+    await subscription.done;
     await store.close(); // idempotent
-    await expect(store.append(streamName(), makeEvents(1), 'any')).rejects.toThrow(/closed/);
-    await expect(store.readAll()).rejects.toThrow(/closed/);
-  });
-
-  it('exposes the error that ended a subscription', async () => {
-    const store = openStore();
-    await store.append(streamName(), makeEvents(1), 'no_stream');
-    const boom = new Error('boom');
-    const sub = store.subscribe(
-      async () => {
-        throw boom;
-      },
-      { after: 0 },
+    await expect(store.append(streamName(), makeEvents(1), 'any')).rejects.toThrow(
+      EventStoreClosedError,
     );
-    await sub.done;
-    expect(sub.failed).toBe(true);
-    expect(sub.error).toBe(boom);
-
-    const stopped = store.subscribe(async () => undefined, { after: 0 });
-    await stopped.stop();
-    await stopped.done;
-    expect(stopped.failed).toBe(false);
-    expect(stopped.error).toBeUndefined();
+    await expect(store.readAll()).rejects.toThrow(/closed/);
   });
 });
