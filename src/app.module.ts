@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { CommandBus, CqrsModule } from '@nestjs/cqrs';
@@ -61,11 +60,10 @@ import { KnownInstancesFromViews } from './projections/known-instances.query';
 import { InstanceFollower } from './sagas/instance-follower';
 import { QemuImgDeltaStore } from './drivers/qemu-img-delta-store';
 import { EVENT_STORE, type EventStore } from './event-store/event-store.port';
-import { SqliteEventStore } from './event-store/sqlite-event-store';
+import { storageLocations } from './database/storage-locations';
 import { LOGGER, type SnapledgerLogger } from './logger';
 import { ProjectionRunner, createViewProjections } from './projections/projection-runner';
 import { createViewsDataSource } from './projections/views.data-source';
-import { sqliteTarget } from './database/database-target';
 import { BackupRotationSaga, createBackupRotationDataSource } from './sagas/backup-rotation.saga';
 import { SnapshotSaga } from './sagas/snapshot.saga';
 import { SnapshotSteps } from './sagas/snapshot-steps';
@@ -82,19 +80,6 @@ export interface AppOptions {
   readonly background: boolean;
 }
 
-/** Files in the data directory; nothing in it is named from user input. */
-export const dataFiles = (dataDir: string) => ({
-  events: join(dataDir, 'events.sqlite'),
-  views: join(dataDir, 'views.sqlite'),
-  state: join(dataDir, 'state.sqlite'),
-  /**
-   * The backup-rotation saga's table and checkpoint. A file of its own: better-sqlite3 is
-   * synchronous, so a second connection waiting on state.sqlite's write lock would block the
-   * event loop while the snapshot saga's transaction (on the same loop) holds it.
-   */
-  rotation: join(dataDir, 'backup-rotation.sqlite'),
-});
-
 @Module({})
 export class AppModule {
   static forRoot(
@@ -103,8 +88,8 @@ export class AppModule {
     options: AppOptions,
   ): DynamicModule {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    const files = dataFiles(config.dataDir);
-    preparePrivateDataFiles(Object.values(files));
+    const storage = storageLocations(config);
+    preparePrivateDataFiles(storage.privateFiles);
     const providers: Provider[] = [
       { provide: SNAPLEDGER_CONFIG, useValue: config },
       { provide: LOGGER, useValue: logger },
@@ -112,19 +97,23 @@ export class AppModule {
       { provide: CLOCK, useValue: systemClock },
       { provide: ID_GENERATOR, useValue: randomIds },
       { provide: FAULT_INJECTOR, useValue: new FaultInjector(config.faults) },
-      { provide: EVENT_STORE, useFactory: () => SqliteEventStore.open(files.events) },
+      { provide: EVENT_STORE, useFactory: () => storage.openEventStore() },
       {
+        // After the event store: a database it refuses (another release's schema) must not
+        // get view or state tables first.
         provide: VIEWS_DB,
+        inject: [EVENT_STORE],
         useFactory: async () => {
-          const db = createViewsDataSource(sqliteTarget(files.views));
+          const db = createViewsDataSource(storage.views);
           await db.initialize();
           return db;
         },
       },
       {
         provide: STATE_DB,
+        inject: [EVENT_STORE],
         useFactory: async () => {
-          const db = createServiceStateDataSource(sqliteTarget(files.state));
+          const db = createServiceStateDataSource(storage.state);
           await db.initialize();
           return db;
         },
@@ -236,7 +225,7 @@ export class AppModule {
         useFactory: (store: EventStore, appender: EventAppender) =>
           new BackupRotationSaga(
             store,
-            createBackupRotationDataSource(sqliteTarget(files.rotation)),
+            createBackupRotationDataSource(storage.rotation),
             appender,
             logger.child({ component: 'backup-rotation-saga' }),
           ),

@@ -5,6 +5,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { Command, Option } from 'commander';
 import { TokenService } from '../api/auth/token.service';
 import { PROJECTION_RUNNER } from '../di-tokens';
+import { storageLocations } from '../database/storage-locations';
 import { serve } from '../http-server';
 import { AppModule } from '../app.module';
 import { SyncInstancesCommand, type SyncInstancesResult } from '../commands/sync-instances.command';
@@ -24,11 +25,23 @@ import { registerHistoryCommand } from './history.command';
 import { registerImagesCommand } from './images.command';
 import { registerUserCommand } from './user.command';
 
+/**
+ * Opens and closes the shared event store once before the application is built, so that an
+ * unreachable server, a missing database or another release's schema ends the command with
+ * one clear line (and exit 1) before anything is written.
+ */
+async function checkSharedStore(config: SnapledgerConfig): Promise<void> {
+  if (!config.databaseUrl) return;
+  const store = await storageLocations(config).openEventStore();
+  await store.close();
+}
+
 /** Runs `work` inside the application context without HTTP or background work. */
 async function withLocalContext<T>(
   config: SnapledgerConfig,
   work: (get: <R>(token: unknown) => R) => Promise<T>,
 ): Promise<T> {
+  await checkSharedStore(config);
   const logger = createLogger('stderr', process.env.SNAPLEDGER_LOG_LEVEL ?? 'warn');
   const app = await NestFactory.createApplicationContext(
     AppModule.forRoot(config, logger, { http: false, background: false }),
@@ -63,6 +76,7 @@ export function buildCli(): Command {
     .description('start the API, the projections and the snapshot saga')
     .action(async () => {
       const config = loadConfig();
+      await checkSharedStore(config);
       const logger = createLogger('stdout');
       await serve(config, logger, () =>
         AppModule.forRoot(config, logger, { http: true, background: true }),

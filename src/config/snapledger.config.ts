@@ -3,6 +3,12 @@ import { resolve } from 'node:path';
 export interface SnapledgerConfig {
   /** Holds events.sqlite, views.sqlite, images/, admin-token. */
   readonly dataDir: string;
+  /**
+   * SNAPLEDGER_DATABASE_URL: a postgres:// URL puts the event log, the views and the
+   * service state in that PostgreSQL database (shared by every snapledger process); null
+   * keeps them in SQLite files in the data directory.
+   */
+  readonly databaseUrl: string | null;
   readonly port: number;
   readonly host: string;
   readonly libvirtUri: string;
@@ -104,6 +110,31 @@ function positiveLimit(n: number, name: string): number {
 }
 
 /**
+ * SNAPLEDGER_DATABASE_URL: unset or empty means SQLite; otherwise it must be a
+ * postgres:// or postgresql:// URL naming a host. The message never repeats a password.
+ */
+export function databaseUrlFrom(value: string | undefined): string | null {
+  const given = value?.trim();
+  if (!given) return null;
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new Error(
+      'SNAPLEDGER_DATABASE_URL is not a URL: expected postgres://user[:password]@host[:port]/database',
+    );
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Error(
+      `SNAPLEDGER_DATABASE_URL must be a postgres:// URL (PostgreSQL is the only shared store), got a ${url.protocol}// URL`,
+    );
+  }
+  if (!url.hostname) throw new Error('SNAPLEDGER_DATABASE_URL names no host');
+  if (url.pathname.length <= 1) throw new Error('SNAPLEDGER_DATABASE_URL names no database');
+  return given;
+}
+
+/**
  * SNAPLEDGER_SNAPSHOT_COMPRESSION. Compression with raw output asked for explicitly is a
  * contradiction, refused here; with the format left to the source's, a raw source simply
  * gets no compression (recorded in the snapshot's plan).
@@ -131,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
   const stepBackoffMs = intFrom(env.SNAPLEDGER_STEP_BACKOFF_MS, 500, 'SNAPLEDGER_STEP_BACKOFF_MS');
   return {
     dataDir: resolve(env.SNAPLEDGER_DATA_DIR || './data'),
+    databaseUrl: databaseUrlFrom(env.SNAPLEDGER_DATABASE_URL),
     port: intFrom(env.SNAPLEDGER_PORT, 8774, 'SNAPLEDGER_PORT'),
     host: env.SNAPLEDGER_HOST || '127.0.0.1',
     libvirtUri: env.SNAPLEDGER_LIBVIRT_URI || 'qemu:///system',
