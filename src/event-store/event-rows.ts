@@ -1,7 +1,11 @@
 import type { EventMetadata } from '../events/event-metadata';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
 import { upcast } from '../events/upcasters';
-import { DuplicateEventError, type ExpectedRevision } from './event-store.port';
+import {
+  DuplicateEventError,
+  type ExpectedRevision,
+  type ReadAllOptions,
+} from './event-store.port';
 
 /** What every adapter stores per event, and how it becomes a RecordedEvent again. */
 export interface EventRow {
@@ -69,4 +73,29 @@ export function serialize(streamName: string, events: readonly NewEvent[]): Prep
     rows.push({ eventId, type: event.type, data, metadata: JSON.stringify(event.metadata) });
   }
   return rows;
+}
+
+/** Checks an append's arguments and serialises its events; every adapter starts here. */
+export function prepareAppend(
+  streamName: string,
+  events: readonly NewEvent[],
+  expected: ExpectedRevision,
+): PreparedRow[] {
+  if (typeof streamName !== 'string' || streamName.length === 0) {
+    throw new TypeError('append: the stream name must be a non-empty string');
+  }
+  checkExpectedRevision(expected);
+  return serialize(streamName, events);
+}
+
+/** readAll's window, checked: `limit` null means no limit, 0 means read nothing. */
+export function readWindow(options: ReadAllOptions): { after: number; limit: number | null } {
+  const after = options.after ?? 0;
+  if (!Number.isSafeInteger(after) || after < 0)
+    throw new RangeError(`readAll: after must be an integer >= 0`);
+  const limit = options.limit ?? null;
+  if (limit !== null && (!Number.isSafeInteger(limit) || limit < 0)) {
+    throw new RangeError(`readAll: limit must be an integer >= 0`);
+  }
+  return { after, limit };
 }

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
 import {
-  checkExpectedRevision,
-  serialize,
+  prepareAppend,
+  readWindow,
   toRecordedEvent,
   type EventRow,
   type PreparedRow,
@@ -170,11 +170,7 @@ export class PostgresEventStore implements EventStore {
     expected: ExpectedRevision,
   ): Promise<AppendResult> {
     this.assertOpen();
-    if (typeof streamName !== 'string' || streamName.length === 0) {
-      throw new TypeError('append: the stream name must be a non-empty string');
-    }
-    checkExpectedRevision(expected);
-    const rows = serialize(streamName, events);
+    const rows = prepareAppend(streamName, events, expected);
     const client = await this.pool.connect();
     let result: AppendResult;
     try {
@@ -255,17 +251,9 @@ export class PostgresEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
-    const after = options.after ?? 0;
-    if (!Number.isSafeInteger(after) || after < 0)
-      throw new RangeError(`readAll: after must be an integer >= 0`);
-    if (
-      options.limit !== undefined &&
-      (!Number.isSafeInteger(options.limit) || options.limit < 0)
-    ) {
-      throw new RangeError(`readAll: limit must be an integer >= 0`);
-    }
-    if (options.limit === 0) return [];
-    return (await this.readRows(after, options.limit ?? null)).map(toRecordedEvent);
+    const { after, limit } = readWindow(options);
+    if (limit === 0) return [];
+    return (await this.readRows(after, limit)).map(toRecordedEvent);
   }
 
   private async readRows(after: number, limit: number | null): Promise<EventRow[]> {

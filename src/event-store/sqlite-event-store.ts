@@ -3,8 +3,8 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
 import {
-  checkExpectedRevision,
-  serialize,
+  prepareAppend,
+  readWindow,
   toRecordedEvent,
   type EventRow,
   type PreparedRow,
@@ -225,11 +225,7 @@ export class SqliteEventStore implements EventStore {
     expected: ExpectedRevision,
   ): Promise<AppendResult> {
     this.assertOpen();
-    if (typeof streamName !== 'string' || streamName.length === 0) {
-      throw new TypeError('append: the stream name must be a non-empty string');
-    }
-    checkExpectedRevision(expected);
-    const rows = serialize(streamName, events);
+    const rows = prepareAppend(streamName, events, expected);
     let result: AppendResult;
     try {
       result = this.appendTx(streamName, rows, expected);
@@ -269,15 +265,9 @@ export class SqliteEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     this.assertOpen();
-    const after = options.after ?? 0;
-    const limit = options.limit ?? -1;
-    if (!Number.isSafeInteger(after) || after < 0)
-      throw new RangeError(`readAll: after must be an integer >= 0`);
-    if (options.limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
-      throw new RangeError(`readAll: limit must be an integer >= 0`);
-    }
+    const { after, limit } = readWindow(options);
     if (limit === 0) return [];
-    return this.readAllStmt.all(after, limit).map(toRecordedEvent);
+    return this.readAllStmt.all(after, limit ?? -1).map(toRecordedEvent);
   }
 
   async lastPosition(): Promise<number> {
