@@ -32,7 +32,7 @@ export interface EventStoreBenchResult {
 }
 
 /** Appends are spread round-robin over this many streams, each at its exact revision. */
-const STREAMS = 64;
+export const STREAMS = 64;
 /** By default the measured appends run in this many alternating store/raw rounds. */
 export const EVENT_STORE_BENCH_ROUNDS = 20;
 /** Untimed appends on each side before measuring (own streams, same files). */
@@ -51,7 +51,7 @@ CREATE TABLE events (
   UNIQUE (stream_name, stream_revision)
 );`;
 
-function buildEvents(count: number, prefix: string): NewEvent[] {
+export function buildEvents(count: number, prefix: string): NewEvent[] {
   const correlationId = randomUUID();
   const actor = { userId: 'bench-user', projectId: 'bench-project', roles: ['admin'] };
   return Array.from({ length: count }, (_, i) => ({
@@ -81,7 +81,7 @@ function chunks(events: readonly NewEvent[], batch: number): NewEvent[][] {
 }
 
 /** Splits `items` into `parts` runs of nearly equal length. */
-function split<T>(items: readonly T[], parts: number): T[][] {
+export function split<T>(items: readonly T[], parts: number): T[][] {
   const out: T[][] = [];
   for (let p = 0; p < parts; p++) {
     out.push(

@@ -11,8 +11,8 @@
  * - benchmarks.generated.md: everything rendered from that file: a header with the stamp of
  *   the last run (commit, date, machine), the summary table and one section per benchmark,
  *   each region between `<!-- bench:begin ID -->` and `<!-- bench:end ID -->` markers.
- * - benchmarks.md: its marker regions (summary, event-store, snapshot, history-route,
- *   live-downtime, openstack-cli) are replaced by the same regions, verbatim; the prose around
+ * - benchmarks.md: its marker regions (summary, event-store, event-store-postgres, snapshot,
+ *   history-route, live-downtime, openstack-cli) are replaced by the same regions, verbatim; the prose around
  *   them is left alone. A missing or doubled marker is an error.
  * Everything is formatted with the repository's prettier settings before it is written.
  *
@@ -32,6 +32,13 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import * as prettier from 'prettier';
 import { testVirtType, TEST_LIBVIRT_URI } from '../support/test-domain';
+import {
+  benchPostgresAppends,
+  POSTGRES_BENCH_DEFAULTS,
+  RAW_VARIANTS,
+  type PostgresAppendsBenchResult,
+  type RawVariant,
+} from './event-store-postgres.bench';
 import {
   benchEventStoreAppends,
   EVENT_STORE_BENCH_ROUNDS,
@@ -84,6 +91,7 @@ export const MIN_ROUNDS = 5;
 
 export const BENCHMARKS = [
   { id: 'event-store', title: 'Event store appends' },
+  { id: 'event-store-postgres', title: 'Event store appends on PostgreSQL' },
   { id: 'snapshot', title: 'Cold snapshot' },
   { id: 'history-route', title: 'Snapshot-history route' },
   { id: 'live-downtime', title: 'Live snapshot downtime' },
@@ -320,6 +328,108 @@ function renderEventStore(r: EventStoreBenchResult): Rendered {
         `${r.roundRatios.map(times).join(', ')}; lowest ${times(Math.min(...r.roundRatios))}, ` +
         `highest ${times(Math.max(...r.roundRatios))}. The headline ratio is total events ÷ ` +
         'total time of each side over all rounds.',
+    ].join('\n'),
+  };
+}
+
+/** What each raw variant adds to the one before it. */
+const RAW_VARIANT_LABELS: Readonly<Record<RawVariant, string>> = {
+  insert: 'raw loop: BEGIN, INSERT, COMMIT',
+  lock: '+ the advisory lock (pg_advisory_xact_lock)',
+  head: "+ the head query (the stream's last revision, the last position)",
+  notify: '+ the NOTIFY (pg_notify)',
+};
+
+function renderPostgresAppends(r: PostgresAppendsBenchResult): Rendered {
+  const met = r.ratio >= GOALS.appendsMinRatio;
+  const rounds = plural(r.rounds, 'alternating round');
+  const goal = `≥ ${times(GOALS.appendsMinRatio)}`;
+  const perSec = (n: number) => `${int(n)} events/s`;
+  const latency = (n: number) => `${n.toFixed(2)} ms`;
+  const us = (n: number) => `${n >= 0 ? '+' : '−'}${int(Math.abs(n))} µs`;
+  const ladder: { label: string; side: PostgresAppendsBenchResult['store'] }[] = [
+    ...RAW_VARIANTS.map((v) => ({ label: RAW_VARIANT_LABELS[v], side: r.variants[v] })),
+    {
+      label: 'PostgresEventStore.append (+ pool checkout, serialisation, checks)',
+      side: r.store,
+    },
+  ];
+  const server = r.server;
+  return {
+    rounds,
+    summaryRows: [
+      [
+        `event store appends on PostgreSQL (${int(r.events)} events, 1 per transaction, fsync on)`,
+        perSec(r.store.eventsPerSec),
+        `${perSec(r.raw.eventsPerSec)} (raw pg INSERT loop, one transaction each)`,
+        times(r.ratio),
+        goal,
+        met ? 'yes' : 'no',
+        rounds,
+      ],
+      [
+        'PostgreSQL append latency, one event (median)',
+        latency(r.store.medianMs),
+        `${latency(r.raw.medianMs)} (raw BEGIN, INSERT, COMMIT)`,
+        times(r.store.medianMs / r.raw.medianMs),
+        '—',
+        '—',
+        rounds,
+      ],
+    ],
+    body: [
+      `Server: PostgreSQL ${server.server_version}, fsync=${server.fsync}, ` +
+        `synchronous_commit=${server.synchronous_commit}, ` +
+        `full_page_writes=${server.full_page_writes}, wal_sync_method=${server.wal_sync_method}.`,
+      '',
+      table(
+        [
+          'events per side',
+          'rounds',
+          'snapledger',
+          'raw INSERT loop',
+          'ratio',
+          'goal',
+          'met',
+          'median append, snapledger',
+          'median append, raw',
+        ],
+        [
+          [
+            int(r.events),
+            String(r.rounds),
+            perSec(r.store.eventsPerSec),
+            perSec(r.raw.eventsPerSec),
+            times(r.ratio),
+            goal,
+            met ? 'yes' : 'no',
+            latency(r.store.medianMs),
+            latency(r.raw.medianMs),
+          ],
+        ],
+      ),
+      '',
+      `Ratio per round (snapledger ÷ raw, in the order they ran): ` +
+        `${r.roundRatios.map(times).join(', ')}; lowest ${times(Math.min(...r.roundRatios))}, ` +
+        `highest ${times(Math.max(...r.roundRatios))}. The headline ratio is total events ÷ ` +
+        'total time of each side over all rounds.',
+      '',
+      'What each part of an append costs: the raw loop with the parts of the store added one ' +
+        'at a time, measured in the same rounds (each row adds to the row above).',
+      '',
+      table(
+        ['per event, one committed transaction', 'events/s', 'median', 'ratio to raw', 'added'],
+        ladder.map(({ label, side }, i) => [
+          label,
+          perSec(side.eventsPerSec),
+          latency(side.medianMs),
+          times(side.eventsPerSec / r.raw.eventsPerSec),
+          i === 0 ? '—' : us((side.medianMs - ladder[i - 1].side.medianMs) * 1000),
+        ]),
+      ),
+      '',
+      '"added" is the median time of one append minus that of the row above: medians, because ' +
+        'a few slow fsyncs move a mean (and events/s) more than what a part costs.',
     ].join('\n'),
   };
 }
@@ -924,6 +1034,8 @@ interface Settings {
   renderOnly: boolean;
   events: number;
   eventRounds: number;
+  pgEvents: number;
+  pgRounds: number;
   rounds: number;
   warmupRounds: number;
   port: number;
@@ -953,6 +1065,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       quick: { type: 'boolean' },
       render: { type: 'boolean' },
       events: { type: 'string' },
+      'pg-events': { type: 'string' },
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       port: { type: 'string' },
@@ -991,6 +1104,8 @@ export function parseSettings(argv: readonly string[]): Settings {
     renderOnly: values.render === true,
     events,
     eventRounds: rounds(EVENT_STORE_BENCH_ROUNDS),
+    pgEvents: integer(values['pg-events'], 'pg-events', POSTGRES_BENCH_DEFAULTS.events),
+    pgRounds: rounds(POSTGRES_BENCH_DEFAULTS.rounds),
     rounds: rounds(d.rounds),
     warmupRounds: integer(values.warmup, 'warmup', d.warmupRounds, 0),
     port: integer(values.port, 'port', d.port),
@@ -1019,6 +1134,8 @@ export function parseSettings(argv: readonly string[]): Settings {
   };
   if (settings.eventRounds > settings.events)
     throw new RangeError('--rounds must not exceed --events (the event store splits its events)');
+  if (settings.pgRounds > settings.pgEvents)
+    throw new RangeError('--rounds must not exceed --pg-events (the PostgreSQL store splits them)');
   if (settings.renderOnly && (values.only !== undefined || quick))
     throw new RangeError('--render runs no benchmark: it takes no --only or --quick');
   return settings;
@@ -1070,6 +1187,15 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       progress(`event store: ${s.events} appends per side in ${s.eventRounds} rounds`);
       const r = await benchEventStoreAppends({ events: s.events, rounds: s.eventRounds });
       return { rendered: renderEventStore(r), result: r };
+    },
+    'event-store-postgres': async () => {
+      progress(`event store on PostgreSQL: ${s.pgEvents} appends per side in ${s.pgRounds} rounds`);
+      const r = await benchPostgresAppends({
+        events: s.pgEvents,
+        rounds: s.pgRounds,
+        log: (line) => progress(`event store on PostgreSQL: ${line}`),
+      });
+      return { rendered: renderPostgresAppends(r), result: r };
     },
     snapshot: async () => {
       progress(`cold snapshot: ${s.rounds} rounds (+${s.warmupRounds} warm-up)`);

@@ -56,7 +56,26 @@ async function systemUser(): Promise<{ uid: number; gid: number } | null> {
   return { uid: Number(stdout.trim()), gid: Number(gid.trim()) };
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface StartPostgresOptions {
+  /**
+   * Keep PostgreSQL's default durability (fsync, synchronous_commit, full_page_writes all
+   * on): every commit waits for its WAL to reach the disk. For benchmarks, whose figures
+   * mean nothing without it. Default false: tests trade durability for speed.
+   */
+  readonly durable?: boolean;
+}
+
+/** Test clusters skip what makes a commit survive a crash: no test crashes the host. */
+const FAST_UNSAFE_SETTINGS = [
+  '-c',
+  'fsync=off',
+  '-c',
+  'synchronous_commit=off',
+  '-c',
+  'full_page_writes=off',
+];
+
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const bin = await postgresBinDir();
   const owner = await systemUser();
   const dir = await mkdtemp(join(tmpdir(), 'snapledger-pg-'));
@@ -83,13 +102,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       dir,
       '-c',
       'listen_addresses=127.0.0.1',
-      // A test cluster: durability is not what is under test, speed is welcome.
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
+      ...(options.durable === true ? [] : FAST_UNSAFE_SETTINGS),
       '-c',
       'max_connections=200',
     ],
