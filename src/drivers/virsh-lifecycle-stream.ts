@@ -1,9 +1,17 @@
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { DomainLifecycleEvents, LifecycleNotice } from './domain-lifecycle.port';
 import { parseLifecycleLine } from './virsh-event.parser';
 
+/**
+ * util-linux's setpriv, to start virsh with a parent-death signal: a service killed with
+ * SIGKILL must not leave its `virsh event` behind. Orphaned event clients pile up in
+ * libvirtd, and with a dozen of them `virsh blockcopy --wait` was seen to miss the block
+ * job's ready event and hang. setpriv execs virsh, so the PID stays the child's.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) ?? null;
 /** First wait before starting virsh again after it exited; doubled up to the maximum. */
 const RESTART_FIRST_MS = 250;
 const RESTART_MAX_MS = 5_000;
@@ -86,17 +94,15 @@ export class VirshLifecycleStream implements DomainLifecycleEvents {
    * cannot).
    */
   private async runOnce(onUp: () => void): Promise<string> {
-    const child = execa(
-      'virsh',
-      ['-q', '-c', this.uri, 'event', '--all', '--loop', '--timestamp'],
-      {
-        reject: false,
-        buffer: false,
-        stdin: 'ignore',
-        stderr: 'pipe',
-        env: { LC_ALL: 'C', LANG: 'C', LANGUAGE: '' },
-      },
-    );
+    const virsh = ['virsh', '-q', '-c', this.uri, 'event', '--all', '--loop', '--timestamp'];
+    const [file, ...args] = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...virsh] : virsh;
+    const child = execa(file!, args, {
+      reject: false,
+      buffer: false,
+      stdin: 'ignore',
+      stderr: 'pipe',
+      env: { LC_ALL: 'C', LANG: 'C', LANGUAGE: '' },
+    });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {

@@ -60,6 +60,11 @@ export class ServiceProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The PID of the running service, or null. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   get logs(): string {
     return this.output;
   }
