@@ -35,11 +35,7 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
-describe('EventStoreDbEventStore without a server', () => {
-  it(`the contract suite above needs SNAPLEDGER_TEST_ESDB_URL (no EventStoreDB server can be installed on this machine): ${url ? 'set, it ran' : 'NOT SET, it did not run'}`, () => {
-    expect(url === undefined || url.length > 0).toBe(true);
-  });
-
+describe('EventStoreDbEventStore without a server (the contract above needs SNAPLEDGER_TEST_ESDB_URL: no EventStoreDB server can be installed on this machine)', () => {
   it('refuses to open an unreachable server with one clear line, without the password', async () => {
     const port = await closedPort();
     const started = Date.now();
