@@ -26,12 +26,13 @@ import { registerImagesCommand } from './images.command';
 import { registerUserCommand } from './user.command';
 
 /**
- * Opens and closes the shared event store once before the application is built, so that an
- * unreachable server, a missing database or another release's schema ends the command with
- * one clear line (and exit 1) before anything is written.
+ * Opens and closes the event store once before the application is built when it is on a
+ * server (PostgreSQL or EventStoreDB), so that an unreachable server, a missing database or
+ * another release's schema ends the command with one clear line (and exit 1) before anything
+ * is written.
  */
 async function checkSharedStore(config: SnapledgerConfig): Promise<void> {
-  if (!config.databaseUrl) return;
+  if (!config.databaseUrl && !config.eventStoreUrl) return;
   const store = await storageLocations(config).openEventStore();
   await store.close();
 }

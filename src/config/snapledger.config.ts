@@ -9,6 +9,12 @@ export interface SnapledgerConfig {
    * keeps them in SQLite files in the data directory.
    */
   readonly databaseUrl: string | null;
+  /**
+   * SNAPLEDGER_EVENTSTORE_URL: an esdb:// or kurrentdb:// connection string puts the event
+   * log (only the log) in EventStoreDB/KurrentDB; the views and the service state stay where
+   * databaseUrl says. null keeps the log with them.
+   */
+  readonly eventStoreUrl: string | null;
   readonly port: number;
   readonly host: string;
   readonly libvirtUri: string;
@@ -134,6 +140,33 @@ export function databaseUrlFrom(value: string | undefined): string | null {
   return given;
 }
 
+const EVENT_STORE_SCHEMES = ['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrentdb+discover:'];
+
+/**
+ * SNAPLEDGER_EVENTSTORE_URL: unset or empty keeps the log with the views; otherwise an
+ * EventStoreDB/KurrentDB connection string naming a host. The message never repeats a
+ * password.
+ */
+export function eventStoreUrlFrom(value: string | undefined): string | null {
+  const given = value?.trim();
+  if (!given) return null;
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new Error(
+      'SNAPLEDGER_EVENTSTORE_URL is not a URL: expected esdb://[user:password@]host[:port][?tls=false]',
+    );
+  }
+  if (!EVENT_STORE_SCHEMES.includes(url.protocol.toLowerCase())) {
+    throw new Error(
+      `SNAPLEDGER_EVENTSTORE_URL must be an esdb:// or kurrentdb:// URL (EventStoreDB/KurrentDB), got a ${url.protocol}// URL`,
+    );
+  }
+  if (!url.hostname) throw new Error('SNAPLEDGER_EVENTSTORE_URL names no host');
+  return given;
+}
+
 /**
  * SNAPLEDGER_SNAPSHOT_COMPRESSION. Compression with raw output asked for explicitly is a
  * contradiction, refused here; with the format left to the source's, a raw source simply
@@ -163,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
   return {
     dataDir: resolve(env.SNAPLEDGER_DATA_DIR || './data'),
     databaseUrl: databaseUrlFrom(env.SNAPLEDGER_DATABASE_URL),
+    eventStoreUrl: eventStoreUrlFrom(env.SNAPLEDGER_EVENTSTORE_URL),
     port: intFrom(env.SNAPLEDGER_PORT, 8774, 'SNAPLEDGER_PORT'),
     host: env.SNAPLEDGER_HOST || '127.0.0.1',
     libvirtUri: env.SNAPLEDGER_LIBVIRT_URI || 'qemu:///system',

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { EventStore } from '../event-store/event-store.port';
+import { EventStoreDbEventStore } from '../event-store/eventstoredb-event-store';
 import { PostgresEventStore } from '../event-store/postgres-event-store';
 import { SqliteEventStore } from '../event-store/sqlite-event-store';
 import { postgresTarget, sqliteTarget, type DatabaseTarget } from './database-target';
@@ -21,11 +22,18 @@ export const dataFiles = (dataDir: string) => ({
 /**
  * Where the log, the views, the service state and the rotation table live: SQLite files in
  * the data directory (the embedded default), or one PostgreSQL database shared by every
- * snapledger process when SNAPLEDGER_DATABASE_URL is set.
+ * snapledger process when SNAPLEDGER_DATABASE_URL is set. SNAPLEDGER_EVENTSTORE_URL moves the
+ * log alone to EventStoreDB/KurrentDB, whichever of the two holds the rest.
  */
 export interface StorageLocations {
+  /** Where the views, the state and the rotation table are. */
   readonly engine: 'sqlite' | 'postgres';
-  /** Opens the event log; on PostgreSQL this checks the server and the schema version. */
+  /** Where the log is. */
+  readonly logEngine: 'sqlite' | 'postgres' | 'eventstoredb';
+  /**
+   * Opens the event log; on a server (PostgreSQL, EventStoreDB) this checks that it answers,
+   * and on PostgreSQL the schema version too.
+   */
   openEventStore(): Promise<EventStore>;
   readonly views: DatabaseTarget;
   readonly state: DatabaseTarget;
@@ -35,11 +43,25 @@ export interface StorageLocations {
 }
 
 export function storageLocations(config: SnapledgerConfig): StorageLocations {
+  const views = viewLocations(config);
+  const eventStoreUrl = config.eventStoreUrl;
+  if (!eventStoreUrl) return views;
+  return {
+    ...views,
+    logEngine: 'eventstoredb',
+    openEventStore: () => EventStoreDbEventStore.open(eventStoreUrl),
+    // The log is not a file here, so only the other files are made private.
+    privateFiles: views.privateFiles.filter((file) => file !== dataFiles(config.dataDir).events),
+  };
+}
+
+function viewLocations(config: SnapledgerConfig): StorageLocations {
   const url = config.databaseUrl;
   if (url) {
     const shared = postgresTarget(url);
     return {
       engine: 'postgres',
+      logEngine: 'postgres',
       openEventStore: () => PostgresEventStore.open(url),
       views: shared,
       state: shared,
@@ -50,6 +72,7 @@ export function storageLocations(config: SnapledgerConfig): StorageLocations {
   const files = dataFiles(config.dataDir);
   return {
     engine: 'sqlite',
+    logEngine: 'sqlite',
     openEventStore: async () => SqliteEventStore.open(files.events),
     views: sqliteTarget(files.views),
     state: sqliteTarget(files.state),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/snapledger.config';
+import { dataFiles, storageLocations } from '../../src/database/storage-locations';
 import { planTargetFormat } from '../../src/domain/target-format';
 
 describe('SNAPLEDGER_SNAPSHOT_FORMAT and SNAPLEDGER_SNAPSHOT_COMPRESSION', () => {
@@ -41,6 +42,72 @@ describe('SNAPLEDGER_SNAPSHOT_FORMAT and SNAPLEDGER_SNAPSHOT_COMPRESSION', () =>
     ],
   ])('refuses %j at start-up', (env, message) => {
     expect(() => load(env)).toThrow(message);
+  });
+});
+
+describe('SNAPLEDGER_EVENTSTORE_URL: the log alone in EventStoreDB/KurrentDB', () => {
+  const load = (env: Record<string, string>) =>
+    loadConfig({ SNAPLEDGER_DATA_DIR: '/tmp/x', ...env });
+
+  it('is off by default and when empty: the log stays with the views', () => {
+    expect(load({}).eventStoreUrl).toBeNull();
+    expect(load({ SNAPLEDGER_EVENTSTORE_URL: '  ' }).eventStoreUrl).toBeNull();
+    expect(storageLocations(load({})).logEngine).toBe('sqlite');
+  });
+
+  it.each([
+    'esdb://127.0.0.1:2113?tls=false',
+    'esdb://admin:changeit@db.example:2113',
+    'esdb+discover://db.example:2113',
+    'kurrentdb://db.example:2113?tls=false',
+    'kurrentdb+discover://admin:changeit@db.example',
+  ])('accepts %s as it is', (url) => {
+    expect(load({ SNAPLEDGER_EVENTSTORE_URL: ` ${url} ` }).eventStoreUrl).toBe(url);
+  });
+
+  it.each([
+    [
+      'postgres://admin:hunter2@db.example/snap',
+      /must be an esdb:\/\/ or kurrentdb:\/\/ URL.*postgres:\/\//,
+    ],
+    [
+      'http://admin:hunter2@db.example:2113',
+      /must be an esdb:\/\/ or kurrentdb:\/\/ URL.*http:\/\//,
+    ],
+    ['hunter2@db.example', /is not a URL/],
+    ['esdb://admin:hunter2@', /names no host|is not a URL/],
+  ])('refuses %s without repeating the password', (url, message) => {
+    let error: Error | undefined;
+    try {
+      load({ SNAPLEDGER_EVENTSTORE_URL: url });
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.message).toMatch(message);
+    expect(error?.message).not.toContain('hunter2');
+  });
+
+  it('puts only the log in EventStoreDB: views and state stay in SQLite files', () => {
+    const storage = storageLocations(load({ SNAPLEDGER_EVENTSTORE_URL: 'esdb://h:2113' }));
+    const files = dataFiles('/tmp/x');
+    expect(storage.logEngine).toBe('eventstoredb');
+    expect(storage.engine).toBe('sqlite');
+    expect(storage.views).toEqual({ engine: 'sqlite', path: files.views });
+    expect(storage.privateFiles).not.toContain(files.events);
+    expect(storage.privateFiles).toContain(files.state);
+  });
+
+  it('with SNAPLEDGER_DATABASE_URL too: the log in EventStoreDB, the views in PostgreSQL', () => {
+    const config = load({
+      SNAPLEDGER_EVENTSTORE_URL: 'kurrentdb://h:2113',
+      SNAPLEDGER_DATABASE_URL: 'postgres://u@pg.example/snap',
+    });
+    expect(config.eventStoreUrl).toBe('kurrentdb://h:2113');
+    expect(config.databaseUrl).toBe('postgres://u@pg.example/snap');
+    const storage = storageLocations(config);
+    expect(storage.logEngine).toBe('eventstoredb');
+    expect(storage.engine).toBe('postgres');
+    expect(storage.privateFiles).toEqual([]);
   });
 });
 
