@@ -94,9 +94,10 @@ export class VirshLifecycleStream implements DomainLifecycleEvents {
    * cannot).
    */
   private async runOnce(onUp: () => void): Promise<string> {
-    const virsh = ['virsh', '-q', '-c', this.uri, 'event', '--all', '--loop', '--timestamp'];
-    const [file, ...args] = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...virsh] : virsh;
-    const child = execa(file!, args, {
+    const virsh = ['-q', '-c', this.uri, 'event', '--all', '--loop', '--timestamp'];
+    const file = SETPRIV ?? 'virsh';
+    const args = SETPRIV ? ['--pdeathsig', 'KILL', '--', 'virsh', ...virsh] : virsh;
+    const child = execa(file, args, {
       reject: false,
       buffer: false,
       stdin: 'ignore',
