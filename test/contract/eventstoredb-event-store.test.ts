@@ -12,7 +12,9 @@ import { describeEventStoreContract } from './event-store.contract';
  */
 const url = process.env.SNAPLEDGER_TEST_ESDB_URL?.trim() || undefined;
 
-describe.runIf(url)('EventStoreDbEventStore against SNAPLEDGER_TEST_ESDB_URL', () => {
+// Registered only with a server, so a run without one shows no skipped tests: the describe
+// below says, in every run, that the contract needs SNAPLEDGER_TEST_ESDB_URL.
+if (url) {
   describeEventStoreContract(
     'EventStoreDbEventStore',
     async () => {
@@ -23,7 +25,7 @@ describe.runIf(url)('EventStoreDbEventStore against SNAPLEDGER_TEST_ESDB_URL', (
     },
     { eventIdsUniqueInLog: false },
   );
-});
+}
 
 /** A port nothing listens on: bound, read, and released. */
 async function closedPort(): Promise<number> {
