@@ -116,55 +116,56 @@ function positiveLimit(n: number, name: string): number {
 }
 
 /**
- * SNAPLEDGER_DATABASE_URL: unset or empty means SQLite; otherwise it must be a
- * postgres:// or postgresql:// URL naming a host. The message never repeats a password.
+ * A connection URL from the environment: unset or empty gives null; otherwise it must parse,
+ * use one of `schemes` and name a host. Messages name the variable, never the password.
  */
-export function databaseUrlFrom(value: string | undefined): string | null {
+function serviceUrlFrom(
+  variable: string,
+  value: string | undefined,
+  rule: { schemes: readonly string[]; expected: string; kind: string },
+): { given: string; url: URL } | null {
   const given = value?.trim();
   if (!given) return null;
   let url: URL;
   try {
     url = new URL(given);
   } catch {
-    throw new Error(
-      'SNAPLEDGER_DATABASE_URL is not a URL: expected postgres://user[:password]@host[:port]/database',
-    );
+    throw new Error(`${variable} is not a URL: expected ${rule.expected}`);
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new Error(
-      `SNAPLEDGER_DATABASE_URL must be a postgres:// URL (PostgreSQL is the only shared store), got a ${url.protocol}// URL`,
-    );
+  if (!rule.schemes.includes(url.protocol.toLowerCase())) {
+    throw new Error(`${variable} must be ${rule.kind}, got a ${url.protocol}// URL`);
   }
-  if (!url.hostname) throw new Error('SNAPLEDGER_DATABASE_URL names no host');
-  if (url.pathname.length <= 1) throw new Error('SNAPLEDGER_DATABASE_URL names no database');
-  return given;
+  if (!url.hostname) throw new Error(`${variable} names no host`);
+  return { given, url };
 }
 
-const EVENT_STORE_SCHEMES = ['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrentdb+discover:'];
+/**
+ * SNAPLEDGER_DATABASE_URL: unset or empty means SQLite; otherwise a postgres:// or
+ * postgresql:// URL naming a host and a database.
+ */
+export function databaseUrlFrom(value: string | undefined): string | null {
+  const parsed = serviceUrlFrom('SNAPLEDGER_DATABASE_URL', value, {
+    schemes: ['postgres:', 'postgresql:'],
+    expected: 'postgres://user[:password]@host[:port]/database',
+    kind: 'a postgres:// URL (PostgreSQL is the only shared store)',
+  });
+  if (!parsed) return null;
+  if (parsed.url.pathname.length <= 1) throw new Error('SNAPLEDGER_DATABASE_URL names no database');
+  return parsed.given;
+}
 
 /**
  * SNAPLEDGER_EVENTSTORE_URL: unset or empty keeps the log with the views; otherwise an
- * EventStoreDB/KurrentDB connection string naming a host. The message never repeats a
- * password.
+ * EventStoreDB/KurrentDB connection string naming a host.
  */
 export function eventStoreUrlFrom(value: string | undefined): string | null {
-  const given = value?.trim();
-  if (!given) return null;
-  let url: URL;
-  try {
-    url = new URL(given);
-  } catch {
-    throw new Error(
-      'SNAPLEDGER_EVENTSTORE_URL is not a URL: expected esdb://[user:password@]host[:port][?tls=false]',
-    );
-  }
-  if (!EVENT_STORE_SCHEMES.includes(url.protocol.toLowerCase())) {
-    throw new Error(
-      `SNAPLEDGER_EVENTSTORE_URL must be an esdb:// or kurrentdb:// URL (EventStoreDB/KurrentDB), got a ${url.protocol}// URL`,
-    );
-  }
-  if (!url.hostname) throw new Error('SNAPLEDGER_EVENTSTORE_URL names no host');
-  return given;
+  return (
+    serviceUrlFrom('SNAPLEDGER_EVENTSTORE_URL', value, {
+      schemes: ['esdb:', 'esdb+discover:', 'kurrentdb:', 'kurrentdb+discover:'],
+      expected: 'esdb://[user:password@]host[:port][?tls=false]',
+      kind: 'an esdb:// or kurrentdb:// URL (EventStoreDB/KurrentDB)',
+    })?.given ?? null
+  );
 }
 
 /**
