@@ -20,8 +20,9 @@ import {
 import {
   APPEND_CHANNEL,
   APPEND_LOCK_KEY,
-  POSTGRES_EVENT_STORE_SCHEMA,
+  POSTGRES_EVENT_STORE_MIGRATIONS,
   POSTGRES_EVENT_STORE_SCHEMA_VERSION,
+  WRONG_EXPECTED_REVISION_SQLSTATE,
 } from './postgres-schema';
 
 export interface PostgresEventStoreOptions {
@@ -131,27 +132,32 @@ export class PostgresEventStore implements EventStore {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      // Two services starting at once must not both create the schema.
+      // Two services starting at once must not both create or upgrade the schema.
       await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY + 1]);
       const exists = await client.query<{ present: boolean }>(
         "SELECT to_regclass('snapledger_schema') IS NOT NULL AS present",
       );
-      let version: number | null = null;
+      let version = 0;
       if (exists.rows[0]?.present) {
         const found = await client.query<{ version: number }>(
           "SELECT version FROM snapledger_schema WHERE component = 'event-store'",
         );
-        version = found.rows[0]?.version ?? null;
+        version = found.rows[0]?.version ?? 0;
       }
-      if (version !== null && version !== POSTGRES_EVENT_STORE_SCHEMA_VERSION) {
+      if (version > POSTGRES_EVENT_STORE_SCHEMA_VERSION) {
         throw new Error(
-          `the database has event-store schema version ${version}; this snapledger writes version ${POSTGRES_EVENT_STORE_SCHEMA_VERSION}`,
+          `the database has event-store schema version ${version}; this snapledger writes version ${POSTGRES_EVENT_STORE_SCHEMA_VERSION} and cannot use a newer one`,
         );
       }
-      if (version === null) {
-        await client.query(POSTGRES_EVENT_STORE_SCHEMA);
+      for (let next = version + 1; next <= POSTGRES_EVENT_STORE_SCHEMA_VERSION; next += 1) {
+        const migration = POSTGRES_EVENT_STORE_MIGRATIONS[next];
+        if (migration === undefined) throw new Error(`no migration to schema version ${next}`);
+        await client.query(migration);
+      }
+      if (version < POSTGRES_EVENT_STORE_SCHEMA_VERSION) {
         await client.query(
-          "INSERT INTO snapledger_schema (component, version) VALUES ('event-store', $1)",
+          `INSERT INTO snapledger_schema (component, version) VALUES ('event-store', $1)
+           ON CONFLICT (component) DO UPDATE SET version = excluded.version`,
           [POSTGRES_EVENT_STORE_SCHEMA_VERSION],
         );
       }
@@ -164,6 +170,10 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  /**
+   * One round trip: snapledger_append (postgres-schema.ts) takes the append lock, checks the
+   * expected revision, inserts the rows and notifies, all in the statement's own transaction.
+   */
   async append(
     streamName: string,
     events: readonly NewEvent[],
@@ -171,65 +181,43 @@ export class PostgresEventStore implements EventStore {
   ): Promise<AppendResult> {
     this.assertOpen();
     const rows = prepareAppend(streamName, events, expected);
-    const client = await this.pool.connect();
+    const [expect, revision] =
+      typeof expected === 'number' ? ['exact', expected] : [expected, null];
     let result: AppendResult;
     try {
-      await client.query('BEGIN');
-      result = await this.appendLocked(client, streamName, rows, expected);
-      await client.query('COMMIT');
+      const answer = await this.pool.query<{ next_revision: string; last_position: string }>(
+        'SELECT next_revision, last_position FROM snapledger_append($1, $2, $3, $4, $5, $6, $7)',
+        [
+          streamName,
+          expect,
+          revision,
+          rows.map((r) => r.eventId),
+          rows.map((r) => r.type),
+          rows.map((r) => r.data),
+          rows.map((r) => r.metadata),
+        ],
+      );
+      const head = answer.rows[0];
+      if (!head) throw new Error('snapledger_append returned no row');
+      result = {
+        nextExpectedRevision: Number(head.next_revision),
+        position: Number(head.last_position),
+      };
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (pgCode(error) === WRONG_EXPECTED_REVISION_SQLSTATE) {
+        const detail = (error as { detail?: string }).detail;
+        const actual =
+          detail === undefined || detail === 'no_stream' ? 'no_stream' : Number(detail);
+        throw new WrongExpectedRevisionError(streamName, expected, actual);
+      }
       if (pgCode(error) === '23505') {
         const duplicate = await this.findStoredEventId(rows);
         if (duplicate) throw new DuplicateEventError(duplicate);
       }
       throw error;
-    } finally {
-      client.release();
     }
     this.appended.emit('append', result.position);
     return result;
-  }
-
-  private async appendLocked(
-    client: pg.PoolClient,
-    streamName: string,
-    rows: readonly PreparedRow[],
-    expected: ExpectedRevision,
-  ): Promise<AppendResult> {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
-    const heads = await client.query<{ revision: string | null; position: string }>(
-      `SELECT (SELECT max(stream_revision) FROM events WHERE stream_name = $1) AS revision,
-              (SELECT coalesce(max(position), 0) FROM events) AS position`,
-      [streamName],
-    );
-    const head = heads.rows[0];
-    const last =
-      head?.revision === null || head?.revision === undefined ? null : Number(head.revision);
-    if (expected === 'no_stream') {
-      if (last !== null) throw new WrongExpectedRevisionError(streamName, expected, last);
-    } else if (expected !== 'any' && expected !== last) {
-      throw new WrongExpectedRevisionError(streamName, expected, last ?? 'no_stream');
-    }
-    let position = Number(head?.position ?? 0);
-    let revision = last ?? -1;
-    const values: unknown[] = [];
-    const tuples: string[] = [];
-    for (const row of rows) {
-      position += 1;
-      revision += 1;
-      const base = values.length;
-      values.push(position, row.eventId, streamName, revision, row.type, row.data, row.metadata);
-      tuples.push(
-        `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6}, $${base + 7})`,
-      );
-    }
-    await client.query(
-      `INSERT INTO events (position, event_id, stream_name, stream_revision, type, data, metadata) VALUES ${tuples.join(', ')}`,
-      values,
-    );
-    await client.query('SELECT pg_notify($1, $2)', [APPEND_CHANNEL, String(position)]);
-    return { nextExpectedRevision: revision, position };
   }
 
   private async findStoredEventId(rows: readonly PreparedRow[]): Promise<string | null> {

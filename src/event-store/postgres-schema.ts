@@ -1,5 +1,5 @@
 /** The version of the event-store schema this code writes (table snapledger_schema). */
-export const POSTGRES_EVENT_STORE_SCHEMA_VERSION = 1;
+export const POSTGRES_EVENT_STORE_SCHEMA_VERSION = 2;
 
 /**
  * Appends take this transaction-level advisory lock first. Holding it until commit makes
@@ -11,7 +11,14 @@ export const APPEND_LOCK_KEY = 0x736e6170; // 'snap'
 /** Appends wake subscribers with NOTIFY on this channel; the payload is the last position. */
 export const APPEND_CHANNEL = 'snapledger_events';
 
-export const POSTGRES_EVENT_STORE_SCHEMA = `
+/**
+ * The SQLSTATE snapledger_append raises when the stream is not at the expected revision;
+ * the error's DETAIL is the stream's actual last revision, or `no_stream`.
+ */
+export const WRONG_EXPECTED_REVISION_SQLSTATE = 'SL409';
+
+/** Version 1: the table, its unique keys, and the triggers that make it append-only. */
+const EVENTS_TABLE = `
 CREATE TABLE IF NOT EXISTS snapledger_schema (
   component text PRIMARY KEY,
   version   integer NOT NULL
@@ -44,3 +51,52 @@ DROP TRIGGER IF EXISTS events_no_truncate ON events;
 CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
   FOR EACH STATEMENT EXECUTE FUNCTION snapledger_events_append_only();
 `;
+
+/**
+ * Version 2: the whole append as one server-side call, so an append is one round trip
+ * (it was six: BEGIN, lock, heads, INSERT, NOTIFY, COMMIT). Called outside an explicit
+ * transaction, the statement is its own transaction: the advisory lock is held until it
+ * commits, and the NOTIFY is delivered at that commit.
+ *
+ * p_expected is the stream's expected last revision with p_expect: 'exact' (that
+ * revision), 'no_stream' (the stream must not exist) or 'any' (no check).
+ */
+const APPEND_FUNCTION = `
+CREATE OR REPLACE FUNCTION snapledger_append(
+  p_stream text, p_expect text, p_expected bigint,
+  p_ids text[], p_types text[], p_data text[], p_metadata text[]
+) RETURNS TABLE (next_revision bigint, last_position bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_last bigint;
+  v_head bigint;
+  v_count integer := coalesce(cardinality(p_ids), 0);
+BEGIN
+  PERFORM pg_advisory_xact_lock(${APPEND_LOCK_KEY});
+  SELECT max(stream_revision) INTO v_last FROM events WHERE stream_name = p_stream;
+  IF (p_expect = 'no_stream' AND v_last IS NOT NULL)
+     OR (p_expect = 'exact' AND v_last IS DISTINCT FROM p_expected) THEN
+    RAISE EXCEPTION 'wrong expected revision on %', p_stream
+      USING ERRCODE = '${WRONG_EXPECTED_REVISION_SQLSTATE}',
+            DETAIL = coalesce(v_last::text, 'no_stream');
+  END IF;
+  SELECT coalesce(max(position), 0) INTO v_head FROM events;
+  INSERT INTO events (position, event_id, stream_name, stream_revision, type, data, metadata)
+    SELECT v_head + i, p_ids[i], p_stream, coalesce(v_last, -1) + i,
+           p_types[i], p_data[i], p_metadata[i]
+    FROM generate_subscripts(p_ids, 1) AS i;
+  PERFORM pg_notify('${APPEND_CHANNEL}', (v_head + v_count)::text);
+  RETURN QUERY SELECT coalesce(v_last, -1) + v_count, v_head + v_count;
+END
+$$;
+`;
+
+/**
+ * The SQL that takes a schema from version N-1 to N, by N. A new database runs them all in
+ * order; a database an earlier release wrote runs those above its version, at start, under
+ * a lock (docs/operations.md, "Upgrading the schema").
+ */
+export const POSTGRES_EVENT_STORE_MIGRATIONS: Readonly<Record<number, string>> = {
+  1: EVENTS_TABLE,
+  2: APPEND_FUNCTION,
+};

@@ -5,7 +5,10 @@ import {
   type CheckpointedSubscription,
 } from '../../src/event-store/checkpointed-subscription';
 import { PostgresEventStore } from '../../src/event-store/postgres-event-store';
-import { APPEND_LOCK_KEY } from '../../src/event-store/postgres-schema';
+import {
+  APPEND_LOCK_KEY,
+  POSTGRES_EVENT_STORE_MIGRATIONS,
+} from '../../src/event-store/postgres-schema';
 import type { RecordedEvent } from '../../src/events';
 import { startPostgres, type PostgresServer } from '../support/postgres-server';
 import {
@@ -125,13 +128,33 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  it('refuses a database whose schema another release wrote, and writes nothing', async () => {
+  it('upgrades a database an earlier release wrote (schema version 1), keeping its events', async () => {
+    const url = await server.createDatabase();
+    const client = await raw(url);
+    // What the release with schema version 1 left: the table and triggers, no append function.
+    await client.query(POSTGRES_EVENT_STORE_MIGRATIONS[1] ?? '');
+    await client.query("INSERT INTO snapledger_schema VALUES ('event-store', 1)");
+    await client.query(
+      `INSERT INTO events (position, event_id, stream_name, stream_revision, type, data, metadata)
+       VALUES (1, 'old-1', 'instance-old', 0, 'InstanceRegistered', '{}', '{}')`,
+    );
+    const store = await open(url);
+    const appended = await store.append('instance-old', makeEvents(1), 0);
+    expect(appended).toEqual({ nextExpectedRevision: 1, position: 2 });
+    const version = await client.query<{ version: number }>(
+      "SELECT version FROM snapledger_schema WHERE component = 'event-store'",
+    );
+    expect(version.rows[0]?.version).toBe(2);
+    expect((await store.readStream('instance-old')).map((e) => e.position)).toEqual([1, 2]);
+  });
+
+  it('refuses a database whose schema a newer release wrote, and writes nothing', async () => {
     const url = await server.createDatabase();
     await (await open(url)).append(streamName(), makeEvents(1), 'no_stream');
     const client = await raw(url);
     await client.query("UPDATE snapledger_schema SET version = 99 WHERE component = 'event-store'");
     await expect(PostgresEventStore.open(url)).rejects.toThrow(
-      /event-store schema version 99; this snapledger writes version 1/,
+      /event-store schema version 99; this snapledger writes version 2 and cannot use a newer one/,
     );
     const count = await client.query<{ n: string }>('SELECT count(*) AS n FROM events');
     expect(Number(count.rows[0]?.n)).toBe(1);
