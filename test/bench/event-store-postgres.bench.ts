@@ -55,7 +55,7 @@ const SHOWN_SETTINGS = [
   'wal_sync_method',
 ] as const;
 
-/** The head query of PostgresEventStore.append, against another table. */
+/** The head query snapledger_append makes (the stream's last revision, the last position), against another table. */
 const headQuery = (table: string) =>
   `SELECT (SELECT max(stream_revision) FROM ${table} WHERE stream_name = $1) AS revision,
           (SELECT coalesce(max(position), 0) FROM ${table}) AS position`;

@@ -350,7 +350,7 @@ function renderPostgresAppends(r: PostgresAppendsBenchResult): Rendered {
   const ladder: { label: string; side: PostgresAppendsBenchResult['store'] }[] = [
     ...RAW_VARIANTS.map((v) => ({ label: RAW_VARIANT_LABELS[v], side: r.variants[v] })),
     {
-      label: 'PostgresEventStore.append (+ pool checkout, serialisation, checks)',
+      label: 'PostgresEventStore.append: all of the above in one server-side call',
       side: r.store,
     },
   ];
