@@ -69,15 +69,20 @@ import { SnapshotSaga } from './sagas/snapshot.saga';
 import { SnapshotSteps } from './sagas/snapshot-steps';
 import { createServiceStateDataSource } from './service-state.data-source';
 import { ServiceLifecycle } from './service-lifecycle';
-import { BACKGROUND_WORK, PROJECTION_RUNNER, STATE_DB, VIEWS_DB } from './di-tokens';
+import { PROJECTION_RUNNER, SERVICE_ROLE, STATE_DB, VIEWS_DB } from './di-tokens';
+import type { ServiceRole } from './service-role';
+import { everySnapshot, snapshotsOnHost } from './sagas/snapshot-ownership';
 import { ADMIN_TOKEN_BOOTSTRAP } from './admin-token.port';
 import { preparePrivateDataFiles } from './config/private-data-files';
 
 export interface AppOptions {
   /** Serve the HTTP API. */
   readonly http: boolean;
-  /** Run projections, the snapshot saga and the start-up sync (the `serve` command). */
-  readonly background: boolean;
+  /**
+   * The background work to run (service-role.ts): `serve` is all-in-one or api, `agent` is
+   * an agent; null for CLI commands, which run none.
+   */
+  readonly role: ServiceRole | null;
 }
 
 @Module({})
@@ -90,10 +95,12 @@ export class AppModule {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const storage = storageLocations(config);
     preparePrivateDataFiles(storage.privateFiles);
+    // An agent speaks for one host: its instances, its snapshots, its staging directory.
+    const agentHost = options.role === 'agent' ? config.hostName : null;
     const providers: Provider[] = [
       { provide: SNAPLEDGER_CONFIG, useValue: config },
       { provide: LOGGER, useValue: logger },
-      { provide: BACKGROUND_WORK, useValue: options.background },
+      { provide: SERVICE_ROLE, useValue: options.role },
       { provide: CLOCK, useValue: systemClock },
       { provide: ID_GENERATOR, useValue: randomIds },
       { provide: FAULT_INJECTOR, useValue: new FaultInjector(config.faults) },
@@ -122,7 +129,7 @@ export class AppModule {
       {
         provide: KNOWN_INSTANCES,
         inject: [VIEWS_DB],
-        useFactory: (db: DataSource) => new KnownInstancesFromViews(db),
+        useFactory: (db: DataSource) => new KnownInstancesFromViews(db, agentHost),
       },
       {
         provide: InstanceFollower,
@@ -149,7 +156,11 @@ export class AppModule {
         provide: IMAGE_STORE,
         inject: [FAULT_INJECTOR],
         useFactory: (faults: FaultInjector) =>
-          new LocalImageStore(config.dataDir, (point) => faults.hit(`kill-at:${point}`)),
+          new LocalImageStore(
+            config.imageDir,
+            (point) => faults.hit(`kill-at:${point}`),
+            agentHost,
+          ),
       },
       {
         provide: EventAppender,
@@ -215,6 +226,7 @@ export class AppModule {
               backoffMs: config.stepBackoffMs,
               maxBackoffMs: config.stepBackoffMaxMs,
               maxConcurrentSnapshots: config.maxConcurrentSnapshots,
+              ownership: agentHost === null ? everySnapshot : snapshotsOnHost(store, agentHost),
             },
             appender,
           ),

@@ -8,7 +8,10 @@
 export const VIEWS_DB = Symbol('ViewsDataSource');
 /** The service's own state DataSource (<dataDir>/state.sqlite). */
 export const STATE_DB = Symbol('ServiceStateDataSource');
-/** Whether this process runs projections, the sagas and the start-up sync (`serve`). */
-export const BACKGROUND_WORK = Symbol('BackgroundWork');
+/**
+ * The process's ServiceRole (all-in-one, api, agent), which decides its background work; null
+ * for CLI commands that run none.
+ */
+export const SERVICE_ROLE = Symbol('ServiceRole');
 /** The ProjectionRunner; routes wait on it through the ReadYourWrites interface. */
 export const PROJECTION_RUNNER = Symbol('ProjectionRunner');

@@ -8,7 +8,7 @@ import {
 import { CommandBus } from '@nestjs/cqrs';
 import type { DataSource } from 'typeorm';
 import { ADMIN_TOKEN_BOOTSTRAP, type AdminTokenBootstrap } from './admin-token.port';
-import { BACKGROUND_WORK, PROJECTION_RUNNER, STATE_DB, VIEWS_DB } from './di-tokens';
+import { PROJECTION_RUNNER, SERVICE_ROLE, STATE_DB, VIEWS_DB } from './di-tokens';
 import { SYSTEM_ACTOR } from './events';
 import { SyncInstancesCommand, type SyncInstancesResult } from './commands/sync-instances.command';
 import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from './config/snapledger.config';
@@ -21,16 +21,31 @@ import { SnapshotSaga } from './sagas/snapshot.saga';
 import { DOMAIN_LIFECYCLE_EVENTS } from './drivers/domain-lifecycle.port';
 import type { VirshLifecycleStream } from './drivers/virsh-lifecycle-stream';
 import { InstanceFollower } from './sagas/instance-follower';
+import type { ServiceRole } from './service-role';
+import { AdvisoryLease, agentLeaseName, VIEWS_LEASE } from './database/advisory-lease';
+
+/** How often an API process without the views lease tries to take it over. */
+const VIEWS_LEASE_RETRY_MS = 2000;
 
 /**
- * Starts and stops the service's background work in order: projections, then the snapshot
- * saga (which resumes unfinished snapshots), then a first libvirt sync, then the backup-rotation
- * saga. CLI commands that only need the write side run without background work.
+ * Starts and stops the service's background work in order, by role (service-role.ts):
+ * - all-in-one: projections, then the snapshot saga (which resumes unfinished snapshots),
+ *   then a first libvirt sync and the lifecycle follower, then the backup-rotation saga;
+ * - api: the projections and backup rotation, in the one API process holding the views
+ *   lease; the others watch the stored checkpoints and take the lease over if it is freed;
+ * - agent: its host's lease first (a second agent for the host stops here, with an error),
+ *   then the lifecycle stream, the snapshot saga for its host's instances, the sync and the
+ *   follower.
+ * CLI commands that only need the write side run with no role and start nothing.
  */
 @Injectable()
 export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly leases: AdvisoryLease[] = [];
+  private readonly stopLeaseWait = new AbortController();
+  private keepsViews = false;
+
   constructor(
-    @Inject(BACKGROUND_WORK) private readonly background: boolean,
+    @Inject(SERVICE_ROLE) private readonly role: ServiceRole | null,
     @Inject(PROJECTION_RUNNER) private readonly runner: ProjectionRunner,
     private readonly saga: SnapshotSaga,
     private readonly rotation: BackupRotationSaga,
@@ -47,7 +62,18 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.background) return;
+    if (this.role === null) return;
+    if (this.role === 'agent') return this.startAgent();
+    await this.bootstrapAdminToken();
+    if (this.role === 'api') return this.startApi();
+    await this.runner.start();
+    this.keepsViews = true;
+    await this.startHostWork();
+    // Backup rotation last: it only follows finished backups, and must not delay the sync.
+    await this.rotation.start();
+  }
+
+  private async bootstrapAdminToken(): Promise<void> {
     const tokenFile = await this.tokens.bootstrapAdmin(
       this.config.dataDir,
       this.config.defaultProject,
@@ -57,7 +83,10 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
         { tokenFile },
         `no API tokens existed: wrote an admin token to ${tokenFile} (mode 0600)`,
       );
-    await this.runner.start();
+  }
+
+  /** The libvirt side: lifecycle events, the snapshot saga, the first sync, the follower. */
+  private async startHostWork(): Promise<void> {
     // Before the saga: resumed snapshots watch their domains' downtime in these events.
     this.lifecycle.start();
     const swept = await this.images.sweepStaging(await this.saga.inFlight());
@@ -79,18 +108,90 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     }
     // From now on libvirt's lifecycle events keep the instances in step (and a periodic sync).
     this.follower.start();
-    // Backup rotation last: it only follows finished backups, and must not delay the sync.
+  }
+
+  private async startAgent(): Promise<void> {
+    const name = agentLeaseName(this.config.hostName);
+    const lease = await AdvisoryLease.acquire(this.sharedDatabase(), name, {
+      onLost: (error) => this.leaseLost(name, error),
+    });
+    this.leases.push(lease);
+    this.logger.info(
+      { host: this.config.hostName, libvirtUri: this.config.libvirtUri },
+      'agent holds its host lease',
+    );
+    await this.startHostWork();
+  }
+
+  private async startApi(): Promise<void> {
+    const url = this.sharedDatabase();
+    let lease: AdvisoryLease | null = null;
+    try {
+      lease = await AdvisoryLease.acquire(url, VIEWS_LEASE, {
+        onLost: (error) => this.leaseLost(VIEWS_LEASE, error),
+      });
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'LeaseHeldError') throw error;
+      this.logger.info(
+        { holder: error.message },
+        'another API process keeps the views; this one serves from them and stands by',
+      );
+    }
+    if (lease) return this.keepViews(lease);
+    this.runner.watch();
+    void AdvisoryLease.acquireWhenFree(url, VIEWS_LEASE, {
+      intervalMs: VIEWS_LEASE_RETRY_MS,
+      signal: this.stopLeaseWait.signal,
+      onLost: (error) => this.leaseLost(VIEWS_LEASE, error),
+    })
+      .then(async (taken) => {
+        if (!taken) return;
+        this.logger.info({}, 'took over the views lease');
+        await this.keepViews(taken);
+      })
+      .catch((error: unknown) =>
+        this.leaseLost(VIEWS_LEASE, error instanceof Error ? error : new Error(String(error))),
+      );
+  }
+
+  private async keepViews(lease: AdvisoryLease): Promise<void> {
+    this.leases.push(lease);
+    this.runner.stopWatching();
+    await this.runner.start();
+    this.keepsViews = true;
     await this.rotation.start();
   }
 
+  private sharedDatabase(): string {
+    const url = this.config.databaseUrl;
+    if (!url)
+      throw new Error(
+        `the ${this.role} role needs SNAPLEDGER_DATABASE_URL: a PostgreSQL database that the API and every agent share`,
+      );
+    return url;
+  }
+
+  /**
+   * A lease whose connection ended may already be another process's: carrying on could run
+   * a host's snapshots twice. The process stops (non-zero) and its supervisor restarts it.
+   */
+  private leaseLost(name: string, error: Error): void {
+    this.logger.error({ err: error, lease: name }, 'lost the lease; stopping');
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    if (this.background) {
+    this.stopLeaseWait.abort();
+    if (this.role !== null) {
       await this.rotation.stop();
       await this.follower.stop();
       await this.saga.stop();
       await this.lifecycle.stop();
-      await this.runner.stop();
+      this.runner.stopWatching();
+      if (this.keepsViews) await this.runner.stop();
     }
+    for (const lease of this.leases.splice(0)) await lease.release();
     await this.store.close();
     for (const db of [this.views, this.state]) if (db.isInitialized) await db.destroy();
   }

@@ -7,9 +7,10 @@ import { TokenService } from '../api/auth/token.service';
 import { PROJECTION_RUNNER } from '../di-tokens';
 import { storageLocations } from '../database/storage-locations';
 import { serve } from '../http-server';
+import { runAgent } from '../agent-process';
 import { AppModule } from '../app.module';
 import { SyncInstancesCommand, type SyncInstancesResult } from '../commands/sync-instances.command';
-import { loadConfig, type SnapledgerConfig } from '../config/snapledger.config';
+import { hostNameFrom, loadConfig, type SnapledgerConfig } from '../config/snapledger.config';
 import { SYSTEM_ACTOR } from '../events';
 import { createLogger } from '../logger';
 import { ServiceLock } from '../service-lock';
@@ -37,6 +38,15 @@ async function checkSharedStore(config: SnapledgerConfig): Promise<void> {
   await store.close();
 }
 
+/** API-only and agent processes share one PostgreSQL database; SQLite files cannot be shared. */
+function requireSharedDatabase(config: SnapledgerConfig, command: string): void {
+  if (!config.databaseUrl)
+    throw new CliError(
+      `${command} needs SNAPLEDGER_DATABASE_URL=postgres://…: the API and the agents share one PostgreSQL database (the SQLite default is for one all-in-one \`snapledger serve\`)`,
+      ExitCode.usage,
+    );
+}
+
 /** Runs `work` inside the application context without HTTP or background work. */
 async function withLocalContext<T>(
   config: SnapledgerConfig,
@@ -45,7 +55,7 @@ async function withLocalContext<T>(
   await checkSharedStore(config);
   const logger = createLogger('stderr', process.env.SNAPLEDGER_LOG_LEVEL ?? 'warn');
   const app = await NestFactory.createApplicationContext(
-    AppModule.forRoot(config, logger, { http: false, background: false }),
+    AppModule.forRoot(config, logger, { http: false, role: null }),
     {
       logger: ['error', 'warn'],
     },
@@ -74,13 +84,47 @@ export function buildCli(): Command {
 
   program
     .command('serve')
-    .description('start the API, the projections and the snapshot saga')
-    .action(async () => {
+    .description(
+      'start the API; with the default role (all-in-one) also the projections, the snapshot saga and the libvirt follower',
+    )
+    .addOption(
+      new Option('--role <role>', 'all-in-one, or api: the API and the views, no libvirt')
+        .choices(['all-in-one', 'api'])
+        .default('all-in-one'),
+    )
+    .action(async (opts: { role: 'all-in-one' | 'api' }) => {
       const config = loadConfig();
+      if (opts.role === 'api') requireSharedDatabase(config, 'serve --role api');
       await checkSharedStore(config);
       const logger = createLogger('stdout');
       await serve(config, logger, () =>
-        AppModule.forRoot(config, logger, { http: true, background: true }),
+        AppModule.forRoot(config, logger, { http: true, role: opts.role }),
+      );
+    });
+
+  program
+    .command('agent')
+    .description(
+      "run one hypervisor host's work: discover its domains and carry out its instances' snapshots",
+    )
+    .requiredOption(
+      '--host <name>',
+      'the compute host this agent speaks for (one agent per host name)',
+    )
+    .option(
+      '--libvirt-uri <uri>',
+      "the host's libvirt connection (default SNAPLEDGER_LIBVIRT_URI or qemu:///system)",
+    )
+    .action(async (opts: { host: string; libvirtUri?: string }) => {
+      const config: SnapledgerConfig = {
+        ...loadConfig(),
+        hostName: hostNameFrom(opts.host),
+        ...(opts.libvirtUri ? { libvirtUri: opts.libvirtUri } : {}),
+      };
+      requireSharedDatabase(config, 'agent');
+      await checkSharedStore(config);
+      await runAgent(config, createLogger('stdout'), () =>
+        AppModule.forRoot(config, createLogger('stdout'), { http: false, role: 'agent' }),
       );
     });
 

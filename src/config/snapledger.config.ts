@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface SnapledgerConfig {
   /** Holds events.sqlite, views.sqlite, images/, admin-token. */
@@ -20,8 +20,18 @@ export interface SnapledgerConfig {
   readonly libvirtUri: string;
   readonly defaultProject: string;
   readonly defaultUser: string;
-  /** Name reported as the compute host. */
+  /**
+   * The compute host this process speaks for (SNAPLEDGER_HOST_NAME, or `agent --host`;
+   * default the machine's hostname): recorded on every instance it discovers, and the name
+   * of its lease when it runs as an agent.
+   */
   readonly hostName: string;
+  /**
+   * Where finished images are kept (SNAPLEDGER_IMAGE_DIR, default <data dir>/images). With
+   * an API and agents on several machines it is a directory all of them mount: the agents
+   * write images there and the API serves them.
+   */
+  readonly imageDir: string;
   /** Target image format; null means the source disk's format. */
   readonly snapshotFormat: string | null;
   /**
@@ -187,6 +197,19 @@ function compressionFrom(value: string | undefined, format: string | null): 'zli
   return v;
 }
 
+/**
+ * A compute host name: letters, digits, dots, dashes and underscores, up to 63 characters,
+ * as a hostname label allows. It names the agent's lease and its staging directory.
+ */
+export function hostNameFrom(value: string): string {
+  const name = value.trim();
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
+    throw new Error(
+      `the host name must be 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit; got "${value}"`,
+    );
+  return name;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConfig {
   const format = env.SNAPLEDGER_SNAPSHOT_FORMAT?.trim() || null;
   if (format !== null && !['raw', 'qcow2'].includes(format)) {
@@ -203,7 +226,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     libvirtUri: env.SNAPLEDGER_LIBVIRT_URI || 'qemu:///system',
     defaultProject: env.SNAPLEDGER_DEFAULT_PROJECT || 'default',
     defaultUser: env.SNAPLEDGER_DEFAULT_USER || 'admin',
-    hostName: env.SNAPLEDGER_HOST_NAME || require('node:os').hostname(),
+    hostName: hostNameFrom(env.SNAPLEDGER_HOST_NAME || require('node:os').hostname()),
+    imageDir: resolve(
+      env.SNAPLEDGER_IMAGE_DIR || join(resolve(env.SNAPLEDGER_DATA_DIR || './data'), 'images'),
+    ),
     snapshotFormat: format,
     snapshotCompression: compression,
     convertRateLimit:

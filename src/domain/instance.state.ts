@@ -18,6 +18,8 @@ export interface InstanceState {
   readonly savedForImageId: string | null;
   readonly diskPath: string | null;
   readonly diskFormat: string | null;
+  /** The compute host whose libvirt has the domain (its agent runs the instance's snapshots). */
+  readonly host: string | null;
 }
 
 export const initialInstanceState: InstanceState = Object.freeze({
@@ -34,6 +36,7 @@ export const initialInstanceState: InstanceState = Object.freeze({
   savedForImageId: null,
   diskPath: null,
   diskFormat: null,
+  host: null,
 });
 
 export function evolveInstance(state: InstanceState, event: InstanceEvent): InstanceState {
@@ -52,6 +55,7 @@ export function evolveInstance(state: InstanceState, event: InstanceEvent): Inst
         vmState: event.data.vmState,
         diskPath: event.data.diskPath,
         diskFormat: event.data.diskFormat,
+        host: event.data.host,
       };
     case 'PowerStateSynced':
       return { ...state, powerState: event.data.powerState, vmState: event.data.vmState };

@@ -23,12 +23,15 @@ export function canonicalImageId(imageId: string): string {
 }
 
 /**
- * The local file store:
- *   <dataDir>/images/<uuid>                    stored data
- *   <dataDir>/images/.staging/<uuid>.partial   a conversion in progress
- *   <dataDir>/images/.staging/<uuid>.staged    a finished conversion
+ * The local file store (the image directory, SNAPLEDGER_IMAGE_DIR, is <data dir>/images by
+ * default):
+ *   <image dir>/<uuid>                    stored data
+ *   <image dir>/.staging/<uuid>.partial   a conversion in progress
+ *   <image dir>/.staging/<uuid>.staged    a finished conversion
  * Staging and store are on the same filesystem, so committing is a rename, never a copy.
- * Directories are created (0700) on first use.
+ * An agent stages in .staging/<its host name>/ instead: the image directory is shared by
+ * every agent, and each sweeps only its own leftovers. Directories are created (0700) on
+ * first use.
  */
 export class LocalImageStore implements ImageStore {
   private readonly imagesDir: string;
@@ -41,17 +44,19 @@ export class LocalImageStore implements ImageStore {
   private readonly settling = new Map<string, Promise<StoredImage>>();
 
   constructor(
-    dataDir: string,
+    imageDir: string,
     /**
      * Called at named points of commit (`commit-settled`: durable and hashed, not yet
      * renamed; `commit-renamed`: in the store, directories not yet fsynced), for the crash
      * tests' `kill-at:<point>` fault injection.
      */
     private readonly onCommitPoint: (point: string) => void = () => undefined,
+    /** An agent's host name (validated by hostNameFrom): its own staging directory. */
+    stagingName: string | null = null,
   ) {
-    if (!dataDir) throw new Error('LocalImageStore needs a data directory');
-    this.imagesDir = join(resolve(dataDir), 'images');
-    this.stagingDir = join(this.imagesDir, '.staging');
+    if (!imageDir) throw new Error('LocalImageStore needs an image directory');
+    this.imagesDir = resolve(imageDir);
+    this.stagingDir = join(this.imagesDir, '.staging', ...(stagingName ? [stagingName] : []));
   }
 
   stagingPath(imageId: string): string {

@@ -1,5 +1,5 @@
 /** The version of the event-store schema this code writes (table snapledger_schema). */
-export const POSTGRES_EVENT_STORE_SCHEMA_VERSION = 2;
+export const POSTGRES_EVENT_STORE_SCHEMA_VERSION = 3;
 
 /**
  * Appends take this transaction-level advisory lock first. Holding it until commit makes
@@ -92,6 +92,20 @@ $$;
 `;
 
 /**
+ * Version 3: who holds each lease (src/database/advisory-lease.ts): the agent of each host,
+ * the API process that keeps the views. Informative only; the locks themselves are
+ * advisory locks, which the server drops with their connection.
+ */
+const LEASES_TABLE = `
+CREATE TABLE IF NOT EXISTS snapledger_leases (
+  name        text PRIMARY KEY,
+  pid         integer     NOT NULL,
+  machine     text        NOT NULL,
+  acquired_at timestamptz NOT NULL
+);
+`;
+
+/**
  * The SQL that takes a schema from version N-1 to N, by N. A new database runs them all in
  * order; a database an earlier release wrote runs those above its version, at start, under
  * a lock (docs/operations.md, "Upgrading the schema").
@@ -99,4 +113,5 @@ $$;
 export const POSTGRES_EVENT_STORE_MIGRATIONS: Readonly<Record<number, string>> = {
   1: EVENTS_TABLE,
   2: APPEND_FUNCTION,
+  3: LEASES_TABLE,
 };

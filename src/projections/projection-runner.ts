@@ -75,6 +75,9 @@ export class ProjectionRunner {
   private subscription: CheckpointedSubscription | undefined;
   private rebuilding = false;
   private applied = 0;
+  /** Set while watch() follows another process's projections. */
+  private unwatch: (() => void) | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   private error: Error | undefined;
 
   constructor(
@@ -158,6 +161,7 @@ export class ProjectionRunner {
         }, timeoutMs),
       };
       this.waiters.add(waiter);
+      void this.watching?.();
     });
   }
 
@@ -211,8 +215,62 @@ export class ProjectionRunner {
     }
   }
 
+  /**
+   * Follows views that another process keeps (an API process without the views lease,
+   * docs/architecture.md "Topologies"): applies nothing, and reads the stored checkpoints
+   * after every append wake-up, and every 50 ms while a route waits for a position, so that
+   * read-your-writes and the progress streams move with the other process's projections.
+   * stopWatching() ends it, e.g. before start() once this process takes the lease.
+   */
+  watch(): void {
+    if (this.unwatch || this.subscription) return;
+    let reading = false;
+    let again = false;
+    const refresh = async (): Promise<void> => {
+      if (reading) {
+        again = true;
+        return;
+      }
+      reading = true;
+      try {
+        do {
+          again = false;
+          this.advance(await this.loadCheckpoints());
+        } while (again);
+      } catch (error) {
+        this.logger.error({ err: error }, 'could not read the views checkpoints');
+      } finally {
+        reading = false;
+      }
+      clearTimeout(this.watchTimer);
+      if (this.unwatch && [...this.waiters].some((w) => w.position > this.applied))
+        this.watchTimer = setTimeout(() => void refresh(), 50);
+    };
+    this.unwatch = this.store.onAppended(() => void refresh());
+    this.watching = refresh;
+    void refresh();
+  }
+
+  /** Ends watch(). */
+  stopWatching(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    this.watching = undefined;
+    clearTimeout(this.watchTimer);
+  }
+
+  private watching: (() => Promise<void>) | undefined;
+
   /** Reads every projection's checkpoint; the subscription starts after the lowest. */
   private async readCheckpoints(): Promise<number> {
+    const from = await this.loadCheckpoints();
+    this.advance(from);
+    this.logger.info({ after: from }, 'projection runner subscribed');
+    return from;
+  }
+
+  /** The stored checkpoints, into this.checkpoints; returns the lowest. */
+  private async loadCheckpoints(): Promise<number> {
     const names = this.projections.map((p) => p.name);
     const rows = await this.dataSource
       .getRepository(ProjectionCheckpoint)
@@ -220,10 +278,7 @@ export class ProjectionRunner {
     this.checkpoints.clear();
     for (const name of names) this.checkpoints.set(name, 0);
     for (const row of rows) this.checkpoints.set(row.name, row.position);
-    const from = this.lowestCheckpoint();
-    this.advance(from);
-    this.logger.info({ after: from }, 'projection runner subscribed');
-    return from;
+    return this.lowestCheckpoint();
   }
 
   private async handle(event: RecordedEvent): Promise<void> {

@@ -20,6 +20,10 @@ export class SnapshotProcessRecord {
 
   @Column({ type: 'integer' })
   position!: number;
+
+  /** The agent's host that runs it; null when the all-in-one service does. */
+  @Column({ type: 'text', nullable: true })
+  host!: string | null;
 }
 
 @Entity({ name: 'saga_checkpoint' })

@@ -28,8 +28,11 @@ import { afterStepError, backoffDelayMs, type StepRetryPolicy } from '../domain/
 import { isPermanent } from './step-error.classification';
 import type { WatchedDomain } from './downtime-watch';
 import type { SnapshotSteps } from './snapshot-steps';
+import { everySnapshot, type SnapshotOwnership } from './snapshot-ownership';
 
-const CHECKPOINT = 'snapshot-saga';
+/** The saga's checkpoint: one per agent host, one for the all-in-one service. */
+const checkpointName = (ownership: SnapshotOwnership): string =>
+  ownership.host === null ? 'snapshot-saga' : `snapshot-saga@${ownership.host}`;
 
 /**
  * How long a snapshot may hold the task state with no image reserved before the saga steps
@@ -52,6 +55,8 @@ export interface SnapshotSagaOptions {
   readonly maxBackoffMs?: number;
   /** Snapshots doing hypervisor work at once (SNAPLEDGER_MAX_CONCURRENT_SNAPSHOTS); default 5. */
   readonly maxConcurrentSnapshots?: number;
+  /** Whose snapshots it runs: every one (all-in-one), or an agent's host's. */
+  readonly ownership?: SnapshotOwnership;
 }
 
 /**
@@ -59,6 +64,8 @@ export interface SnapshotSagaOptions {
  * ImageReserved starts a process, recorded in snapshot_process with the checkpoint in one
  * transaction. Each process runs as a worker that reloads its streams, asks nextStep() what
  * to do, performs it, and loops until done. A restart resumes every process not finished.
+ * An agent's saga does all this only for the instances on its host (SnapshotOwnership): the
+ * others' events move its checkpoint and nothing else.
  */
 export class SnapshotSaga {
   private subscription: CheckpointedSubscription | null = null;
@@ -119,9 +126,20 @@ export class SnapshotSaga {
     for (const process of open) this.launch(process.imageId, process.instanceId);
   }
 
+  private get ownership(): SnapshotOwnership {
+    return this.options.ownership ?? everySnapshot;
+  }
+
   private openProcesses(): Promise<SnapshotProcessRecord[]> {
+    const host = this.ownership.host;
     return this.db.getRepository(SnapshotProcessRecord).find({
-      where: [{ status: 'running' }, { status: 'requested' }],
+      where:
+        host === null
+          ? [{ status: 'running' }, { status: 'requested' }]
+          : [
+              { status: 'running', host },
+              { status: 'requested', host },
+            ],
     });
   }
 
@@ -135,7 +153,7 @@ export class SnapshotSaga {
         this.live = false; // every catch-up replays without launching workers
         const checkpoint = await this.db
           .getRepository(SagaCheckpoint)
-          .findOneBy({ name: CHECKPOINT });
+          .findOneBy({ name: checkpointName(this.ownership) });
         return checkpoint?.position ?? 0;
       },
       handle: (event) => this.onEvent(event),
@@ -176,8 +194,11 @@ export class SnapshotSaga {
     let launch: SnapshotProcessRecord | null = null;
     let requested: { imageId: string; instanceId: string } | null = null;
     let finished: string | null = null;
+    const ours = await this.concerns(event);
     await this.db.transaction(async (manager) => {
-      if (event.type === 'TaskStateChanged') {
+      if (!ours) {
+        // Another host's snapshot: only the checkpoint moves.
+      } else if (event.type === 'TaskStateChanged') {
         const data = event.data as TaskStateChanged['data'];
         if (isRequestedTaskState(data.to)) {
           await this.record(manager, data.imageId, data.instanceId, 'requested', event.position);
@@ -201,7 +222,7 @@ export class SnapshotSaga {
       }
       await manager
         .getRepository(SagaCheckpoint)
-        .save({ name: CHECKPOINT, position: event.position });
+        .save({ name: checkpointName(this.ownership), position: event.position });
     });
     const started = launch as SnapshotProcessRecord | null;
     const ended = finished as string | null;
@@ -214,6 +235,28 @@ export class SnapshotSaga {
     }
     const waiting = requested as { imageId: string; instanceId: string } | null;
     if (waiting) void this.releaseIfNeverReserved(waiting.imageId, waiting.instanceId);
+  }
+
+  /**
+   * Whether the event is about a snapshot this saga runs. A task-state change or a
+   * reservation names its instance; an ImageDeleted does not, and concerns an agent when its
+   * own process table has that image (or, on the all-in-one service, always).
+   */
+  private async concerns(event: RecordedEvent): Promise<boolean> {
+    const { host } = this.ownership;
+    if (host === null) return true;
+    if (event.type === 'TaskStateChanged' || event.type === 'ImageReserved') {
+      const { instanceId } = event.data as { instanceId: string };
+      return this.ownership.owns(instanceId);
+    }
+    if (event.type === 'ImageDeleted') {
+      const { imageId } = event.data as ImageDeleted['data'];
+      const process = await this.db
+        .getRepository(SnapshotProcessRecord)
+        .findOneBy({ imageId, host });
+      return process !== null;
+    }
+    return false;
   }
 
   /**
@@ -256,7 +299,7 @@ export class SnapshotSaga {
     // A process never moves backwards: finished stays finished.
     const order: SnapshotProcessStatus[] = ['requested', 'running', 'finished'];
     if (existing && order.indexOf(existing.status) >= order.indexOf(status)) return existing;
-    return repo.save({ imageId, instanceId, status, position });
+    return repo.save({ imageId, instanceId, status, position, host: this.ownership.host });
   }
 
   private launch(imageId: string, instanceId: string, crashes = 0): void {

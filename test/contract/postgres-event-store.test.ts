@@ -144,7 +144,7 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
     const version = await client.query<{ version: number }>(
       "SELECT version FROM snapledger_schema WHERE component = 'event-store'",
     );
-    expect(version.rows[0]?.version).toBe(2);
+    expect(version.rows[0]?.version).toBe(3);
     expect((await store.readStream('instance-old')).map((e) => e.position)).toEqual([1, 2]);
   });
 
@@ -154,7 +154,7 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
     const client = await raw(url);
     await client.query("UPDATE snapledger_schema SET version = 99 WHERE component = 'event-store'");
     await expect(PostgresEventStore.open(url)).rejects.toThrow(
-      /event-store schema version 99; this snapledger writes version 2 and cannot use a newer one/,
+      /event-store schema version 99; this snapledger writes version 3 and cannot use a newer one/,
     );
     const count = await client.query<{ n: string }>('SELECT count(*) AS n FROM events');
     expect(Number(count.rows[0]?.n)).toBe(1);

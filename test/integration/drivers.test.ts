@@ -319,7 +319,7 @@ describe('LocalImageStore (real filesystem)', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'snapledger-store-'));
-    store = new LocalImageStore(join(dataDir, 'data'));
+    store = new LocalImageStore(join(dataDir, 'data', 'images'));
   });
 
   afterAll(async () => {
@@ -424,7 +424,9 @@ describe('LocalImageStore (real filesystem)', () => {
     expect(removed.sort()).toEqual([`${dropPartial}.partial`, `${dropStaged}.staged`].sort());
     expect((await readdir(stagingDir)).sort()).toEqual(['README', `${keep}.partial`].sort());
     expect(await store.sweepStaging(new Set([keep]))).toEqual([]);
-    expect(await new LocalImageStore(join(dataDir, 'fresh')).sweepStaging(new Set())).toEqual([]);
+    expect(
+      await new LocalImageStore(join(dataDir, 'fresh', 'images')).sweepStaging(new Set()),
+    ).toEqual([]);
   });
 
   it('rejects anything that is not a uuid', async () => {

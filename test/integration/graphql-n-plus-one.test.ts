@@ -71,10 +71,10 @@ describe('GraphQL nested fields without N+1 queries', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'snapledger-nplus1-'));
     const config = loadConfig({ SNAPLEDGER_DATA_DIR: dataDir, SNAPLEDGER_HOST: '127.0.0.1' });
     const logger = pino({ level: 'silent' });
-    app = await NestFactory.create(
-      AppModule.forRoot(config, logger, { http: true, background: false }),
-      { logger: false, bodyParser: false },
-    );
+    app = await NestFactory.create(AppModule.forRoot(config, logger, { http: true, role: null }), {
+      logger: false,
+      bodyParser: false,
+    });
     app.use(requestIdMiddleware);
     (app as unknown as { useBodyParser(type: string, o: object): void }).useBodyParser('json', {
       limit: '1mb',

@@ -48,6 +48,7 @@ describe.each(DATABASE_ENGINES)('the service state stores on %s', (engine) => {
       instanceId: 'vm-1',
       status: 'running',
       position: FAR_POSITION,
+      host: 'host-b',
     });
     const backup = {
       imageId: 'img-2',
@@ -79,7 +80,13 @@ describe.each(DATABASE_ENGINES)('the service state stores on %s', (engine) => {
       { name: 'cp', position: 3 },
     ]);
     expect(await again.state.getRepository(SnapshotProcessRecord).find()).toEqual([
-      { imageId: 'img-1', instanceId: 'vm-1', status: 'running', position: FAR_POSITION },
+      {
+        imageId: 'img-1',
+        instanceId: 'vm-1',
+        status: 'running',
+        position: FAR_POSITION,
+        host: 'host-b',
+      },
     ]);
     expect(await again.rotation.getRepository(BackupRotationRecord).find()).toEqual([
       { ...backup, status: 'active' },
