@@ -26,6 +26,7 @@ import { ServerActionsController } from './api/rest/server-actions.controller';
 import { ComputeVersionsController } from './api/rest/compute-versions.controller';
 import { ImageVersionsController } from './api/rest/image-versions.controller';
 import { FlavorsController } from './api/rest/flavors.controller';
+import { ComputeServicesController } from './api/rest/compute-services.controller';
 import { InstanceActionsController } from './api/rest/instance-actions.controller';
 import { ServersController } from './api/rest/servers.controller';
 import {
@@ -129,7 +130,10 @@ export class AppModule {
       {
         provide: KNOWN_INSTANCES,
         inject: [VIEWS_DB],
-        useFactory: (db: DataSource) => new KnownInstancesFromViews(db, agentHost),
+        // On a shared database a sync only judges its own host's instances missing (another
+        // host's are not in this libvirt): agents, and `instances sync` run on a host.
+        useFactory: (db: DataSource) =>
+          new KnownInstancesFromViews(db, config.databaseUrl ? config.hostName : null),
       },
       {
         provide: InstanceFollower,
@@ -283,6 +287,7 @@ export class AppModule {
             IdentityController,
             ImageVersionsController,
             FlavorsController,
+            ComputeServicesController,
             GlanceImagesController,
             GlanceImageListController,
             InstancesController,

@@ -123,9 +123,16 @@ export function buildCli(): Command {
       };
       requireSharedDatabase(config, 'agent');
       await checkSharedStore(config);
-      await runAgent(config, createLogger('stdout'), () =>
-        AppModule.forRoot(config, createLogger('stdout'), { http: false, role: 'agent' }),
-      );
+      try {
+        await runAgent(config, createLogger('stdout'), () =>
+          AppModule.forRoot(config, createLogger('stdout'), { http: false, role: 'agent' }),
+        );
+      } catch (error) {
+        // A start that failed half-way (a lease held by another agent) leaves the pools it
+        // opened behind: say why and end now rather than when they time out.
+        process.stderr.write(`snapledger: ${(error as Error).message}\n`);
+        process.exit(exitCodeOf(error));
+      }
     });
 
   program

@@ -157,7 +157,7 @@ export async function heldLeases(
   const rows = await query(
     `SELECT n.name, l.pid, l.machine, l.acquired_at
        FROM unnest($1::text[]) AS n(name)
-       LEFT JOIN snapledger_leases l ON l.name = n.name
+       LEFT JOIN public.snapledger_leases l ON l.name = n.name
       WHERE EXISTS (
         SELECT 1 FROM pg_locks p
          WHERE p.locktype = 'advisory' AND p.granted AND p.objsubid = 1

@@ -74,10 +74,16 @@ export class ServiceProcess {
     return readFileSync(join(this.dataDir, 'admin-token'), 'utf8').trim();
   }
 
-  /** Starts the service and waits until it answers; `env` adds variables (e.g. SNAPLEDGER_FAULTS). */
-  async start(env: Record<string, string> = {}): Promise<void> {
+  /**
+   * Starts the service and waits until it answers; `env` adds variables (e.g.
+   * SNAPLEDGER_FAULTS). `args` replace `serve` (e.g. `serve --role api`, or `agent --host
+   * h`); an agent has no HTTP, and is ready once it logs that it runs.
+   */
+  async start(env: Record<string, string> = {}, args: string[] = ['serve']): Promise<void> {
     if (this.child) throw new Error('service already started');
-    const child = spawn(process.execPath, [CLI, 'serve'], {
+    const agent = args[0] === 'agent';
+    const outputFrom = this.output.length;
+    const child = spawn(process.execPath, [CLI, ...args], {
       env: {
         ...process.env,
         SNAPLEDGER_DATA_DIR: this.dataDir,
@@ -99,7 +105,9 @@ export class ServiceProcess {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`service exited during start-up:\n${this.output}`);
       }
-      if (existsSync(join(this.dataDir, 'admin-token'))) {
+      if (agent) {
+        if (this.output.slice(outputFrom).includes('"msg":"snapledger agent is running"')) return;
+      } else if (existsSync(join(this.dataDir, 'admin-token'))) {
         try {
           const res = await fetch(`${this.baseUrl}/v1/instances`, {
             headers: { 'X-Auth-Token': this.adminToken },

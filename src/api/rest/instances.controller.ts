@@ -1,4 +1,5 @@
 import {
+  ConflictException,
   Controller,
   Get,
   HttpCode,
@@ -23,7 +24,8 @@ import type { ProjectionRunner } from '../../projections/projection-runner';
 import type { Request, Response } from 'express';
 import { ViewResponseCache } from './view-response.cache';
 import { listSnapshotHistory } from '../queries/snapshot-history.query';
-import { PROJECTION_RUNNER, VIEWS_DB } from '../../di-tokens';
+import { PROJECTION_RUNNER, SERVICE_ROLE, VIEWS_DB } from '../../di-tokens';
+import { drivesHypervisor, type ServiceRole } from '../../service-role';
 import type { DataSource } from 'typeorm';
 import { linkWith, type RawQuery } from './query-params.parser';
 import { parseSnapshotHistoryQuery } from './snapshot-history-query.parser';
@@ -55,6 +57,7 @@ export class InstancesController {
     private readonly commands: WriteCommandBus,
     @Inject(PROJECTION_RUNNER) private readonly runner: ProjectionRunner,
     @Inject(VIEWS_DB) private readonly db: DataSource,
+    @Inject(SERVICE_ROLE) private readonly role: ServiceRole | null,
   ) {}
 
   /** Serialised history pages, valid while the projections stay at one position. */
@@ -117,10 +120,17 @@ export class InstancesController {
     res.status(200).type('application/json').send(cached.body);
   }
 
-  /** Admin: list libvirt's domains now and record what changed. */
+  /**
+   * Admin: list libvirt's domains now and record what changed. An API-only process has no
+   * libvirt: there the agents keep their hosts' instances in step, and this is a 409.
+   */
   @Post('admin/instances/sync')
   @HttpCode(200)
   async sync(@AdminCaller() caller: RequestContext): Promise<SyncInstancesResult> {
+    if (this.role !== null && !drivesHypervisor(this.role))
+      throw new ConflictException(
+        "This API server does not talk to libvirt: each host's agent syncs its instances (at start, on every libvirt lifecycle event, and every SNAPLEDGER_SYNC_INTERVAL seconds). Run `snapledger instances sync` on the host to sync it now.",
+      );
     return this.commands.execute<SyncInstancesCommand, SyncInstancesResult>(
       new SyncInstancesCommand(caller),
     );

@@ -1,0 +1,228 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresTarget } from '../../src/database/database-target';
+import { dumpViews } from '../../src/projections/view-dump';
+import { createViewsDataSource } from '../../src/projections/views.data-source';
+import { startPostgres, type PostgresServer } from '../support/postgres-server';
+import { startSecondLibvirtd, type SecondLibvirtd } from '../support/second-libvirtd';
+import { ServiceProcess } from '../support/service-process';
+import { createTestDomain, TEST_LIBVIRT_URI, type TestDomain } from '../support/test-domain';
+
+const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+const COMPUTE = { 'OpenStack-API-Version': 'compute 2.45' };
+
+async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The scale-out topology on one machine: one PostgreSQL, one `serve --role api` and two
+ * agents, host-a on the machine's libvirtd and host-b on a second libvirtd in its own mount
+ * namespace (test/support/second-libvirtd.ts), each with its own domain. Every process has
+ * its own data directory; they share the database and the image directory.
+ */
+describe('one API and two agents on one PostgreSQL', () => {
+  let server: PostgresServer;
+  let url: string;
+  let libvirtB: SecondLibvirtd;
+  let imageDir: string;
+  let api: ServiceProcess;
+  let agentA: ServiceProcess;
+  let agentB: ServiceProcess;
+  let domainA: TestDomain;
+  let domainB: TestDomain;
+  const shared = () => ({ SNAPLEDGER_DATABASE_URL: url, SNAPLEDGER_IMAGE_DIR: imageDir });
+  const startAgentA = () =>
+    agentA.start({ ...shared(), SNAPLEDGER_LIVE_SNAPSHOT: 'off' }, [
+      'agent',
+      '--host',
+      'host-a',
+      '--libvirt-uri',
+      TEST_LIBVIRT_URI,
+    ]);
+  const startAgentB = (env: Record<string, string> = {}) =>
+    agentB.start({ ...shared(), SNAPLEDGER_LIVE_SNAPSHOT: 'off', ...env }, [
+      'agent',
+      '--host',
+      'host-b',
+      '--libvirt-uri',
+      libvirtB.uri,
+    ]);
+  const startApi = () => api.start(shared(), ['serve', '--role', 'api']);
+
+  async function createImage(domain: TestDomain, name: string): Promise<string> {
+    const res = await api.api<{ image_id: string }>('POST', `/v2.1/servers/${domain.uuid}/action`, {
+      body: { createImage: { name } },
+      headers: COMPUTE,
+    });
+    expect(res.status).toBe(202);
+    return res.body.image_id;
+  }
+
+  async function hostsUp(): Promise<Record<string, string>> {
+    const res = await api.api<{ services: { host: string; state: string }[] }>(
+      'GET',
+      '/v2.1/os-services',
+    );
+    expect(res.status).toBe(200);
+    return Object.fromEntries(res.body.services.map((s) => [s.host, s.state]));
+  }
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    url = await server.createDatabase();
+    libvirtB = await startSecondLibvirtd();
+    imageDir = await mkdtemp(join(tmpdir(), 'snapledger-images-'));
+    api = await ServiceProcess.create();
+    agentA = await ServiceProcess.create();
+    agentB = await ServiceProcess.create();
+    domainA = await createTestDomain({ name: 'host-a', start: true });
+    domainB = await createTestDomain({ name: 'host-b', start: true, uri: libvirtB.uri });
+    await startApi();
+    await startAgentA();
+    await startAgentB();
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const p of [agentA, agentB, api]) await p?.dispose();
+    await domainA?.destroy();
+    await domainB?.destroy();
+    await libvirtB?.stop();
+    await server?.stop();
+    if (imageDir) await rm(imageDir, { recursive: true, force: true });
+  });
+
+  it("records each domain on its own agent's host, and lists both hosts up", async () => {
+    const deadline = Date.now() + 30_000;
+    let hosts: Record<string, string | null> = {};
+    while (Date.now() < deadline) {
+      const res = await api.api<{ instances: { id: string; host: string | null }[] }>(
+        'GET',
+        '/v1/instances',
+      );
+      hosts = Object.fromEntries(res.body.instances.map((i) => [i.id, i.host]));
+      if (hosts[domainA.uuid] && hosts[domainB.uuid]) break;
+      await delay(200);
+    }
+    expect(hosts[domainA.uuid]).toBe('host-a');
+    expect(hosts[domainB.uuid]).toBe('host-b');
+    expect(await hostsUp()).toMatchObject({ 'host-a': 'up', 'host-b': 'up' });
+    // The API process has no libvirt: a sync through it says where syncs happen.
+    const sync = await api.api<{ message?: string }>('POST', '/v1/admin/instances/sync');
+    expect(sync.status).toBe(409);
+    expect(JSON.stringify(sync.body)).toMatch(/each host's agent syncs its instances/);
+  });
+
+  it("snapshots both hosts at once, each carried out by its own host's agent", async () => {
+    const [imageA, imageB] = await Promise.all([
+      createImage(domainA, 'on-a'),
+      createImage(domainB, 'on-b'),
+    ]);
+    const [rowA, rowB] = await Promise.all([
+      api.waitForSnapshot(domainA.uuid, imageA),
+      api.waitForSnapshot(domainB.uuid, imageB),
+    ]);
+    expect([rowA.result, rowB.result]).toEqual(['active', 'active']);
+    // Each agent recorded the snapshot it ran in the shared process table, under its host.
+    const processes = await query<{ image_id: string; host: string }>(
+      url,
+      'SELECT "imageId" AS image_id, host FROM service_state.snapshot_process',
+    );
+    const runBy = Object.fromEntries(processes.map((p) => [p.image_id, p.host]));
+    expect(runBy[imageA]).toBe('host-a');
+    expect(runBy[imageB]).toBe('host-b');
+    // host-b's domain lives only in the second libvirtd: host-a's cannot even see it.
+    expect(await domainB.state()).toBe('running');
+    const download = await api.api('GET', `/v2/images/${imageB}`);
+    expect((download.body as { status: string }).status).toBe('active');
+  });
+
+  it('refuses a second agent for a host, naming the one that holds it', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'snapledger-agent-'));
+    try {
+      const second = spawn(process.execPath, [CLI, 'agent', '--host', 'host-a'], {
+        env: { ...process.env, ...shared(), SNAPLEDGER_DATA_DIR: dataDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      second.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((resolve) => second.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(
+        new RegExp(
+          `^snapledger: the lease agent:host-a is held by pid ${agentA.pid} on \\S+ since `,
+        ),
+      );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a snapshot queued while its agent is down, shows the host down, and runs it when the agent is back', async () => {
+    await agentB.stop();
+    expect(await hostsUp()).toMatchObject({ 'host-a': 'up', 'host-b': 'down' });
+    const imageId = await createImage(domainB, 'while-b-is-down');
+    await delay(3000);
+    const image = await api.api<{ status: string }>('GET', `/v2/images/${imageId}`);
+    expect(image.body.status).toBe('queued');
+    const server = await api.api<{ server: Record<string, unknown> }>(
+      'GET',
+      `/v2.1/servers/${domainB.uuid}`,
+      { headers: COMPUTE },
+    );
+    expect(server.body.server['OS-EXT-STS:task_state']).toBe('image_snapshot_pending');
+    await startAgentB();
+    const row = await api.waitForSnapshot(domainB.uuid, imageId);
+    expect(row.result).toBe('active');
+    expect(await hostsUp()).toMatchObject({ 'host-b': 'up' });
+  });
+
+  it('resumes a snapshot whose agent was SIGKILLed in the middle, once the agent restarts', async () => {
+    await agentB.stop();
+    // The agent kills itself (SIGKILL) right after it has managed-saved the domain.
+    await startAgentB({ SNAPLEDGER_FAULTS: 'after-append:DomainSaved' });
+    const imageId = await createImage(domainB, 'agent-killed');
+    const exit = await agentB.waitForExit(60_000);
+    expect(exit.signal).toBe('SIGKILL');
+    expect(await domainB.state()).toBe('shut off'); // saved, not restored yet
+    await startAgentB();
+    const row = await api.waitForSnapshot(domainB.uuid, imageId);
+    expect(row.result).toBe('active');
+    expect(await domainB.state()).toBe('running');
+  });
+
+  it('loses no acknowledged request when the API process is SIGKILLed', async () => {
+    const imageId = await createImage(domainA, 'api-killed');
+    await api.kill();
+    await startApi();
+    const row = await api.waitForSnapshot(domainA.uuid, imageId);
+    expect(row.result).toBe('active');
+  });
+
+  it('has views equal to a rebuild from the log', async () => {
+    await api.stop();
+    const views = createViewsDataSource(postgresTarget(url));
+    await views.initialize();
+    try {
+      const before = await dumpViews(views);
+      const rebuild = await api.cli(['projections', 'rebuild'], shared());
+      expect(rebuild.code).toBe(0);
+      const after = await dumpViews(views);
+      expect(after).toEqual(before);
+      expect(before['snapshot_history']?.length).toBe(5);
+    } finally {
+      await views.destroy();
+    }
+  });
+});
