@@ -59,6 +59,7 @@ import {
   OPENSTACK_CLI_BENCH_DEFAULTS,
   type OpenstackCliBenchResult,
 } from './openstack-cli.bench';
+import { AGENTS_BENCH_DEFAULTS, benchAgents, median, type AgentsBenchResult } from './agents.bench';
 import {
   benchColdSnapshot,
   repoRoot,
@@ -84,6 +85,8 @@ export const GOALS = {
   liveMaxDowntimeMs: 100,
   /** ...and its wall time at most this many times the cold path's. */
   liveMaxWallRatio: 1.2,
+  /** createImage → active through an API and an agent on PostgreSQL, against all-in-one. */
+  agentsMaxLatencyRatio: 1.2,
 } as const;
 
 /** No figure that goes into the docs rests on fewer rounds than this. */
@@ -96,6 +99,7 @@ export const BENCHMARKS = [
   { id: 'history-route', title: 'Snapshot-history route' },
   { id: 'live-downtime', title: 'Live snapshot downtime' },
   { id: 'openstack-cli', title: '`openstack server image create --wait`' },
+  { id: 'agents', title: 'API and agents on PostgreSQL' },
 ] as const;
 export type BenchmarkId = (typeof BENCHMARKS)[number]['id'];
 const BENCHMARK_IDS: readonly string[] = BENCHMARKS.map((b) => b.id);
@@ -339,6 +343,72 @@ const RAW_VARIANT_LABELS: Readonly<Record<RawVariant, string>> = {
   head: "+ the head query (the stream's last revision, the last position)",
   notify: '+ the NOTIFY (pg_notify)',
 };
+
+function renderAgents(r: AgentsBenchResult): Rendered {
+  const rounds = plural(r.rounds, 'alternating round');
+  const ms = (n: number) => `${int(n)} ms`;
+  const met = r.latencyRatio <= GOALS.agentsMaxLatencyRatio;
+  const hosts = Object.entries(r.concurrentByHost)
+    .map(([host, n]) => `${n} on ${host}`)
+    .join(', ');
+  return {
+    rounds,
+    summaryRows: [
+      [
+        `createImage → active, API + agent on PostgreSQL (${r.diskMiB} MiB disk, ${r.dataMiB} MiB data, live)`,
+        ms(r.apiAgentMedianMs),
+        `${ms(r.allInOneMedianMs)} (all-in-one on SQLite)`,
+        times(r.latencyRatio),
+        `≤ ${times(GOALS.agentsMaxLatencyRatio)}`,
+        met ? 'yes' : 'no',
+        rounds,
+      ],
+      [
+        `${r.concurrent} snapshots at once across 2 agents (shut off, ${hosts})`,
+        ms(r.concurrentWallMs),
+        `${ms(r.bareWallMs)} (bare qemu-img convert, ${2 * r.perAgent} at a time)`,
+        times(r.throughputRatio),
+        '—',
+        '—',
+        '1 run',
+      ],
+    ],
+    body: [
+      table(
+        ['round', 'all-in-one (SQLite)', 'API + agent (PostgreSQL)', 'ratio'],
+        r.allInOneMs.map((a, i) => [
+          String(i + 1),
+          ms(a),
+          ms(r.apiAgentMs[i] ?? Number.NaN),
+          times((r.apiAgentMs[i] ?? Number.NaN) / a),
+        ]),
+      ),
+      '',
+      `Medians: all-in-one ${ms(r.allInOneMedianMs)}, API + agent ${ms(r.apiAgentMedianMs)}, ratio **${times(r.latencyRatio)}** (goal ≤ ${times(GOALS.agentsMaxLatencyRatio)}: ${met ? 'met' : 'not met'}). Each time is the POST → the history's finished_at; one warm-up round of each side is left out.`,
+      '',
+      table(
+        [
+          'snapshots',
+          'first POST → last finished',
+          'each, median',
+          'each, slowest',
+          'bare convert, same disks',
+          'bare ÷ snapledger',
+        ],
+        [
+          [
+            `${r.concurrent} (${hosts})`,
+            ms(r.concurrentWallMs),
+            ms(median(r.concurrentEachMs)),
+            ms(Math.max(...r.concurrentEachMs)),
+            ms(r.bareWallMs),
+            times(r.throughputRatio),
+          ],
+        ],
+      ),
+    ].join('\n'),
+  };
+}
 
 function renderPostgresAppends(r: PostgresAppendsBenchResult): Rendered {
   const met = r.ratio >= GOALS.appendsMinRatio;
@@ -1047,6 +1117,8 @@ interface Settings {
   downtimeRounds: number;
   downtimeDataMiBs: number[];
   oscRounds: number;
+  agentsRounds: number;
+  agentsConcurrent: number;
 }
 
 function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
@@ -1075,6 +1147,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       'history-seconds': { type: 'string' },
       'downtime-rounds': { type: 'string' },
       'downtime-data-mib': { type: 'string' },
+      'agents-concurrent': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -1131,6 +1204,13 @@ export function parseSettings(argv: readonly string[]): Settings {
       .map(String)
       .map((v) => integer(v.trim(), 'downtime-data-mib', 0)),
     oscRounds: rounds(OPENSTACK_CLI_BENCH_DEFAULTS.rounds),
+    agentsRounds: rounds(AGENTS_BENCH_DEFAULTS.rounds),
+    agentsConcurrent: integer(
+      values['agents-concurrent'],
+      'agents-concurrent',
+      AGENTS_BENCH_DEFAULTS.concurrent,
+      2,
+    ),
   };
   if (settings.eventRounds > settings.events)
     throw new RangeError('--rounds must not exceed --events (the event store splits its events)');
@@ -1232,6 +1312,18 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         log: (line) => progress(`live downtime: ${line}`),
       });
       return { rendered: renderLiveDowntime(r, s.downtimeRounds), result: r };
+    },
+    agents: async () => {
+      progress(
+        `API and agents: ${s.agentsRounds} latency rounds, ${s.agentsConcurrent} concurrent snapshots`,
+      );
+      const r = await benchAgents({
+        rounds: s.agentsRounds,
+        concurrent: s.agentsConcurrent,
+        signal,
+        log: (line) => progress(`API and agents: ${line}`),
+      });
+      return { rendered: renderAgents(r), result: r };
     },
     'openstack-cli': async () => {
       progress(`openstack CLI: ${s.oscRounds} rounds per power state`);

@@ -7,7 +7,10 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 
-const REPO = resolve(__dirname, '..', '..');
+/** The repository root: from test/support, or from dist/test/support when compiled (benchmarks). */
+const REPO = [resolve(__dirname, '..', '..'), resolve(__dirname, '..', '..', '..')].find((dir) =>
+  existsSync(join(dir, 'package.json')),
+)!;
 const CLI = join(REPO, 'bin', 'snapledger');
 
 export interface ApiResponse<T = unknown> {
