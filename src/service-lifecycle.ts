@@ -22,7 +22,12 @@ import { DOMAIN_LIFECYCLE_EVENTS } from './drivers/domain-lifecycle.port';
 import type { VirshLifecycleStream } from './drivers/virsh-lifecycle-stream';
 import { InstanceFollower } from './sagas/instance-follower';
 import type { ServiceRole } from './service-role';
-import { AdvisoryLease, agentLeaseName, VIEWS_LEASE } from './database/advisory-lease';
+import {
+  AdvisoryLease,
+  agentLeaseName,
+  LeaseHeldError,
+  VIEWS_LEASE,
+} from './database/advisory-lease';
 
 /** How often an API process without the views lease tries to take it over. */
 const VIEWS_LEASE_RETRY_MS = 2000;
@@ -66,6 +71,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     if (this.role === 'agent') return this.startAgent();
     await this.bootstrapAdminToken();
     if (this.role === 'api') return this.startApi();
+    if (this.config.databaseUrl) await this.claimSharedDatabase(this.config.databaseUrl);
     await this.runner.start();
     this.keepsViews = true;
     await this.startHostWork();
@@ -131,7 +137,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
         onLost: (error) => this.leaseLost(VIEWS_LEASE, error),
       });
     } catch (error) {
-      if (!(error instanceof Error) || error.name !== 'LeaseHeldError') throw error;
+      if (!(error instanceof LeaseHeldError)) throw error;
       this.logger.info(
         { holder: error.message },
         'another API process keeps the views; this one serves from them and stands by',
@@ -151,6 +157,32 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
       })
       .catch((error: unknown) =>
         this.leaseLost(VIEWS_LEASE, error instanceof Error ? error : new Error(String(error))),
+      );
+  }
+
+  /**
+   * The all-in-one service on a shared database keeps the views and runs every host's
+   * snapshots: it must be the only one doing either. It refuses to start beside an API
+   * process (which holds the views lease) or a running agent.
+   */
+  private async claimSharedDatabase(url: string): Promise<void> {
+    let lease: AdvisoryLease;
+    try {
+      lease = await AdvisoryLease.acquire(url, VIEWS_LEASE, {
+        onLost: (error) => this.leaseLost(VIEWS_LEASE, error),
+      });
+    } catch (error) {
+      if (!(error instanceof LeaseHeldError)) throw error;
+      throw new Error(
+        `another snapledger process keeps this database's views (${error.message}): an all-in-one serve cannot share the database with it; start this one with --role api`,
+        { cause: error },
+      );
+    }
+    this.leases.push(lease);
+    const agents = await lease.agentsRunning();
+    if (agents.length > 0)
+      throw new Error(
+        `agents are running for ${agents.join(', ')} on this database: an all-in-one serve would run their snapshots too; start this one with --role api`,
       );
   }
 

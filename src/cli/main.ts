@@ -38,6 +38,15 @@ async function checkSharedStore(config: SnapledgerConfig): Promise<void> {
   await store.close();
 }
 
+/**
+ * A long-running command that failed half-way through its start leaves database pools and
+ * lease connections open: say why and end now rather than when they time out.
+ */
+function exitNow(error: unknown): never {
+  process.stderr.write(`snapledger: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(exitCodeOf(error));
+}
+
 /** API-only and agent processes share one PostgreSQL database; SQLite files cannot be shared. */
 function requireSharedDatabase(config: SnapledgerConfig, command: string): void {
   if (!config.databaseUrl)
@@ -97,9 +106,13 @@ export function buildCli(): Command {
       if (opts.role === 'api') requireSharedDatabase(config, 'serve --role api');
       await checkSharedStore(config);
       const logger = createLogger('stdout');
-      await serve(config, logger, () =>
-        AppModule.forRoot(config, logger, { http: true, role: opts.role }),
-      );
+      try {
+        await serve(config, logger, () =>
+          AppModule.forRoot(config, logger, { http: true, role: opts.role }),
+        );
+      } catch (error) {
+        exitNow(error); // e.g. a shared database another process keeps the views of
+      }
     });
 
   program
@@ -128,10 +141,7 @@ export function buildCli(): Command {
           AppModule.forRoot(config, createLogger('stdout'), { http: false, role: 'agent' }),
         );
       } catch (error) {
-        // A start that failed half-way (a lease held by another agent) leaves the pools it
-        // opened behind: say why and end now rather than when they time out.
-        process.stderr.write(`snapledger: ${(error as Error).message}\n`);
-        process.exit(exitCodeOf(error));
+        exitNow(error); // e.g. the host's lease is held by another agent
       }
     });
 

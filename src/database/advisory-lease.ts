@@ -125,6 +125,18 @@ export class AdvisoryLease {
     return null;
   }
 
+  /** The hosts whose agents hold their leases now. */
+  async agentsRunning(): Promise<string[]> {
+    const recorded = await this.client.query<{ name: string }>(
+      "SELECT name FROM snapledger_leases WHERE name LIKE 'agent:%'",
+    );
+    const held = await heldLeases(
+      async (sql, params) => (await this.client.query(sql, params)).rows,
+      recorded.rows.map((r) => r.name),
+    );
+    return [...held.keys()].map((name) => name.slice('agent:'.length)).sort();
+  }
+
   /** Gives the lease up (the lock goes with the connection). */
   async release(): Promise<void> {
     if (this.released) return;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -169,6 +169,25 @@ describe('one API and two agents on one PostgreSQL', () => {
     }
   });
 
+  it('refuses an all-in-one serve on the same database, which would run every host', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'snapledger-aio-'));
+    try {
+      const aio = spawn(process.execPath, [CLI, 'serve'], {
+        env: { ...process.env, ...shared(), SNAPLEDGER_DATA_DIR: dataDir, SNAPLEDGER_PORT: '0' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      aio.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((resolve) => aio.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(
+        /^snapledger: another snapledger process keeps this database's views \(the lease views is held by pid \d+ .*start this one with --role api\n$/,
+      );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps a snapshot queued while its agent is down, shows the host down, and runs it when the agent is back', async () => {
     await agentB.stop();
     expect(await hostsUp()).toMatchObject({ 'host-a': 'up', 'host-b': 'down' });
@@ -202,6 +221,46 @@ describe('one API and two agents on one PostgreSQL', () => {
     expect(await domainB.state()).toBe('running');
   });
 
+  it('serves from a second API process, which takes the views over when the first stops', async () => {
+    const second = await ServiceProcess.create();
+    try {
+      // Tokens are in the shared database: the first API's admin token is valid here too.
+      await writeFile(join(second.dataDir, 'admin-token'), api.adminToken, { mode: 0o600 });
+      await second.start(shared(), ['serve', '--role', 'api']);
+      expect(second.logs).toMatch(/another API process keeps the views/);
+      // Read-your-writes through the process that does not keep the views.
+      const imageId = await (async () => {
+        const res = await second.api<{ image_id: string }>(
+          'POST',
+          `/v2.1/servers/${domainA.uuid}/action`,
+          { body: { createImage: { name: 'via-standby' } }, headers: COMPUTE },
+        );
+        expect(res.status).toBe(202);
+        return res.body.image_id;
+      })();
+      const seen = await second.api<{ status: string }>('GET', `/v2/images/${imageId}`);
+      expect(seen.status).toBe(200);
+      expect((await second.waitForSnapshot(domainA.uuid, imageId)).result).toBe('active');
+      // The keeper stops: the standby takes the lease and the views follow new snapshots.
+      await api.stop();
+      await expect
+        .poll(() => second.logs.includes('took over the views lease'), { timeout: 10_000 })
+        .toBe(true);
+      const after = await second.api<{ image_id: string }>(
+        'POST',
+        `/v2.1/servers/${domainB.uuid}/action`,
+        { body: { createImage: { name: 'after-takeover' } }, headers: COMPUTE },
+      );
+      expect(after.status).toBe(202);
+      expect((await second.waitForSnapshot(domainB.uuid, after.body.image_id)).result).toBe(
+        'active',
+      );
+    } finally {
+      await second.dispose();
+      await startApi();
+    }
+  });
+
   it('loses no acknowledged request when the API process is SIGKILLed', async () => {
     const imageId = await createImage(domainA, 'api-killed');
     await api.kill();
@@ -220,7 +279,7 @@ describe('one API and two agents on one PostgreSQL', () => {
       expect(rebuild.code).toBe(0);
       const after = await dumpViews(views);
       expect(after).toEqual(before);
-      expect(before['snapshot_history']?.length).toBe(5);
+      expect(before['snapshot_history']?.length).toBe(7);
     } finally {
       await views.destroy();
     }
