@@ -31,8 +31,8 @@ export interface CrashPoint {
   /** A `kill-during:` point: it must fire while the driver call is in flight. */
   readonly midOperation?: boolean;
   /**
-   * Part of the quick subset (SNAPLEDGER_CRASH_MATRIX=quick); by default, in CI too, every
-   * point runs.
+   * Part of the quick subset, which scripts/test.sh and CI run; SNAPLEDGER_CRASH_MATRIX=full
+   * runs every point.
    */
   readonly quick?: boolean;
   /**
