@@ -30,6 +30,20 @@ import type { WatchedDomain } from './downtime-watch';
 import type { SnapshotSteps } from './snapshot-steps';
 import { everySnapshot, type SnapshotOwnership } from './snapshot-ownership';
 
+/**
+ * The events the saga records or acts on: a task state taken for a new image or released,
+ * a reservation, a deletion. Every other event only moves its checkpoint.
+ */
+function concernsTheSaga(event: RecordedEvent): boolean {
+  if (event.type === 'ImageReserved' || event.type === 'ImageDeleted') return true;
+  if (event.type !== 'TaskStateChanged') return false;
+  const { to } = event.data as TaskStateChanged['data'];
+  return to === null || isRequestedTaskState(to);
+}
+
+/** How often, at most, the checkpoint is moved past events the saga has nothing to do with. */
+const IDLE_CHECKPOINT_MS = 1000;
+
 /** The saga's checkpoint: one per agent host, one for the all-in-one service. */
 const checkpointName = (ownership: SnapshotOwnership): string =>
   ownership.host === null ? 'snapshot-saga' : `snapshot-saga@${ownership.host}`;
@@ -83,6 +97,8 @@ export class SnapshotSaga {
   private readonly gate: SnapshotGate;
   /** Aborts the waits of queued snapshots when the service stops. */
   private draining = new AbortController();
+  /** When the checkpoint was last written (see IDLE_CHECKPOINT_MS). */
+  private checkpointWrittenAt = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -194,10 +210,17 @@ export class SnapshotSaga {
     let launch: SnapshotProcessRecord | null = null;
     let requested: { imageId: string; instanceId: string } | null = null;
     let finished: string | null = null;
-    const ours = await this.concerns(event);
+    const ours = concernsTheSaga(event) && (await this.concerns(event));
+    if (!ours) {
+      // Nothing to record: most events, and on an agent every other host's. The checkpoint
+      // moves past them at most once a second (a restart re-reads the few after it, which
+      // change nothing), rather than in a transaction of its own per event.
+      if (Date.now() - this.checkpointWrittenAt < IDLE_CHECKPOINT_MS) return;
+    }
+    this.checkpointWrittenAt = Date.now();
     await this.db.transaction(async (manager) => {
       if (!ours) {
-        // Another host's snapshot: only the checkpoint moves.
+        // Only the checkpoint moves.
       } else if (event.type === 'TaskStateChanged') {
         const data = event.data as TaskStateChanged['data'];
         if (isRequestedTaskState(data.to)) {

@@ -25,7 +25,12 @@ const PROJECT_A = `sec-a-${suffix}`;
 const PROJECT_B = `sec-b-${suffix}`;
 
 /** Routes only an admin may call (403 for everyone else). */
-const ADMIN_ONLY = new Set(['GET /v1/events', 'GET /metrics', 'POST /v1/admin/instances/sync']);
+const ADMIN_ONLY = new Set([
+  'GET /v1/events',
+  'GET /metrics',
+  'POST /v1/admin/instances/sync',
+  'GET /v2.1/os-services',
+]);
 /** Routes without authentication: version documents and probes. */
 const PUBLIC = new Set(['GET /', 'GET /v2.1', 'GET /image', 'GET /healthz', 'GET /readyz']);
 
@@ -249,7 +254,7 @@ describe('security against a real service', () => {
   });
 
   it('keeps the raw events and admin routes from members; an admin sees everything', async () => {
-    for (const path of ['/v1/events', '/metrics'])
+    for (const path of ['/v1/events', '/metrics', '/v2.1/os-services'])
       expect((await service.api('GET', path, { token: alice })).status, path).toBe(403);
     expect((await service.api('POST', '/v1/admin/instances/sync', { token: alice })).status).toBe(
       403,
@@ -261,6 +266,16 @@ describe('security against a real service', () => {
     );
     expect(events.status).toBe(200);
     expect(events.body.events.some((e) => e.type === 'ImageReserved')).toBe(true);
+    // The all-in-one service runs every host's snapshots itself: each host it knows is up.
+    const services = await service.api<{ services: { binary: string; state: string }[] }>(
+      'GET',
+      '/v2.1/os-services',
+    );
+    expect(services.status).toBe(200);
+    expect(services.body.services.length).toBeGreaterThan(0);
+    expect(
+      services.body.services.every((s) => s.binary === 'nova-compute' && s.state === 'up'),
+    ).toBe(true);
     const servers = await service.api<{ servers: { id: string }[] }>(
       'GET',
       '/v2.1/servers?all_tenants=1',
