@@ -29,15 +29,13 @@ import {
   VIEWS_LEASE,
 } from './database/advisory-lease';
 
-/** How often an API process without the views lease tries to take it over. */
-const VIEWS_LEASE_RETRY_MS = 2000;
-
 /**
  * Starts and stops the service's background work in order, by role (service-role.ts):
  * - all-in-one: projections, then the snapshot saga (which resumes unfinished snapshots),
  *   then a first libvirt sync and the lifecycle follower, then the backup-rotation saga;
  * - api: the projections and backup rotation, in the one API process holding the views
- *   lease; the others watch the stored checkpoints and take the lease over if it is freed;
+ *   lease; the others watch the stored checkpoints and wait in the lease's queue, taking it
+ *   over as soon as the holder's connection ends;
  * - agent: its host's lease first (a second agent for the host stops here, with an error),
  *   then the lifecycle stream, the snapshot saga for its host's instances, the sync and the
  *   follower.
@@ -47,7 +45,6 @@ const VIEWS_LEASE_RETRY_MS = 2000;
 export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly leases: AdvisoryLease[] = [];
   private readonly stopLeaseWait = new AbortController();
-  private keepsViews = false;
 
   constructor(
     @Inject(SERVICE_ROLE) private readonly role: ServiceRole | null,
@@ -67,13 +64,23 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.startRole();
+    } catch (error) {
+      // Nest does not shut down what failed to start: release the leases, pools and streams
+      // opened so far, so that the command ends with its message and nothing keeps it alive.
+      await this.onApplicationShutdown();
+      throw error;
+    }
+  }
+
+  private async startRole(): Promise<void> {
     if (this.role === null) return;
     if (this.role === 'agent') return this.startAgent();
     await this.bootstrapAdminToken();
     if (this.role === 'api') return this.startApi();
     if (this.config.databaseUrl) await this.claimSharedDatabase(this.config.databaseUrl);
     await this.runner.start();
-    this.keepsViews = true;
     await this.startHostWork();
     // Backup rotation last: it only follows finished backups, and must not delay the sync.
     await this.rotation.start();
@@ -146,7 +153,6 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     if (lease) return this.keepViews(lease);
     this.runner.watch();
     void AdvisoryLease.acquireWhenFree(url, VIEWS_LEASE, {
-      intervalMs: VIEWS_LEASE_RETRY_MS,
       signal: this.stopLeaseWait.signal,
       onLost: (error) => this.leaseLost(VIEWS_LEASE, error),
     })
@@ -190,7 +196,6 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
     this.leases.push(lease);
     this.runner.stopWatching();
     await this.runner.start();
-    this.keepsViews = true;
     await this.rotation.start();
   }
 
@@ -221,7 +226,7 @@ export class ServiceLifecycle implements OnApplicationBootstrap, OnApplicationSh
       await this.saga.stop();
       await this.lifecycle.stop();
       this.runner.stopWatching();
-      if (this.keepsViews) await this.runner.stop();
+      await this.runner.stop(); // a runner this process never started stops at once
     }
     for (const lease of this.leases.splice(0)) await lease.release();
     await this.store.close();

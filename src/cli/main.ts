@@ -38,15 +38,6 @@ async function checkSharedStore(config: SnapledgerConfig): Promise<void> {
   await store.close();
 }
 
-/**
- * A long-running command that failed half-way through its start leaves database pools and
- * lease connections open: say why and end now rather than when they time out.
- */
-function exitNow(error: unknown): never {
-  process.stderr.write(`snapledger: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(exitCodeOf(error));
-}
-
 /** API-only and agent processes share one PostgreSQL database; SQLite files cannot be shared. */
 function requireSharedDatabase(config: SnapledgerConfig, command: string): void {
   if (!config.databaseUrl)
@@ -106,13 +97,9 @@ export function buildCli(): Command {
       if (opts.role === 'api') requireSharedDatabase(config, 'serve --role api');
       await checkSharedStore(config);
       const logger = createLogger('stdout');
-      try {
-        await serve(config, logger, () =>
-          AppModule.forRoot(config, logger, { http: true, role: opts.role }),
-        );
-      } catch (error) {
-        exitNow(error); // e.g. a shared database another process keeps the views of
-      }
+      await serve(config, logger, () =>
+        AppModule.forRoot(config, logger, { http: true, role: opts.role }),
+      );
     });
 
   program
@@ -136,13 +123,9 @@ export function buildCli(): Command {
       };
       requireSharedDatabase(config, 'agent');
       await checkSharedStore(config);
-      try {
-        await runAgent(config, createLogger('stdout'), () =>
-          AppModule.forRoot(config, createLogger('stdout'), { http: false, role: 'agent' }),
-        );
-      } catch (error) {
-        exitNow(error); // e.g. the host's lease is held by another agent
-      }
+      await runAgent(config, createLogger('stdout'), () =>
+        AppModule.forRoot(config, createLogger('stdout'), { http: false, role: 'agent' }),
+      );
     });
 
   program

@@ -58,6 +58,43 @@ export class AdvisoryLease {
     name: string,
     options: LeaseOptions = {},
   ): Promise<AdvisoryLease> {
+    const client = await AdvisoryLease.connect(url, name, options);
+    return AdvisoryLease.take(client, name, options, async () => {
+      const taken = await client.query<{ taken: boolean }>(
+        `SELECT pg_try_advisory_lock(${KEY}) AS taken`,
+        [name],
+      );
+      if (!taken.rows[0]?.taken)
+        throw new LeaseHeldError(name, await AdvisoryLease.holderRecord(client, name));
+    });
+  }
+
+  /**
+   * Waits in the server's lock queue until the lease is free and takes it (the server wakes
+   * the waiter when the holder's connection ends); null if `signal` aborts first.
+   */
+  static async acquireWhenFree(
+    url: string,
+    name: string,
+    options: LeaseOptions & { signal: AbortSignal },
+  ): Promise<AdvisoryLease | null> {
+    if (options.signal.aborted) return null;
+    const client = await AdvisoryLease.connect(url, name, options);
+    const abandon = () => void client.end().catch(() => undefined);
+    options.signal.addEventListener('abort', abandon, { once: true });
+    try {
+      return await AdvisoryLease.take(client, name, options, async () => {
+        await client.query(`SELECT pg_advisory_lock(${KEY})`, [name]);
+      });
+    } catch (error) {
+      if (options.signal.aborted) return null; // the wait ended with its connection
+      throw error;
+    } finally {
+      options.signal.removeEventListener('abort', abandon);
+    }
+  }
+
+  private static async connect(url: string, name: string, options: LeaseOptions) {
     const client = new pg.Client({
       connectionString: url,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
@@ -71,15 +108,18 @@ export class AdvisoryLease {
         { cause: error },
       );
     }
+    return client;
+  }
+
+  /** Runs `lock` on the lease's own connection, records the holder, and watches the connection. */
+  private static async take(
+    client: pg.Client,
+    name: string,
+    options: LeaseOptions,
+    lock: () => Promise<void>,
+  ): Promise<AdvisoryLease> {
     try {
-      const taken = await client.query<{ taken: boolean }>(
-        `SELECT pg_try_advisory_lock(${KEY}) AS taken`,
-        [name],
-      );
-      if (!taken.rows[0]?.taken) {
-        const holder = await AdvisoryLease.holderRecord(client, name);
-        throw new LeaseHeldError(name, holder);
-      }
+      await lock();
       await client.query(
         `INSERT INTO snapledger_leases (name, pid, machine, acquired_at) VALUES ($1, $2, $3, now())
          ON CONFLICT (name) DO UPDATE SET pid = excluded.pid, machine = excluded.machine,
@@ -100,29 +140,6 @@ export class AdvisoryLease {
     client.on('error', (error) => onLost(error));
     client.on('end', () => onLost(new Error(`the connection holding lease ${name} ended`)));
     return lease;
-  }
-
-  /** Tries again every `intervalMs` until the lease is taken or `signal` aborts. */
-  static async acquireWhenFree(
-    url: string,
-    name: string,
-    options: LeaseOptions & { intervalMs: number; signal: AbortSignal },
-  ): Promise<AdvisoryLease | null> {
-    while (!options.signal.aborted) {
-      try {
-        return await AdvisoryLease.acquire(url, name, options);
-      } catch (error) {
-        if (!(error instanceof LeaseHeldError)) throw error;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, options.intervalMs);
-        options.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    return null;
   }
 
   /** The hosts whose agents hold their leases now. */

@@ -75,8 +75,9 @@ export class ProjectionRunner {
   private subscription: CheckpointedSubscription | undefined;
   private rebuilding = false;
   private applied = 0;
-  /** Set while watch() follows another process's projections. */
+  /** Set while watch() follows another process's projections: the unsubscribe, the re-read. */
   private unwatch: (() => void) | undefined;
+  private watching: (() => Promise<void>) | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private error: Error | undefined;
 
@@ -258,8 +259,6 @@ export class ProjectionRunner {
     this.watching = undefined;
     clearTimeout(this.watchTimer);
   }
-
-  private watching: (() => Promise<void>) | undefined;
 
   /** Reads every projection's checkpoint; the subscription starts after the lowest. */
   private async readCheckpoints(): Promise<number> {

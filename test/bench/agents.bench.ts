@@ -22,9 +22,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
+import { waitFor } from '../support/libvirtd-control';
 import { startPostgres, type PostgresServer } from '../support/postgres-server';
 import { startSecondLibvirtd, type SecondLibvirtd } from '../support/second-libvirtd';
 import { ServiceProcess } from '../support/service-process';
+import { median } from './snapshot.bench';
 import { createTestDomain, TEST_LIBVIRT_URI, type TestDomain } from '../support/test-domain';
 
 export const AGENTS_BENCH_DEFAULTS = {
@@ -68,25 +70,12 @@ export interface AgentsBenchResult {
 
 const COMPUTE = { 'OpenStack-API-Version': 'compute 2.45' };
 
-export const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-interface HistoryRow {
-  image_id: string;
-  result: string;
-  task_state: string | null;
-  finished_at: string | null;
-}
-
 /** POSTs createImage, waits for the history to say active, returns POST → finished_at. */
 async function snapshotOnce(
   service: ServiceProcess,
   domain: TestDomain,
   name: string,
-): Promise<{ ms: number; imageId: string; sent: number; finishedAt: number }> {
+): Promise<{ ms: number; sent: number; finishedAt: number }> {
   const sent = Date.now();
   const res = await service.api<{ image_id: string }>(
     'POST',
@@ -94,34 +83,19 @@ async function snapshotOnce(
     { body: { createImage: { name } }, headers: COMPUTE },
   );
   if (res.status !== 202) throw new Error(`createImage answered ${res.status}`);
-  const imageId = res.body.image_id;
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    const h = await service.api<{ snapshots: HistoryRow[] }>(
-      'GET',
-      `/v1/instances/${domain.uuid}/snapshots`,
-    );
-    const row = h.body.snapshots?.find((s) => s.image_id === imageId);
-    if (row && row.task_state === null && row.result !== 'running') {
-      if (row.result !== 'active' || !row.finished_at)
-        throw new Error(`snapshot ${imageId} ended ${row.result}`);
-      const finishedAt = Date.parse(row.finished_at);
-      return { ms: finishedAt - sent, imageId, sent, finishedAt };
-    }
-    if (Date.now() > deadline) throw new Error(`snapshot ${imageId} did not finish`);
-    await delay(50);
-  }
+  const row = await service.waitForSnapshot(domain.uuid, res.body.image_id, 300_000);
+  if (row.result !== 'active' || !row.finished_at)
+    throw new Error(`snapshot ${row.image_id} ended ${row.result}`);
+  const finishedAt = Date.parse(row.finished_at);
+  return { ms: finishedAt - sent, sent, finishedAt };
 }
 
-async function waitForInstances(service: ServiceProcess, ids: readonly string[]): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+function waitForInstances(service: ServiceProcess, ids: readonly string[]): Promise<void> {
+  return waitFor('the instances to be discovered', async () => {
     const res = await service.api<{ instances: { id: string }[] }>('GET', '/v1/instances');
     const known = new Set(res.body.instances?.map((i) => i.id));
-    if (ids.every((id) => known.has(id))) return;
-    if (Date.now() > deadline) throw new Error('the instances were not discovered');
-    await delay(200);
-  }
+    return ids.every((id) => known.has(id));
+  });
 }
 
 /** Runs `jobs` with at most `limit` at once. */

@@ -59,9 +59,10 @@ import {
   OPENSTACK_CLI_BENCH_DEFAULTS,
   type OpenstackCliBenchResult,
 } from './openstack-cli.bench';
-import { AGENTS_BENCH_DEFAULTS, benchAgents, median, type AgentsBenchResult } from './agents.bench';
+import { AGENTS_BENCH_DEFAULTS, benchAgents, type AgentsBenchResult } from './agents.bench';
 import {
   benchColdSnapshot,
+  median,
   repoRoot,
   saveEqualized,
   SNAPSHOT_BENCH_DEFAULTS,

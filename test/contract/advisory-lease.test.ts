@@ -13,6 +13,15 @@ describe('leases on PostgreSQL (one agent per host, one keeper of the views)', (
   let server: PostgresServer;
   let url: string;
   let client: pg.Client;
+  /** Requests waiting in the server's queue for an advisory lock (not granted yet). */
+  const waitersQueued = async () =>
+    Number(
+      (
+        await client.query<{ n: string }>(
+          "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+      ).rows[0]?.n,
+    );
   const held = (names: string[]) =>
     heldLeases(async (sql, params) => (await client.query(sql, params)).rows, names);
 
@@ -65,14 +74,21 @@ describe('leases on PostgreSQL (one agent per host, one keeper of the views)', (
   it('waits for a lease that is held, and takes it once freed', async () => {
     const first = await AdvisoryLease.acquire(url, 'views');
     const stop = new AbortController();
-    const waiting = AdvisoryLease.acquireWhenFree(url, 'views', {
-      intervalMs: 50,
-      signal: stop.signal,
-    });
-    await new Promise((r) => setTimeout(r, 200));
+    const waiting = AdvisoryLease.acquireWhenFree(url, 'views', { signal: stop.signal });
+    await expect.poll(waitersQueued, { timeout: 5000 }).toBe(1);
     await first.release();
     const taken = await waiting;
     expect(taken?.name).toBe('views');
     await taken?.release();
+  });
+
+  it('stops waiting for a lease when told to, leaving nothing queued', async () => {
+    const first = await AdvisoryLease.acquire(url, 'views');
+    const stop = new AbortController();
+    const waiting = AdvisoryLease.acquireWhenFree(url, 'views', { signal: stop.signal });
+    await expect.poll(waitersQueued, { timeout: 5000 }).toBe(1);
+    stop.abort();
+    expect(await waiting).toBeNull();
+    await first.release();
   });
 });

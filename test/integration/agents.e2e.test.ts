@@ -1,30 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresTarget } from '../../src/database/database-target';
 import { dumpViews } from '../../src/projections/view-dump';
 import { createViewsDataSource } from '../../src/projections/views.data-source';
-import { startPostgres, type PostgresServer } from '../support/postgres-server';
+import { queryRows, startPostgres, type PostgresServer } from '../support/postgres-server';
 import { startSecondLibvirtd, type SecondLibvirtd } from '../support/second-libvirtd';
 import { ServiceProcess } from '../support/service-process';
 import { createTestDomain, TEST_LIBVIRT_URI, type TestDomain } from '../support/test-domain';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
 const COMPUTE = { 'OpenStack-API-Version': 'compute 2.45' };
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * The scale-out topology on one machine: one PostgreSQL, one `serve --role api` and two
@@ -104,19 +90,15 @@ describe('one API and two agents on one PostgreSQL', () => {
   });
 
   it("records each domain on its own agent's host, and lists both hosts up", async () => {
-    const deadline = Date.now() + 30_000;
-    let hosts: Record<string, string | null> = {};
-    while (Date.now() < deadline) {
+    const hostsOf = async () => {
       const res = await api.api<{ instances: { id: string; host: string | null }[] }>(
         'GET',
         '/v1/instances',
       );
-      hosts = Object.fromEntries(res.body.instances.map((i) => [i.id, i.host]));
-      if (hosts[domainA.uuid] && hosts[domainB.uuid]) break;
-      await delay(200);
-    }
-    expect(hosts[domainA.uuid]).toBe('host-a');
-    expect(hosts[domainB.uuid]).toBe('host-b');
+      const hosts = new Map(res.body.instances.map((i) => [i.id, i.host]));
+      return [hosts.get(domainA.uuid), hosts.get(domainB.uuid)];
+    };
+    await expect.poll(hostsOf, { timeout: 30_000 }).toEqual(['host-a', 'host-b']);
     expect(await hostsUp()).toMatchObject({ 'host-a': 'up', 'host-b': 'up' });
     // The API process has no libvirt: a sync through it says where syncs happen.
     const sync = await api.api<{ message?: string }>('POST', '/v1/admin/instances/sync');
@@ -135,7 +117,7 @@ describe('one API and two agents on one PostgreSQL', () => {
     ]);
     expect([rowA.result, rowB.result]).toEqual(['active', 'active']);
     // Each agent recorded the snapshot it ran in the shared process table, under its host.
-    const processes = await query<{ image_id: string; host: string }>(
+    const processes = await queryRows<{ image_id: string; host: string }>(
       url,
       'SELECT "imageId" AS image_id, host FROM service_state.snapshot_process',
     );
@@ -148,51 +130,44 @@ describe('one API and two agents on one PostgreSQL', () => {
     expect((download.body as { status: string }).status).toBe('active');
   });
 
-  it('refuses a second agent for a host, naming the one that holds it', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'snapledger-agent-'));
+  /** Runs a snapledger command on the shared database with a data directory of its own. */
+  async function onSharedDatabase(args: string[]) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'snapledger-cli-'));
     try {
-      const second = spawn(process.execPath, [CLI, 'agent', '--host', 'host-a'], {
-        env: { ...process.env, ...shared(), SNAPLEDGER_DATA_DIR: dataDir },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      return await api.cli(args, {
+        ...shared(),
+        SNAPLEDGER_DATA_DIR: dataDir,
+        SNAPLEDGER_PORT: '0',
       });
-      let stderr = '';
-      second.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const code = await new Promise<number | null>((resolve) => second.once('exit', resolve));
-      expect(code).toBe(1);
-      expect(stderr).toMatch(
-        new RegExp(
-          `^snapledger: the lease agent:host-a is held by pid ${agentA.pid} on \\S+ since `,
-        ),
-      );
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
+  }
+
+  it('refuses a second agent for a host, naming the one that holds it', async () => {
+    const second = await onSharedDatabase(['agent', '--host', 'host-a']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(
+      new RegExp(`^snapledger: the lease agent:host-a is held by pid ${agentA.pid} on \\S+ since `),
+    );
   });
 
   it('refuses an all-in-one serve on the same database, which would run every host', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'snapledger-aio-'));
-    try {
-      const aio = spawn(process.execPath, [CLI, 'serve'], {
-        env: { ...process.env, ...shared(), SNAPLEDGER_DATA_DIR: dataDir, SNAPLEDGER_PORT: '0' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      aio.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const code = await new Promise<number | null>((resolve) => aio.once('exit', resolve));
-      expect(code).toBe(1);
-      expect(stderr).toMatch(
-        /^snapledger: another snapledger process keeps this database's views \(the lease views is held by pid \d+ .*start this one with --role api\n$/,
-      );
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    const aio = await onSharedDatabase(['serve']);
+    expect(aio.code).toBe(1);
+    expect(aio.stderr).toMatch(
+      /^snapledger: another snapledger process keeps this database's views \(the lease views is held by pid \d+ .*start this one with --role api\n$/,
+    );
   });
 
   it('keeps a snapshot queued while its agent is down, shows the host down, and runs it when the agent is back', async () => {
     await agentB.stop();
     expect(await hostsUp()).toMatchObject({ 'host-a': 'up', 'host-b': 'down' });
     const imageId = await createImage(domainB, 'while-b-is-down');
-    await delay(3000);
+    // host-a's agent reads the log in order: once it has finished a snapshot asked for after
+    // this one, it has seen this one too, and left it alone.
+    const later = await createImage(domainA, 'after-the-queued-one');
+    expect((await api.waitForSnapshot(domainA.uuid, later)).result).toBe('active');
     const image = await api.api<{ status: string }>('GET', `/v2/images/${imageId}`);
     expect(image.body.status).toBe('queued');
     const server = await api.api<{ server: Record<string, unknown> }>(
@@ -279,7 +254,7 @@ describe('one API and two agents on one PostgreSQL', () => {
       expect(rebuild.code).toBe(0);
       const after = await dumpViews(views);
       expect(after).toEqual(before);
-      expect(before['snapshot_history']?.length).toBe(7);
+      expect(before['snapshot_history']?.length).toBe(8);
     } finally {
       await views.destroy();
     }

@@ -1,24 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPostgres, type PostgresServer } from '../support/postgres-server';
+import { queryRows as query, startPostgres, type PostgresServer } from '../support/postgres-server';
 import { ServiceProcess, type SnapshotRow } from '../support/service-process';
 import { createTestDomain, type TestDomain } from '../support/test-domain';
-
-async function query<T extends pg.QueryResultRow>(
-  url: string,
-  sql: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('SNAPLEDGER_DATABASE_URL: the log, the views and the service state in PostgreSQL', () => {
   let server: PostgresServer;

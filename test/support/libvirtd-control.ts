@@ -48,14 +48,23 @@ export async function stopLibvirtd(): Promise<void> {
   const pid = libvirtdPid();
   if (pid === null) throw new Error('libvirtd is not running');
   process.kill(pid, 'SIGTERM');
-  await waitFor('libvirtd to exit', () => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  await waitForExit(pid, 'libvirtd');
+}
+
+/** Waits until the process `pid` is gone (signal 0 finds no such process). */
+export async function waitForExit(pid: number, what: string, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `${what} (pid ${pid}) to exit`,
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    timeoutMs,
+  );
 }
 
 export async function startLibvirtd(): Promise<void> {

@@ -169,3 +169,18 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     stop,
   };
 }
+
+/** Runs one query on its own connection and returns its rows (for tests that inspect a database). */
+export async function queryRows<T extends pg.QueryResultRow>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -3,7 +3,7 @@ import { appendFile, cp, mkdir, mkdtemp, readFile, readlink, rm } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { waitFor } from './libvirtd-control';
+import { waitFor, waitForExit } from './libvirtd-control';
 
 /**
  * A second libvirtd on this machine, standing in for a second hypervisor host: it runs in
@@ -73,18 +73,7 @@ export async function startSecondLibvirtd(): Promise<SecondLibvirtd> {
     async stop() {
       try {
         process.kill(pid, 'SIGTERM');
-        await waitFor(
-          'the second libvirtd to exit',
-          () => {
-            try {
-              process.kill(pid, 0);
-              return false;
-            } catch {
-              return true;
-            }
-          },
-          30_000,
-        );
+        await waitForExit(pid, 'the second libvirtd', 30_000);
       } catch {
         // already gone
       }

@@ -311,6 +311,7 @@ export interface SnapshotRow {
   failed_step: string | null;
   failure_reason: string | null;
   steps: { step: string; startedAt: string; finishedAt: string; durationMs: number }[];
+  finished_at: string | null;
   downtime_ms: number | null;
   downtime_intervals: {
     source: 'save' | 'libvirt';
