@@ -17,6 +17,11 @@ command -v openstack >/dev/null || need_apt+=(python3-openstackclient)
 # PostgreSQL's server binaries: the tests start throwaway clusters of their own
 # (test/support/postgres-server.ts); nothing here starts Debian's default cluster.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
+# Debian's Glance (25), for the Glance image store's tests: they start throwaway glance-api
+# processes of their own (test/support/glance-server.ts); the packaged service is not started.
+command -v glance-api >/dev/null || need_apt+=(glance-api)
+# LVM, for the block- and LVM-backed disk tests (a volume group on a loop device of their own).
+command -v lvcreate >/dev/null || need_apt+=(lvm2)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

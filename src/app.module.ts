@@ -47,6 +47,8 @@ import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from './config/snapledger.co
 import { DISK_IMAGE_TOOL, type DiskImageTool } from './drivers/disk-image.port';
 import { HYPERVISOR, type Hypervisor } from './drivers/hypervisor.port';
 import { IMAGE_STORE, type ImageStore } from './drivers/image-store.port';
+import { GlanceClient } from './drivers/glance-client';
+import { GlanceImageStore } from './drivers/glance-image-store';
 import { LocalImageStore } from './drivers/local-image-store';
 import { readBootId } from './drivers/host-boot';
 import { QemuImgTool } from './drivers/qemu-img.driver';
@@ -159,12 +161,13 @@ export class AppModule {
       {
         provide: IMAGE_STORE,
         inject: [FAULT_INJECTOR],
-        useFactory: (faults: FaultInjector) =>
-          new LocalImageStore(
-            config.imageDir,
-            (point) => faults.hit(`kill-at:${point}`),
-            agentHost,
-          ),
+        useFactory: (faults: FaultInjector): ImageStore => {
+          const killAt = (point: string) => faults.hit(`kill-at:${point}`);
+          const local = new LocalImageStore(config.imageDir, killAt, agentHost);
+          const where = config.imageStore;
+          if (where.kind === 'local') return local;
+          return new GlanceImageStore(local, new GlanceClient(where.url, where.token), killAt);
+        },
       },
       {
         provide: EventAppender,

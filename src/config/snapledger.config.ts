@@ -32,6 +32,12 @@ export interface SnapledgerConfig {
    * write images there and the API serves them.
    */
   readonly imageDir: string;
+  /**
+   * Where images are stored (SNAPLEDGER_IMAGE_STORE): `local` files in imageDir (the
+   * default), or a Glance (SNAPLEDGER_GLANCE_URL, with SNAPLEDGER_GLANCE_TOKEN as its
+   * X-Auth-Token when set). With Glance, imageDir holds only the staged conversions.
+   */
+  readonly imageStore: ImageStoreConfig;
   /** Target image format; null means the source disk's format. */
   readonly snapshotFormat: string | null;
   /**
@@ -197,6 +203,28 @@ function compressionFrom(value: string | undefined, format: string | null): 'zli
   return v;
 }
 
+export type ImageStoreConfig =
+  | { readonly kind: 'local' }
+  | { readonly kind: 'glance'; readonly url: string; readonly token: string | null };
+
+/** SNAPLEDGER_IMAGE_STORE, SNAPLEDGER_GLANCE_URL and SNAPLEDGER_GLANCE_TOKEN. */
+export function imageStoreFrom(env: NodeJS.ProcessEnv): ImageStoreConfig {
+  const kind = (env.SNAPLEDGER_IMAGE_STORE ?? '').trim().toLowerCase() || 'local';
+  if (kind === 'local') return { kind };
+  if (kind !== 'glance') {
+    throw new Error(
+      `SNAPLEDGER_IMAGE_STORE must be local or glance, got "${env.SNAPLEDGER_IMAGE_STORE}"`,
+    );
+  }
+  const parsed = serviceUrlFrom('SNAPLEDGER_GLANCE_URL', env.SNAPLEDGER_GLANCE_URL, {
+    schemes: ['http:', 'https:'],
+    expected: 'http://host:9292',
+    kind: "an http:// or https:// URL of Glance's API",
+  });
+  if (!parsed) throw new Error('SNAPLEDGER_IMAGE_STORE=glance needs SNAPLEDGER_GLANCE_URL');
+  return { kind, url: parsed.given, token: env.SNAPLEDGER_GLANCE_TOKEN?.trim() || null };
+}
+
 /**
  * A compute host name: letters, digits, dots, dashes and underscores, up to 63 characters,
  * as a hostname label allows. It names the agent's lease and its staging directory.
@@ -227,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     defaultProject: env.SNAPLEDGER_DEFAULT_PROJECT || 'default',
     defaultUser: env.SNAPLEDGER_DEFAULT_USER || 'admin',
     hostName: hostNameFrom(env.SNAPLEDGER_HOST_NAME || require('node:os').hostname()),
+    imageStore: imageStoreFrom(env),
     imageDir: resolve(
       env.SNAPLEDGER_IMAGE_DIR || join(resolve(env.SNAPLEDGER_DATA_DIR || './data'), 'images'),
     ),

@@ -6,6 +6,7 @@ import type {
   SnapshotFailed,
   SnapshotStep,
   Uploaded,
+  UploadProgressed,
 } from '../events';
 import { ImageNotFoundError, InvalidTransitionError } from './domain-errors';
 import type { ImageState } from './image.state';
@@ -36,6 +37,21 @@ export function decideExtracted(
   requireInFlight(state, 'extract');
   if (state.extracted) return [];
   return [{ type: 'ImageExtracted', data: { imageId: state.imageId as string, ...extracted } }];
+}
+
+/** Upload progress is recorded while the image is extracted and not yet uploaded. */
+export function decideUploadProgress(
+  state: ImageState,
+  bytesSent: number,
+  totalBytes: number,
+): UploadProgressed[] {
+  if (!state.exists || isSettled(state) || !state.extracted) return [];
+  return [
+    {
+      type: 'UploadProgressed',
+      data: { imageId: state.imageId as string, bytesSent, totalBytes },
+    },
+  ];
 }
 
 export function decideUploaded(

@@ -2,6 +2,15 @@ import type { ImageEvent, ImageType, SnapshotStep } from '../events';
 
 export type ImageStatus = 'queued' | 'saving' | 'active' | 'killed' | 'deleted';
 
+/** What the request said the image is: what an image store that keeps metadata records. */
+export interface ImageDescription {
+  readonly name: string;
+  readonly userId: string;
+  readonly visibility: 'private' | 'shared';
+  /** Glance properties: Nova's snapshot properties overlaid with the user's metadata. */
+  readonly properties: Readonly<Record<string, string>>;
+}
+
 /** The image aggregate's state, folded from its stream. */
 export interface ImageState {
   readonly exists: boolean;
@@ -18,6 +27,8 @@ export interface ImageState {
   readonly uploaded: boolean;
   readonly failure: { readonly step: SnapshotStep; readonly reason: string } | null;
   readonly lastProgress: number | null;
+  /** From ImageReserved; null before it. */
+  readonly description: ImageDescription | null;
 }
 
 export const initialImageState: ImageState = Object.freeze({
@@ -33,6 +44,7 @@ export const initialImageState: ImageState = Object.freeze({
   uploaded: false,
   failure: null,
   lastProgress: null,
+  description: null,
 });
 
 export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
@@ -50,6 +62,12 @@ export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
             : null,
         imageType: event.data.imageType,
         status: 'queued',
+        description: {
+          name: event.data.name,
+          userId: event.data.userId,
+          visibility: event.data.visibility ?? 'private',
+          properties: event.data.properties,
+        },
       };
     case 'ConversionProgressed':
       return { ...state, lastProgress: event.data.percent };

@@ -1,3 +1,6 @@
+import type { Readable } from 'node:stream';
+import type { ImageDescription } from '../domain/image.state';
+
 export interface StoredImage {
   readonly size: number;
   /** md5, hex: Glance's `checksum`. */
@@ -6,12 +9,38 @@ export interface StoredImage {
   readonly osHashValue: string;
 }
 
+/** What a store that keeps image metadata (Glance) is told of the image it stores. */
+export interface ImageRecord extends ImageDescription {
+  readonly imageId: string;
+  /** The project that owns it: Glance's `owner`. */
+  readonly projectId: string;
+  readonly diskFormat: string;
+  readonly containerFormat: 'bare';
+}
+
+/** Bytes of the image's data sent to a remote store so far. */
+export type UploadProgress = (bytesSent: number, totalBytes: number) => void;
+
+/** A stored image's data, opened for a download. */
+export interface ImageData {
+  readonly size: number;
+  /**
+   * The bytes from start to end (inclusive), or all of them. Call it once: the stream owns
+   * what was opened and releases it when it ends or is destroyed.
+   */
+  read(range?: { readonly start: number; readonly end: number }): Promise<Readable>;
+  /** Releases what was opened when read is not called. */
+  close(): Promise<void>;
+}
+
 /**
  * Where image data lives. Files are named by image uuid only; no user string ever becomes
  * part of a path. The local file store stages conversions in a directory on the same
  * filesystem, so storing is an atomic rename, with no extra copy.
  */
 export interface ImageStore {
+  /** Where stored data lives: local files, or a Glance (SNAPLEDGER_IMAGE_STORE). */
+  readonly kind: 'local' | 'glance';
   /** The path a conversion for this image should write to (a partial file, not yet visible). */
   stagingPath(imageId: string): string;
   /**
@@ -28,15 +57,17 @@ export interface ImageStore {
    */
   markStaged(imageId: string): Promise<void>;
   /**
-   * Makes the staged file durable, hashes it and moves it into the store by atomic rename.
-   * Idempotent: if the image is already stored, returns what is stored.
+   * Makes the staged file durable, hashes it and moves it into the store (the local store:
+   * an atomic rename; Glance: created with the record, uploaded from the staged file, its
+   * checksums checked against ours). Idempotent: if the image is already stored, returns
+   * what is stored.
    */
-  commit(imageId: string): Promise<StoredImage>;
+  commit(imageId: string, record: ImageRecord, onProgress?: UploadProgress): Promise<StoredImage>;
   /** Is the image's data in the store? */
   has(imageId: string): Promise<boolean>;
-  /** Absolute path of the stored data, for streaming; null when absent. */
-  dataPath(imageId: string): Promise<string | null>;
-  /** Removes staged, partial and stored data for the image; absent files are fine. */
+  /** The stored data, opened for streaming; null when absent. */
+  openData(imageId: string): Promise<ImageData | null>;
+  /** Removes staged, partial and stored data for the image; absent data is fine. */
   discard(imageId: string): Promise<void>;
   /** Removes partial and staged files of images that are not in `keep` (crash leftovers). */
   sweepStaging(keep: ReadonlySet<string>): Promise<string[]>;

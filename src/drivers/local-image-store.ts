@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { createReadStream, mkdirSync } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { digestFile } from './file-digest';
-import type { ImageStore, StoredImage } from './image-store.port';
+import type { ImageData, ImageStore, StoredImage } from './image-store.port';
 
 /** A canonical uuid (any version); ids are lower-cased before they become file names. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -34,6 +34,7 @@ export function canonicalImageId(imageId: string): string {
  * first use.
  */
 export class LocalImageStore implements ImageStore {
+  readonly kind = 'local';
   private readonly imagesDir: string;
   private readonly stagingDir: string;
   private dirsReady = false;
@@ -119,8 +120,20 @@ export class LocalImageStore implements ImageStore {
   }
 
   /**
+   * The staged file of a finished conversion, durable, with its checksums; null when nothing
+   * is staged. For a store that sends the staged file elsewhere (Glance) instead of renaming it.
+   */
+  async settledStaged(imageId: string): Promise<{ path: string; digest: StoredImage } | null> {
+    const id = canonicalImageId(imageId);
+    const staged = this.stagedFile(id);
+    if (!(await isFile(staged))) return null;
+    return { path: staged, digest: await this.settledDigest(id) };
+  }
+
+  /**
    * Hashes the staged file (md5 and sha512 in one pass), makes it durable and renames it into
    * the store. Idempotent: when nothing is staged but the image is stored, hashes what is stored.
+   * The file keeps no metadata: the record is not needed here.
    */
   async commit(imageId: string): Promise<StoredImage> {
     const id = canonicalImageId(imageId);
@@ -149,9 +162,33 @@ export class LocalImageStore implements ImageStore {
     return isFile(this.storedFile(canonicalImageId(imageId)));
   }
 
+  /** Absolute path of the stored data; null when absent. */
   async dataPath(imageId: string): Promise<string | null> {
     const stored = this.storedFile(canonicalImageId(imageId));
     return (await isFile(stored)) ? stored : null;
+  }
+
+  /**
+   * Opens the stored file. The descriptor is held from here, so an image deleted while it
+   * downloads still streams whole.
+   */
+  async openData(imageId: string): Promise<ImageData | null> {
+    let handle;
+    try {
+      handle = await open(this.storedFile(canonicalImageId(imageId)), 'r');
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+    const fd = handle;
+    const { size } = await fd.stat();
+    return {
+      size,
+      read: async (range) =>
+        // The stream owns the descriptor from here: it closes it when it ends or is destroyed.
+        createReadStream('', { fd, autoClose: true, ...(range ?? {}) }),
+      close: () => fd.close(),
+    };
   }
 
   async discard(imageId: string): Promise<void> {

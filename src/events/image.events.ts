@@ -59,6 +59,24 @@ export type Uploaded = {
     readonly containerFormat: 'bare';
     readonly startedAt: string;
     readonly durationMs: number;
+    /**
+     * Where the data went: the local file store, or the Glance named by SNAPLEDGER_GLANCE_URL
+     * (whose checksum and os_hash_value were checked against ours). Absent in older events: local.
+     */
+    readonly store?: 'local' | 'glance';
+  };
+};
+
+/**
+ * The upload to Glance sent this much of the image's data so far: written at most once a
+ * second while the data streams, so a long upload shows its progress.
+ */
+export type UploadProgressed = {
+  readonly type: 'UploadProgressed';
+  readonly data: {
+    readonly imageId: string;
+    readonly bytesSent: number;
+    readonly totalBytes: number;
   };
 };
 
@@ -80,4 +98,10 @@ export type ImageDeleted = {
 };
 
 export type ImageEvent =
-  ImageReserved | ConversionProgressed | ImageExtracted | Uploaded | SnapshotFailed | ImageDeleted;
+  | ImageReserved
+  | ConversionProgressed
+  | ImageExtracted
+  | UploadProgressed
+  | Uploaded
+  | SnapshotFailed
+  | ImageDeleted;

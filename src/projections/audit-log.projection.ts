@@ -135,8 +135,15 @@ export function summarize(recorded: RecordedEvent): string {
       return `conversion ${Math.floor(event.data.percent)}%`;
     case 'ImageExtracted':
       return `image extracted as ${event.data.diskFormat} in ${event.data.durationMs} ms`;
-    case 'Uploaded':
-      return `image uploaded: ${event.data.size} bytes, ${event.data.diskFormat}/${event.data.containerFormat}`;
+    case 'UploadProgressed': {
+      const { bytesSent, totalBytes } = event.data;
+      const percent = totalBytes > 0 ? Math.floor((100 * bytesSent) / totalBytes) : 100;
+      return `upload to Glance: ${bytesSent} of ${totalBytes} bytes (${percent}%)`;
+    }
+    case 'Uploaded': {
+      const where = event.data.store === 'glance' ? ' to Glance' : '';
+      return `image uploaded${where}: ${event.data.size} bytes, ${event.data.diskFormat}/${event.data.containerFormat}`;
+    }
     case 'SnapshotFailed':
       return `snapshot failed at ${event.data.step}: ${event.data.reason}`;
     case 'ImageDeleted':

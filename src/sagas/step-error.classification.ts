@@ -2,6 +2,8 @@ import { DomainError } from '../domain/domain-errors';
 import { InjectedFaultError } from '../commands/fault-injection';
 import { DiskImageToolError } from '../drivers/disk-image.port';
 import { DomainNotFoundError, DomainStateError } from '../drivers/hypervisor.port';
+import { GlanceRefusedError } from '../drivers/glance-client';
+import { GlanceUploadRejectedError } from '../drivers/glance-image-store';
 import { PermanentStepError } from './permanent-step.error';
 
 /**
@@ -17,6 +19,8 @@ export function isPermanent(error: unknown): boolean {
     error instanceof DomainNotFoundError ||
     error instanceof DomainStateError ||
     error instanceof DomainError ||
-    error instanceof DiskImageToolError
+    error instanceof DiskImageToolError ||
+    error instanceof GlanceRefusedError ||
+    error instanceof GlanceUploadRejectedError
   );
 }

@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
@@ -22,15 +21,6 @@ function queryPairs(req: Request): [string, string][] {
 }
 
 /** Opens a stored file, or null when it is gone (deleted meanwhile). */
-async function openData(path: string): Promise<FileHandle | null> {
-  try {
-    return await open(path, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
-
 /**
  * Glance v2 image list and image data download. (Show and delete live in
  * GlanceImagesController.)
@@ -73,16 +63,15 @@ export class GlanceImageListController {
   ): Promise<void> {
     const image = await this.views.image(caller.actor, id);
     if (!image) throw new NotFoundException(`No image found with ID ${id}`);
-    // The path comes from the store, named by the image's uuid from the view.
-    const path = image.status === 'active' ? await this.store.dataPath(image.id) : null;
-    const handle = path === null ? null : await openData(path);
-    if (!handle) {
+    // The store finds the data by the image's uuid from the view.
+    const data = image.status === 'active' ? await this.store.openData(image.id) : null;
+    if (!data) {
       res.status(204).end();
       return;
     }
-    let stream: ReturnType<typeof createReadStream> | null = null;
+    let stream: Readable | null = null;
     try {
-      const { size } = await handle.stat();
+      const { size } = data;
       const range = req.headers['if-range']
         ? ({ kind: 'full' } as const)
         : parseByteRange(req.headers.range, size);
@@ -107,16 +96,15 @@ export class GlanceImageListController {
         if (image.checksum) res.setHeader('Content-MD5', image.checksum);
       }
       res.setHeader('Content-Length', String(end - start + 1));
-      // The stream owns the descriptor from here: it closes it when it ends or is destroyed.
-      stream = createReadStream('', { fd: handle, start, end, autoClose: true });
+      stream = await data.read({ start, end });
       await pipeline(stream, res);
     } catch (error) {
       // A client that goes away mid-download is not an error of ours; pipeline has destroyed
-      // the stream, which closed the file.
+      // the stream, which released the data.
       if (res.headersSent || req.destroyed) return;
       throw error;
     } finally {
-      if (!stream) await handle.close().catch(() => undefined);
+      if (!stream) await data.close().catch(() => undefined);
     }
   }
 }

@@ -1,11 +1,19 @@
-import { decideUploaded } from '../../domain/image.decider';
+import { decideUploaded, decideUploadProgress } from '../../domain/image.decider';
+import { imageStream } from '../../events';
+import type { ImageRecord } from '../../drivers/image-store.port';
 import { PermanentStepError } from '../permanent-step.error';
 import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { PlanStep } from './snapshot-step.handler';
-import { appendToImage, timedSince } from './step-appends';
+import { timedSince } from './step-appends';
 
-/** Waits for the staged image's fsync and hashes, and renames it into the store. */
+/** How often the newest upload progress is written while the data streams to Glance. */
+const PROGRESS_SAMPLE_MS = 1000;
+
+/**
+ * Waits for the staged image's fsync and hashes, and puts it in the image store: a rename
+ * into the local store, or an upload to Glance with progress events.
+ */
 export class UploadStep implements PlanStep<'upload'> {
   readonly action = 'upload';
   readonly needs = 'plan';
@@ -18,13 +26,39 @@ export class UploadStep implements PlanStep<'upload'> {
 
   async run(state: PlannedSnapshot): Promise<void> {
     const { appender, clock, images } = this.deps;
-    const { imageId, plan } = state;
+    const { imageId, plan, origin: ctx } = state;
     await this.requireDurableExtraction(state);
     const startedAt = clock.now();
-    const stored = await images.commit(imageId);
-    await appendToImage(
-      appender,
-      state,
+    let revision = state.imageRevision;
+    let latest: { sent: number; total: number } | null = null;
+    let written = -1;
+    let pending: Promise<void> = Promise.resolve();
+    const sample = () => {
+      if (latest === null || latest.sent === written) return;
+      const { sent, total } = latest;
+      written = sent;
+      pending = pending
+        .then(async () => {
+          const events = decideUploadProgress(state.image, sent, total);
+          if (events.length === 0) return;
+          const r = await appender.append(imageStream(imageId), events, revision, ctx);
+          if (r) revision = r.nextExpectedRevision;
+        })
+        .catch(() => undefined);
+    };
+    const sampling = setInterval(sample, PROGRESS_SAMPLE_MS);
+    let stored;
+    try {
+      stored = await images.commit(imageId, this.recordOf(state), (sent, total) => {
+        latest = { sent, total };
+        if (written < 0) sample(); // the first report at once, then once a second
+      });
+    } finally {
+      clearInterval(sampling);
+    }
+    await pending;
+    await appender.append(
+      imageStream(imageId),
       decideUploaded(state.image, {
         size: stored.size,
         // qemu-img convert keeps the virtual size, which the plan read from the source.
@@ -35,8 +69,26 @@ export class UploadStep implements PlanStep<'upload'> {
         diskFormat: plan.targetFormat,
         containerFormat: 'bare',
         ...timedSince(clock, startedAt),
+        store: images.kind,
       }),
+      revision,
+      ctx,
     );
+  }
+
+  /** What the image store is told of the image (Glance keeps it as the image's record). */
+  private recordOf(state: PlannedSnapshot): ImageRecord {
+    const { description, projectId } = state.image;
+    if (!description || !projectId) {
+      throw new PermanentStepError('the image has no reservation to describe it');
+    }
+    return {
+      ...description,
+      imageId: state.imageId,
+      projectId,
+      diskFormat: state.plan.targetFormat,
+      containerFormat: 'bare',
+    };
   }
 
   /**
