@@ -7,7 +7,7 @@ import { attr, children, nsChildren, parseXmlTree, text, type XmlNode } from './
  */
 export type DomainXmlFacts = Pick<
   DomainDetails,
-  'uuid' | 'name' | 'vcpus' | 'memoryMiB' | 'firstFileDisk' | 'owner' | 'guestAgent'
+  'uuid' | 'name' | 'vcpus' | 'memoryMiB' | 'snapshotDisk' | 'owner' | 'guestAgent'
 >;
 
 const NOVA_NS = /^http:\/\/openstack\.org\/xmlns\/libvirt\/nova\/1\.\d+$/;
@@ -36,7 +36,7 @@ export function parseDomainXml(xml: string, domain: string): DomainXmlFacts {
     name,
     vcpus,
     memoryMiB,
-    firstFileDisk: firstFileDisk(root),
+    snapshotDisk: snapshotDisk(root),
     owner: ownerFromMetadata(children(root, 'metadata')[0]),
     guestAgent: hasGuestAgent(root),
   };
@@ -87,18 +87,21 @@ function toMiB(value: number, unit: string): number {
 }
 
 /**
- * The disk a snapshot copies: the first device='disk' whose source is a file, in the order
- * libvirt lists them (it sorts disks by bus and target). Its <source> is the top of any
- * backing chain; cdroms, block devices and network disks are passed over.
+ * The disk a snapshot copies: the first device='disk' whose source is a file or a block
+ * device (an LVM logical volume, a partition, a loop device), in the order libvirt lists them
+ * (it sorts disks by bus and target). Its <source> is the top of any backing chain; cdroms
+ * and network disks are passed over.
  */
-function firstFileDisk(domainNode: XmlNode): DomainDisk | null {
+function snapshotDisk(domainNode: XmlNode): DomainDisk | null {
   for (const devices of children(domainNode, 'devices')) {
     for (const disk of children(devices, 'disk')) {
-      if (attr(disk, 'type') !== 'file' || attr(disk, 'device') !== 'disk') continue;
-      const path = attr(children(disk, 'source')[0], 'file');
+      const type = attr(disk, 'type');
+      if ((type !== 'file' && type !== 'block') || attr(disk, 'device') !== 'disk') continue;
+      const path = attr(children(disk, 'source')[0], type === 'file' ? 'file' : 'dev');
       if (!path) continue;
       return {
         path,
+        kind: type,
         format: attr(children(disk, 'driver')[0], 'type') ?? null,
         target: attr(children(disk, 'target')[0], 'dev') ?? '',
       };

@@ -8,8 +8,10 @@ export interface DomainSummary {
 }
 
 export interface DomainDisk {
-  /** Absolute path of the file backing the disk, as libvirt reports it. */
+  /** Absolute path of the disk's file or block device, as libvirt reports it. */
   readonly path: string;
+  /** `<disk type=...>`: a file, or a block device (an LVM volume, a partition, a loop device). */
+  readonly kind: 'file' | 'block';
   /** The driver type from the domain XML (qcow2, raw, ...), if given. */
   readonly format: string | null;
   /** Target device, e.g. vda. */
@@ -32,7 +34,7 @@ export interface DomainDetails {
   readonly vcpus: number;
   readonly memoryMiB: number;
   /** The first disk of device='disk' whose source is a file; null when there is none. */
-  readonly firstFileDisk: DomainDisk | null;
+  readonly snapshotDisk: DomainDisk | null;
   /** From <nova:owner> or <snapledger:owner> in the domain metadata; null when neither is there. */
   readonly owner: DomainOwner | null;
   /** The domain has a QEMU guest agent channel (org.qemu.guest_agent.0), so it can be quiesced. */

@@ -150,7 +150,8 @@ export function summarize(recorded: RecordedEvent): string {
       return `image deleted (${event.data.reason})`;
     case 'SnapshotPlanned': {
       const d = event.data;
-      return `${d.mode} snapshot planned: ${d.sourceFormat} → ${d.targetFormat}, domain ${d.priorPowerState}`;
+      const block = d.diskKind === 'block' ? ' block device' : '';
+      return `${d.mode} snapshot planned: ${d.sourceFormat}${block} → ${d.targetFormat}, domain ${d.priorPowerState}`;
     }
     case 'SnapshotQueued':
       return `snapshot queued at place ${event.data.position}: all ${event.data.limit} slots of the host are taken`;

@@ -70,7 +70,7 @@ describe('VirshHypervisor (real libvirt)', () => {
       persistent: true,
       vcpus: 1,
       memoryMiB: 128,
-      firstFileDisk: { path: nova.diskPath, format: 'qcow2', target: 'vda' },
+      snapshotDisk: { path: nova.diskPath, format: 'qcow2', target: 'vda' },
       // The test domains have no org.qemu.guest_agent.0 channel.
       guestAgent: false,
       owner: { projectId: NOVA_OWNER.projectId, userId: NOVA_OWNER.userId, source: 'nova' },
@@ -87,7 +87,7 @@ describe('VirshHypervisor (real libvirt)', () => {
       userId: SL_OWNER.userId,
       source: 'snapledger',
     });
-    expect(withOwner.firstFileDisk).toEqual({
+    expect(withOwner.snapshotDisk).toEqual({
       path: owned.diskPath,
       format: 'qcow2',
       target: 'vda',

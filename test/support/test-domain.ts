@@ -71,6 +71,11 @@ export interface CreateTestDomainOptions {
    */
   readonly bootWriter?: boolean;
   readonly uri?: string;
+  /**
+   * The disk: a qcow2 file (default), a raw file, or a raw file attached to a loop device
+   * that the domain uses as `<disk type='block'>` (detached again by destroy()).
+   */
+  readonly disk?: 'qcow2' | 'raw' | 'block';
 }
 
 export interface TestDomain {
@@ -78,8 +83,9 @@ export interface TestDomain {
   readonly uuid: string;
   readonly uri: string;
   readonly workDir: string;
+  /** The disk's file, or its loop device for a `block` disk. */
   readonly diskPath: string;
-  readonly diskFormat: 'qcow2';
+  readonly diskFormat: 'qcow2' | 'raw';
   readonly diskMiB: number;
   readonly dataMiB: number;
   /**
@@ -293,7 +299,17 @@ export async function createTestDomain(options: CreateTestDomainOptions = {}): P
 
   const workDir = await makeWorkDir();
 
-  const diskPath = join(workDir, 'disk.qcow2');
+  const diskKind = options.disk ?? 'qcow2';
+  const diskFormat = diskKind === 'qcow2' ? 'qcow2' : 'raw';
+  const diskFile = join(workDir, `disk.${diskFormat}`);
+  // A block disk is the raw file on a loop device of its own, attached here.
+  const diskPath =
+    diskKind === 'block'
+      ? await attachLoopDevice(diskFile, diskMiB).catch(async (error: unknown) => {
+          await rm(workDir, { recursive: true, force: true });
+          throw error;
+        })
+      : diskFile;
   const consolePath = join(workDir, 'console.log');
   const domain = makeHandle({
     name,
@@ -301,6 +317,8 @@ export async function createTestDomain(options: CreateTestDomainOptions = {}): P
     uri,
     workDir,
     diskPath,
+    diskFormat,
+    loopDevice: diskKind === 'block' ? diskPath : null,
     diskMiB,
     dataMiB,
     consolePath,
@@ -316,16 +334,30 @@ export async function createTestDomain(options: CreateTestDomainOptions = {}): P
       bootWriterSector().copy(data, 0);
     }
     const expectedDataHash = createHash('sha256').update(data).digest('hex');
-    const rawPath = join(workDir, 'pattern.raw');
-    await writeFile(rawPath, data, { mode: 0o600 });
-    await execa('truncate', ['-s', `${diskMiB}M`, '--', rawPath], { timeout: 30_000 });
-    await qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', '--', rawPath, diskPath]);
-    await rm(rawPath, { force: true });
+    if (diskFormat === 'raw') {
+      // The file (or the loop device over it) holds the pattern, then zeros.
+      await writeFile(diskPath, data);
+    } else {
+      const rawPath = join(workDir, 'pattern.raw');
+      await writeFile(rawPath, data, { mode: 0o600 });
+      await execa('truncate', ['-s', `${diskMiB}M`, '--', rawPath], { timeout: 30_000 });
+      await qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', '--', rawPath, diskPath]);
+      await rm(rawPath, { force: true });
+    }
 
     const xmlPath = join(workDir, 'domain.xml');
     await writeFile(
       xmlPath,
-      domainXml({ name, uuid, virtType, diskPath, consolePath, owner: options.owner }),
+      domainXml({
+        name,
+        uuid,
+        virtType,
+        diskPath,
+        diskKind: diskKind === 'block' ? 'block' : 'file',
+        diskFormat,
+        consolePath,
+        owner: options.owner,
+      }),
       { mode: 0o600 },
     );
     await runVirsh(uri, ['define', '--file', xmlPath]);
@@ -341,6 +373,20 @@ export async function createTestDomain(options: CreateTestDomainOptions = {}): P
     await domain.destroy().catch(() => undefined);
     throw error;
   }
+}
+
+/** Creates a sparse file of `MiB` and attaches it to a free loop device; returns the device. */
+async function attachLoopDevice(file: string, mib: number): Promise<string> {
+  await execa('truncate', ['-s', `${mib}M`, '--', file], { timeout: 30_000 });
+  const { stdout } = await execa('losetup', ['--find', '--show', '--', file], { timeout: 30_000 });
+  const device = stdout.trim();
+  if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup gave "${device}"`);
+  return device;
+}
+
+/** Detaches a loop device this harness attached (only ever one of ours, by its path). */
+async function detachLoopDevice(device: string): Promise<void> {
+  await execa('losetup', ['--detach', device], { timeout: 30_000, reject: false });
 }
 
 /**
@@ -379,6 +425,9 @@ interface HandleFields {
   readonly uri: string;
   readonly workDir: string;
   readonly diskPath: string;
+  readonly diskFormat: 'qcow2' | 'raw';
+  /** The loop device a block disk is on, detached by destroy(); null for a file disk. */
+  readonly loopDevice: string | null;
   readonly diskMiB: number;
   readonly dataMiB: number;
   readonly consolePath: string;
@@ -387,14 +436,13 @@ interface HandleFields {
 }
 
 function makeHandle(fields: HandleFields): TestDomain {
-  const { uri, uuid, workDir, diskPath, dataMiB } = fields;
+  const { uri, uuid, workDir, diskPath, diskFormat, loopDevice, dataMiB } = fields;
   return {
     ...fields,
-    diskFormat: 'qcow2',
     async state() {
       return (await runVirsh(uri, ['domstate', '--domain', uuid], 30_000)).trim();
     },
-    async sha256OfGuestData(path = diskPath, format = 'qcow2') {
+    async sha256OfGuestData(path = diskPath, format: string = diskFormat) {
       return sha256OfImageData({ path, format }, dataMiB * MiB, workDir);
     },
     async virsh(command: string, ...args: string[]) {
@@ -402,6 +450,7 @@ function makeHandle(fields: HandleFields): TestDomain {
     },
     async destroy() {
       await removeDomain(uri, uuid);
+      if (loopDevice) await detachLoopDevice(loopDevice);
       await rm(workDir, { recursive: true, force: true });
       await removeTestRootIfEmpty();
     },
@@ -485,6 +534,18 @@ export async function cleanupAllTestDomains(
     .map((line) => line.trim())
     .filter((line) => line.startsWith(TEST_DOMAIN_PREFIX));
   for (const name of names) await removeDomain(uri, name);
+  // Loop devices of block-disk test domains: only those over files under TEST_ROOT.
+  const { stdout } = await execa('losetup', ['--list', '--json', '--output', 'NAME,BACK-FILE'], {
+    timeout: 30_000,
+    reject: false,
+  });
+  const loops = stdout
+    ? ((JSON.parse(stdout) as { loopdevices?: { name: string; 'back-file': string | null }[] })
+        .loopdevices ?? [])
+    : [];
+  for (const loop of loops) {
+    if (loop['back-file']?.startsWith(`${TEST_ROOT}/`)) await detachLoopDevice(loop.name);
+  }
   if (options.removeWorkDirs ?? true) await rm(TEST_ROOT, { recursive: true, force: true });
   return names;
 }
@@ -588,6 +649,8 @@ function domainXml(spec: {
   uuid: string;
   virtType: 'kvm' | 'qemu';
   diskPath: string;
+  diskKind: 'file' | 'block';
+  diskFormat: 'qcow2' | 'raw';
   consolePath: string;
   owner: TestDomainOwner | undefined;
 }): string {
@@ -606,9 +669,9 @@ function domainXml(spec: {
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='${disk}'/>
+    <disk type='${spec.diskKind}' device='disk'>
+      <driver name='qemu' type='${spec.diskFormat}'/>
+      <source ${spec.diskKind === 'file' ? 'file' : 'dev'}='${disk}'/>
       <target dev='vda' bus='virtio'/>
     </disk>
     <serial type='file'>

@@ -23,8 +23,9 @@ describe('parseDomainXml on recorded dumpxml', () => {
     expect(facts.vcpus).toBe(1);
     // Defined as 512 MiB, dumped by libvirt as 524288 KiB.
     expect(facts.memoryMiB).toBe(512);
-    expect(facts.firstFileDisk).toEqual({
+    expect(facts.snapshotDisk).toEqual({
       path: `${DIR}/disk.qcow2`,
+      kind: 'file',
       format: 'qcow2',
       target: 'vda',
     });
@@ -48,7 +49,13 @@ describe('parseDomainXml on recorded dumpxml', () => {
     expect(facts.name).toBe('sl-xmlfix-raw');
     expect(facts.vcpus).toBe(1);
     expect(facts.memoryMiB).toBe(128);
-    expect(facts.firstFileDisk).toEqual({ path: `${DIR}/disk.raw`, format: 'raw', target: 'sda' });
+    expect(facts.snapshotDisk).toEqual({
+      path: `${DIR}/disk.raw`,
+      kind: 'file',
+      kind: 'file',
+      format: 'raw',
+      target: 'sda',
+    });
     expect(facts.owner).toEqual({
       projectId: 'project-raw',
       userId: 'user-raw',
@@ -61,8 +68,9 @@ describe('parseDomainXml on recorded dumpxml', () => {
     const xml = recorded('backing-chain-running');
     expect(xml).toContain(`<source file='${DIR}/base.qcow2'/>`);
     const facts = parseDomainXml(xml, 'sl-xmlfix-backing');
-    expect(facts.firstFileDisk).toEqual({
+    expect(facts.snapshotDisk).toEqual({
       path: `${DIR}/overlay.qcow2`,
+      kind: 'file',
       format: 'qcow2',
       target: 'vda',
     });
@@ -73,8 +81,9 @@ describe('parseDomainXml on recorded dumpxml', () => {
   it('given the same domain shut off, when parsed, then its disk reads the same (libvirt shows no chain then)', () => {
     const xml = recorded('backing-chain');
     expect(xml).not.toContain('backingStore');
-    expect(parseDomainXml(xml, 'sl-xmlfix-backing').firstFileDisk).toEqual({
+    expect(parseDomainXml(xml, 'sl-xmlfix-backing').snapshotDisk).toEqual({
       path: `${DIR}/overlay.qcow2`,
+      kind: 'file',
       format: 'qcow2',
       target: 'vda',
     });
@@ -82,16 +91,18 @@ describe('parseDomainXml on recorded dumpxml', () => {
 
   it('given a block copy in progress, when parsed, then the disk is still the source, not the mirror', () => {
     const facts = parseDomainXml(recorded('block-copy-running'), 'sl-xmlfix-backing');
-    expect(facts.firstFileDisk).toEqual({
+    expect(facts.snapshotDisk).toEqual({
       path: `${DIR}/overlay.qcow2`,
+      kind: 'file',
       format: 'qcow2',
       target: 'vda',
     });
   });
 
   it('given an empty cdrom and a cdrom with an image before the disk, when parsed, then both cdroms are passed over', () => {
-    expect(parseDomainXml(recorded('cdrom'), 'sl-xmlfix-cdrom').firstFileDisk).toEqual({
+    expect(parseDomainXml(recorded('cdrom'), 'sl-xmlfix-cdrom').snapshotDisk).toEqual({
       path: `${DIR}/disk.qcow2`,
+      kind: 'file',
       format: 'qcow2',
       target: 'vda',
     });
@@ -100,36 +111,44 @@ describe('parseDomainXml on recorded dumpxml', () => {
   it('given two disks defined vdb first, when parsed, then vda is first (libvirt sorts disks by target)', () => {
     const xml = recorded('multi-disk');
     expect(xml.indexOf("dev='vda'")).toBeLessThan(xml.indexOf("dev='vdb'"));
-    expect(parseDomainXml(xml, 'sl-xmlfix-multi').firstFileDisk).toEqual({
+    expect(parseDomainXml(xml, 'sl-xmlfix-multi').snapshotDisk).toEqual({
       path: `${DIR}/disk.qcow2`,
+      kind: 'file',
       format: 'qcow2',
       target: 'vda',
     });
   });
 
-  it('given a block device before a file disk, when parsed, then the file disk is taken', () => {
-    expect(parseDomainXml(recorded('block-then-file'), 'sl-xmlfix-block').firstFileDisk).toEqual({
-      path: `${DIR}/data.raw`,
+  it('given a block device before a file disk, when parsed, then the block device is taken (it is vda)', () => {
+    expect(parseDomainXml(recorded('block-then-file'), 'sl-xmlfix-block').snapshotDisk).toEqual({
+      path: '/dev/sl-xmlfix-missing',
+      kind: 'block',
       format: 'raw',
-      target: 'vdb',
+      target: 'vda',
     });
   });
 
-  it('given only a block device, when parsed, then there is no file disk', () => {
+  it('given only a block device, when parsed, then it is the disk, read from <source dev>', () => {
     const facts = parseDomainXml(recorded('block-only'), 'sl-xmlfix-blockonly');
-    expect(facts.firstFileDisk).toBeNull();
+    expect(facts.snapshotDisk).toEqual({
+      path: '/dev/sl-xmlfix-missing',
+      kind: 'block',
+      format: 'raw',
+      target: 'vda',
+    });
     expect(facts.name).toBe('sl-xmlfix-blockonly');
   });
 
   it('given no disk at all, when parsed, then there is no file disk', () => {
-    expect(parseDomainXml(recorded('no-disk'), 'sl-xmlfix-nodisk').firstFileDisk).toBeNull();
+    expect(parseDomainXml(recorded('no-disk'), 'sl-xmlfix-nodisk').snapshotDisk).toBeNull();
   });
 
   it.each(['no-driver-type', 'no-driver'])(
     'given a disk defined without a format (%s), when parsed, then it is raw: libvirt writes the default into the XML',
     (name) => {
-      expect(parseDomainXml(recorded(name), name).firstFileDisk).toEqual({
+      expect(parseDomainXml(recorded(name), name).snapshotDisk).toEqual({
         path: `${DIR}/disk.raw`,
+        kind: 'file',
         format: 'raw',
         target: 'vda',
       });
@@ -139,8 +158,9 @@ describe('parseDomainXml on recorded dumpxml', () => {
   it('given a file disk with no <driver> (not something libvirt 9 writes), when parsed, then its format is null', () => {
     const xml = recorded('no-driver-type').replace("<driver name='qemu' type='raw'/>", '');
     expect(xml).not.toContain('<driver');
-    expect(parseDomainXml(xml, 'sl-xmlfix-notype').firstFileDisk).toEqual({
+    expect(parseDomainXml(xml, 'sl-xmlfix-notype').snapshotDisk).toEqual({
       path: `${DIR}/disk.raw`,
+      kind: 'file',
       format: null,
       target: 'vda',
     });
@@ -148,8 +168,9 @@ describe('parseDomainXml on recorded dumpxml', () => {
 
   it('given a file disk whose <source> has no file (an empty slot), when parsed, then it is passed over', () => {
     const xml = recorded('multi-disk').replace(`<source file='${DIR}/disk.qcow2'/>`, '');
-    expect(parseDomainXml(xml, 'sl-xmlfix-multi').firstFileDisk).toEqual({
+    expect(parseDomainXml(xml, 'sl-xmlfix-multi').snapshotDisk).toEqual({
       path: `${DIR}/data.raw`,
+      kind: 'file',
       format: 'raw',
       target: 'vdb',
     });

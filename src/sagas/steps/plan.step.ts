@@ -7,7 +7,10 @@ import { planTargetFormat } from '../../domain/target-format';
 import type { RequestStep } from './snapshot-step.handler';
 import { appendToSnapshot } from './step-appends';
 
-/** Disk formats the live path mirrors (local files only; lvm and rbd never get here). */
+/**
+ * Disk formats the live path mirrors: local files and block devices (an LVM volume is a raw
+ * block device to libvirt); network disks never get here.
+ */
 const LIVE_FORMATS: readonly string[] = ['qcow2', 'raw'];
 
 /** Reads the domain and its disk from libvirt and qemu-img, and picks the path and format. */
@@ -25,9 +28,9 @@ export class PlanStep implements RequestStep<'plan'> {
   private async plan(state: RequestedSnapshot): Promise<SnapshotPlan> {
     const { instanceId } = state;
     const domain = await this.deps.hypervisor.describe(instanceId);
-    if (!domain.firstFileDisk)
-      throw new PermanentStepError(`domain ${domain.name} has no file-backed disk`);
-    const sourceFormat = domain.firstFileDisk.format;
+    if (!domain.snapshotDisk)
+      throw new PermanentStepError(`domain ${domain.name} has no file or block disk`);
+    const sourceFormat = domain.snapshotDisk.format;
     if (!sourceFormat) {
       throw new PermanentStepError(
         `the disk of domain ${domain.name} declares no format (<driver type=...>)`,
@@ -46,9 +49,9 @@ export class PlanStep implements RequestStep<'plan'> {
       running &&
       this.deps.config.liveSnapshot &&
       LIVE_FORMATS.includes(sourceFormat) &&
-      domain.firstFileDisk.target !== '';
+      domain.snapshotDisk.target !== '';
     // The format comes from libvirt, and qemu-img is told it: probing would trust the guest.
-    const info = await this.deps.disks.info(domain.firstFileDisk.path, {
+    const info = await this.deps.disks.info(domain.snapshotDisk.path, {
       shared: running,
       format: sourceFormat,
     });
@@ -59,11 +62,12 @@ export class PlanStep implements RequestStep<'plan'> {
       priorPowerState: powerState,
       priorVmState: vmState,
       domainName: domain.name,
-      diskPath: domain.firstFileDisk.path,
+      diskPath: domain.snapshotDisk.path,
+      diskKind: domain.snapshotDisk.kind,
       sourceFormat,
       ...planTargetFormat(sourceFormat, this.deps.config),
       virtualSize: info.virtualSize,
-      ...(live ? { diskTarget: domain.firstFileDisk.target } : {}),
+      ...(live ? { diskTarget: domain.snapshotDisk.target } : {}),
     };
   }
 }
