@@ -11,10 +11,9 @@ import type { StoredImage } from './image-store.port';
 export const HASH_THREAD_NICE = 10;
 
 /**
- * Runs in a worker thread: reads the file once, through one reused buffer, into md5 and
- * sha512 together, and posts the size it read with both hex digests. One pass and no
- * per-chunk allocations: about half the CPU of one stream per hash (whose 1 MiB chunks,
- * allocated anew, cost as much in page faults as the copy itself).
+ * Runs in a worker thread: reads the file once, through one reused buffer, into one hash
+ * (md5 or sha512), and posts the size it read with the hex digest. No per-chunk allocations:
+ * 1 MiB chunks allocated anew cost as much in page faults as the copy itself.
  */
 const HASH_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -30,8 +29,7 @@ if (workerData.nice > 0) {
     // Not Linux, or not allowed: hash at the normal priority.
   }
 }
-const md5 = createHash('md5');
-const sha512 = createHash('sha512');
+const hash = createHash(workerData.algorithm);
 const buffer = Buffer.allocUnsafe(1 << 20);
 const fd = openSync(workerData.path, 'r');
 let size = 0;
@@ -39,34 +37,50 @@ try {
   for (;;) {
     const read = readSync(fd, buffer, 0, buffer.length, null);
     if (read === 0) break;
-    const chunk = read === buffer.length ? buffer : buffer.subarray(0, read);
-    md5.update(chunk);
-    sha512.update(chunk);
+    hash.update(read === buffer.length ? buffer : buffer.subarray(0, read));
     size += read;
   }
 } finally {
   closeSync(fd);
 }
-parentPort.postMessage({ size, checksum: md5.digest('hex'), osHashValue: sha512.digest('hex') });
+parentPort.postMessage({ size, digest: hash.digest('hex') });
 `;
 
 /**
  * Glance's checksums of a file: md5 (`checksum`) and sha512 (`os_hash_value`), with the
- * size that was hashed. Computed in one worker thread, so the event loop stays free; the
- * thread runs at `nice` (default HASH_THREAD_NICE) so that it does not slow down the
- * hypervisor work it overlaps.
+ * size that was hashed. Each hash runs in a worker thread of its own, side by side: on a
+ * cold snapshot they overlap the domain's restore, and two threads finish within it where
+ * one thread doing both did not (docs/benchmarks.md, "Where snapledger spends its time").
+ * The threads run at `nice` (default HASH_THREAD_NICE) so that they do not slow down the
+ * hypervisor work they overlap. The file must not change while it is hashed (a staged or
+ * stored image never does).
  */
-export function digestFile(
+export async function digestFile(
   path: string,
   options: { readonly nice?: number } = {},
 ): Promise<StoredImage> {
   const nice = options.nice ?? HASH_THREAD_NICE;
+  const [md5, sha512] = await Promise.all([
+    hashInWorker(path, 'md5', nice),
+    hashInWorker(path, 'sha512', nice),
+  ]);
+  if (md5.size !== sha512.size) {
+    throw new Error(`checksums of ${path}: the file changed while it was hashed`);
+  }
+  return { size: md5.size, checksum: md5.digest, osHashValue: sha512.digest };
+}
+
+function hashInWorker(
+  path: string,
+  algorithm: 'md5' | 'sha512',
+  nice: number,
+): Promise<{ size: number; digest: string }> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(HASH_WORKER, { eval: true, workerData: { path, nice } });
-    worker.once('message', (digest: StoredImage) => resolve(digest));
+    const worker = new Worker(HASH_WORKER, { eval: true, workerData: { path, algorithm, nice } });
+    worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`checksums of ${path}: hash worker exited with ${code}`));
+      if (code !== 0) reject(new Error(`${algorithm} of ${path}: hash worker exited with ${code}`));
     });
   });
 }

@@ -52,7 +52,6 @@ describe('parseDomainXml on recorded dumpxml', () => {
     expect(facts.snapshotDisk).toEqual({
       path: `${DIR}/disk.raw`,
       kind: 'file',
-      kind: 'file',
       format: 'raw',
       target: 'sda',
     });
