@@ -70,7 +70,7 @@ describe('VirshHypervisor (real libvirt)', () => {
       persistent: true,
       vcpus: 1,
       memoryMiB: 128,
-      snapshotDisk: { path: nova.diskPath, format: 'qcow2', target: 'vda' },
+      snapshotDisk: { path: nova.diskPath, kind: 'file', format: 'qcow2', target: 'vda' },
       // The test domains have no org.qemu.guest_agent.0 channel.
       guestAgent: false,
       owner: { projectId: NOVA_OWNER.projectId, userId: NOVA_OWNER.userId, source: 'nova' },
@@ -89,6 +89,7 @@ describe('VirshHypervisor (real libvirt)', () => {
     });
     expect(withOwner.snapshotDisk).toEqual({
       path: owned.diskPath,
+      kind: 'file',
       format: 'qcow2',
       target: 'vda',
     });
