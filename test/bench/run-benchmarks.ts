@@ -75,7 +75,7 @@ import {
 /** Goals (docs/benchmarks.md). */
 export const GOALS = {
   /** Snapshot end to end at most this many times the bare command sequence. */
-  snapshotMaxRatio: 1.1,
+  snapshotMaxRatio: 1.05,
   /** Event store appends at least this fraction of the raw insert loop's rate. */
   appendsMinRatio: 0.5,
   /** The history route at least this fraction of /healthz's requests/s... */
