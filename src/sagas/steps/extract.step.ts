@@ -2,12 +2,11 @@ import { decideExtracted, decideProgress } from '../../domain/image.decider';
 import { evolveImage } from '../../domain/image.state';
 import { imageStream } from '../../events';
 import { PermanentStepError } from '../permanent-step.error';
-import { ProgressSampler } from '../progress-sampler';
 import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import { StagingSpace } from '../space-check';
 import type { PlanStep } from './snapshot-step.handler';
-import { timedSince } from './step-appends';
+import { ImageProgressWriter, timedSince } from './step-appends';
 
 /** How often the newest qemu-img progress is written while converting. */
 const PROGRESS_SAMPLE_MS = 1000;
@@ -27,29 +26,10 @@ export class ExtractStep implements PlanStep<'extract'> {
     const { images, disks, appender, clock, config, faults } = this.deps;
     const { imageId, plan, origin: ctx } = state;
     const startedAt = clock.now();
-    let image = state.image;
-    let revision = state.imageRevision;
-
     // Always convert: a staged file without ImageExtracted in the log may predate a power
     // loss and hold less than it should; the source is still quiescent, so convert again.
     const { source, sourceFormat } = await this.source(state);
-    const sampler = new ProgressSampler();
-    let pending: Promise<void> = Promise.resolve();
-    const record = (percent: number) => {
-      const events = decideProgress(image, percent);
-      if (events.length === 0) return;
-      image = evolveImage(image, events[0]);
-      pending = pending
-        .then(async () => {
-          const r = await appender.append(imageStream(imageId), events, revision, ctx);
-          if (r) revision = r.nextExpectedRevision;
-        })
-        .catch(() => undefined);
-    };
-    const flush = () => {
-      const percent = sampler.take();
-      if (percent !== null) record(percent);
-    };
+    let image = state.image;
     // A fresh partial file: a qemu-img left running by a crashed service may still hold the
     // old one's write lock (found by the crash matrix: the resumed conversion failed on it).
     const target = await images.prepareStaging(imageId);
@@ -63,7 +43,16 @@ export class ExtractStep implements PlanStep<'extract'> {
       compression: plan.compression,
     });
     if (!room.ok) throw new PermanentStepError(room.reason);
-    const sampling = setInterval(flush, PROGRESS_SAMPLE_MS);
+    const progress = new ImageProgressWriter(
+      appender,
+      state,
+      (percent) => {
+        const events = decideProgress(image, percent);
+        if (events[0]) image = evolveImage(image, events[0]);
+        return events;
+      },
+      { everyMs: PROGRESS_SAMPLE_MS },
+    );
     try {
       await faults.during('convert', () =>
         disks.convert({
@@ -71,17 +60,16 @@ export class ExtractStep implements PlanStep<'extract'> {
           sourceFormat,
           target,
           targetFormat: plan.targetFormat,
-          onProgress: (percent) => sampler.report(percent),
+          onProgress: (percent) => progress.report(percent),
           signal,
           rateLimit: config.convertRateLimit ?? undefined,
           compression: plan.compression,
         }),
       );
     } finally {
-      clearInterval(sampling);
       room.release();
+      await progress.stop();
     }
-    await pending;
     faults.failIfArmed('extract-converted');
     await images.markStaged(imageId);
     await appender.append(
@@ -92,7 +80,7 @@ export class ExtractStep implements PlanStep<'extract'> {
         ...timedSince(clock, startedAt),
         bootId: this.bootId,
       }),
-      revision,
+      progress.revision,
       ctx,
     );
   }

@@ -5,7 +5,7 @@ import { PermanentStepError } from '../permanent-step.error';
 import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { PlanStep } from './snapshot-step.handler';
-import { timedSince } from './step-appends';
+import { ImageProgressWriter, timedSince } from './step-appends';
 
 /** How often the newest upload progress is written while the data streams to Glance. */
 const PROGRESS_SAMPLE_MS = 1000;
@@ -28,35 +28,24 @@ export class UploadStep implements PlanStep<'upload'> {
     const { appender, clock, images } = this.deps;
     const { imageId, plan, origin: ctx } = state;
     await this.requireDurableExtraction(state);
+    const record = this.recordOf(state);
     const startedAt = clock.now();
-    let revision = state.imageRevision;
-    let latest: { sent: number; total: number } | null = null;
-    let written = -1;
-    let pending: Promise<void> = Promise.resolve();
-    const sample = () => {
-      if (latest === null || latest.sent === written) return;
-      const { sent, total } = latest;
-      written = sent;
-      pending = pending
-        .then(async () => {
-          const events = decideUploadProgress(state.image, sent, total);
-          if (events.length === 0) return;
-          const r = await appender.append(imageStream(imageId), events, revision, ctx);
-          if (r) revision = r.nextExpectedRevision;
-        })
-        .catch(() => undefined);
-    };
-    const sampling = setInterval(sample, PROGRESS_SAMPLE_MS);
+    let totalBytes = 0;
+    const progress = new ImageProgressWriter(
+      appender,
+      state,
+      (bytesSent) => decideUploadProgress(state.image, bytesSent, totalBytes),
+      { everyMs: PROGRESS_SAMPLE_MS, leading: true },
+    );
     let stored;
     try {
-      stored = await images.commit(imageId, this.recordOf(state), (sent, total) => {
-        latest = { sent, total };
-        if (written < 0) sample(); // the first report at once, then once a second
+      stored = await images.commit(imageId, record, (sent, total) => {
+        totalBytes = total;
+        progress.report(sent);
       });
     } finally {
-      clearInterval(sampling);
+      await progress.stop();
     }
-    await pending;
     await appender.append(
       imageStream(imageId),
       decideUploaded(state.image, {
@@ -71,7 +60,7 @@ export class UploadStep implements PlanStep<'upload'> {
         ...timedSince(clock, startedAt),
         store: images.kind,
       }),
-      revision,
+      progress.revision,
       ctx,
     );
   }
