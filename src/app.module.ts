@@ -40,6 +40,7 @@ import {
 import { CreateBackupHandler } from './commands/create-backup.handler';
 import { CreateImageHandler } from './commands/create-image.handler';
 import { DeleteImageHandler } from './commands/delete-image.handler';
+import { SetBackupPolicyHandler } from './commands/set-backup-policy.handler';
 import { EventAppender } from './commands/event-appender';
 import { FAULT_INJECTOR, FaultInjector } from './commands/fault-injection';
 import { SyncInstancesHandler } from './commands/sync-instances.handler';
@@ -50,6 +51,9 @@ import { IMAGE_STORE, type ImageStore } from './drivers/image-store.port';
 import { GlanceClient } from './drivers/glance-client';
 import { GlanceImageStore } from './drivers/glance-image-store';
 import { LocalImageStore } from './drivers/local-image-store';
+import { QemuImgLayers } from './drivers/qemu-img-layers';
+import { VirshBackupJobs } from './drivers/virsh-backup-jobs';
+import type { BackupChainDrivers } from './sagas/backup-chain-drivers';
 import { readBootId } from './drivers/host-boot';
 import { QemuImgTool } from './drivers/qemu-img.driver';
 import { VirshHypervisor } from './drivers/virsh.driver';
@@ -72,7 +76,13 @@ import { SnapshotSaga } from './sagas/snapshot.saga';
 import { SnapshotSteps } from './sagas/snapshot-steps';
 import { createServiceStateDataSource } from './service-state.data-source';
 import { ServiceLifecycle } from './service-lifecycle';
-import { PROJECTION_RUNNER, SERVICE_ROLE, STATE_DB, VIEWS_DB } from './di-tokens';
+import {
+  BACKUP_CHAIN_DRIVERS,
+  PROJECTION_RUNNER,
+  SERVICE_ROLE,
+  STATE_DB,
+  VIEWS_DB,
+} from './di-tokens';
 import type { ServiceRole } from './service-role';
 import { everySnapshot, snapshotsOnHost } from './sagas/snapshot-ownership';
 import { ADMIN_TOKEN_BOOTSTRAP } from './admin-token.port';
@@ -100,6 +110,7 @@ export class AppModule {
     preparePrivateDataFiles(storage.privateFiles);
     // An agent speaks for one host: its instances, its snapshots, its staging directory.
     const agentHost = options.role === 'agent' ? config.hostName : null;
+    const layers = new QemuImgLayers();
     const providers: Provider[] = [
       { provide: SNAPLEDGER_CONFIG, useValue: config },
       { provide: LOGGER, useValue: logger },
@@ -163,11 +174,19 @@ export class AppModule {
         inject: [FAULT_INJECTOR],
         useFactory: (faults: FaultInjector): ImageStore => {
           const killAt = (point: string) => faults.hit(`kill-at:${point}`);
-          const local = new LocalImageStore(config.imageDir, killAt, agentHost);
+          const local = new LocalImageStore(config.imageDir, killAt, agentHost, layers);
           const where = config.imageStore;
           if (where.kind === 'local') return local;
           return new GlanceImageStore(local, new GlanceClient(where.url, where.token), killAt);
         },
+      },
+      {
+        provide: BACKUP_CHAIN_DRIVERS,
+        inject: [EVENT_STORE, IMAGE_STORE],
+        useFactory: (log: EventStore, images: ImageStore): BackupChainDrivers | null =>
+          images instanceof LocalImageStore
+            ? { log, store: images, layers, jobs: new VirshBackupJobs(config.libvirtUri) }
+            : null,
       },
       {
         provide: EventAppender,
@@ -198,6 +217,7 @@ export class AppModule {
           CLOCK,
           FAULT_INJECTOR,
           DOMAIN_LIFECYCLE_EVENTS,
+          BACKUP_CHAIN_DRIVERS,
         ],
         useFactory: (
           store: EventStore,
@@ -209,6 +229,7 @@ export class AppModule {
           clock: Clock,
           faults: FaultInjector,
           lifecycle: DomainLifecycleEvents,
+          chains: BackupChainDrivers | null,
         ) =>
           new SnapshotSaga(
             store,
@@ -224,6 +245,7 @@ export class AppModule {
                 faults,
                 deltas: new QemuImgDeltaStore(config.deltaDir),
                 lifecycle,
+                chains,
               },
               readBootId(),
             ),
@@ -269,6 +291,7 @@ export class AppModule {
       CreateImageHandler,
       CreateBackupHandler,
       DeleteImageHandler,
+      SetBackupPolicyHandler,
       SyncInstancesHandler,
       ServiceLifecycle,
     ];

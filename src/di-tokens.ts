@@ -15,3 +15,6 @@ export const STATE_DB = Symbol('ServiceStateDataSource');
 export const SERVICE_ROLE = Symbol('ServiceRole');
 /** The ProjectionRunner; routes wait on it through the ReadYourWrites interface. */
 export const PROJECTION_RUNNER = Symbol('ProjectionRunner');
+
+/** Incremental backups' drivers (BackupChainDrivers), or null with the Glance image store. */
+export const BACKUP_CHAIN_DRIVERS = Symbol('BackupChainDrivers');

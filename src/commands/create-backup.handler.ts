@@ -34,6 +34,7 @@ export class CreateBackupHandler implements ICommandHandler<
       name: request.name,
       metadata: { ...request.metadata, backup_type: request.backupType },
       reservation: { backupType: request.backupType, rotation: request.rotation },
+      ...(request.incremental === undefined ? {} : { incremental: request.incremental }),
       request: command.request,
     });
     return { ...result, rotation: request.rotation };

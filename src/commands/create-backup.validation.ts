@@ -19,7 +19,9 @@ const nonNegativeIntegerSchema = {
 
 /**
  * Nova's schema for the createBackup server action (schemas/create_backup.py, from 2.1):
- * name, backup_type and rotation are required; backup_type is any string; no other keys.
+ * name, backup_type and rotation are required; backup_type is any string. One key of
+ * snapledger's own is accepted besides: `incremental` (a boolean), which overrides the
+ * instance's backup policy for this backup.
  */
 export const createBackupSchema = {
   type: 'object',
@@ -31,6 +33,7 @@ export const createBackupSchema = {
         backup_type: { type: 'string' },
         rotation: nonNegativeIntegerSchema,
         metadata: metadataSchema,
+        incremental: { type: 'boolean' },
       },
       required: ['name', 'backup_type', 'rotation'],
       additionalProperties: false,
@@ -46,6 +49,7 @@ const validateCreateBackupBody = compileNovaSchema<{
     backup_type: string;
     rotation: number | string;
     metadata?: Record<string, string>;
+    incremental?: boolean;
   };
 }>(createBackupSchema);
 
@@ -55,6 +59,8 @@ export interface CreateBackupRequest {
   /** How many backups of this type to keep; 0 keeps none (Nova deletes even the new one). */
   readonly rotation: number;
   readonly metadata: Readonly<Record<string, string>>;
+  /** snapledger's extension: ask for an incremental backup (true) or a whole one (false). */
+  readonly incremental?: boolean;
 }
 
 /**
@@ -75,5 +81,6 @@ export function parseCreateBackupBody(
     backupType: entity.backup_type,
     rotation: Number(entity.rotation),
     metadata,
+    ...(entity.incremental === undefined ? {} : { incremental: entity.incremental }),
   };
 }

@@ -34,6 +34,11 @@ export interface SnapshotRequest {
   readonly metadata: Readonly<Record<string, string>>;
   /** Extra ImageReserved data (createBackup: backupType and rotation). */
   readonly reservation?: Pick<ImageReserved['data'], 'backupType' | 'rotation'>;
+  /**
+   * createBackup: incremental or not, as the request said; absent, the instance's backup
+   * policy decides.
+   */
+  readonly incremental?: boolean;
   readonly request: RequestContext;
 }
 
@@ -93,6 +98,9 @@ export async function requestSnapshot(
     visibility,
     properties,
     ...input.reservation,
+    ...(input.imageType === 'backup' && (input.incremental ?? instance.incrementalBackups)
+      ? { incremental: true }
+      : {}),
   });
   try {
     const result = await appender.append(imageStream(imageId), reserved, 'no_stream', causation);

@@ -29,6 +29,10 @@ export interface ImageState {
   readonly lastProgress: number | null;
   /** From ImageReserved; null before it. */
   readonly description: ImageDescription | null;
+  /** createBackup's backup_type (the rotation series); null for a snapshot. */
+  readonly backupType: string | null;
+  /** The backup was asked to be incremental (ImageReserved.incremental). */
+  readonly incrementalRequested: boolean;
 }
 
 export const initialImageState: ImageState = Object.freeze({
@@ -45,6 +49,8 @@ export const initialImageState: ImageState = Object.freeze({
   failure: null,
   lastProgress: null,
   description: null,
+  backupType: null,
+  incrementalRequested: false,
 });
 
 export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
@@ -68,6 +74,8 @@ export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
           visibility: event.data.visibility ?? 'private',
           properties: event.data.properties,
         },
+        backupType: event.data.backupType ?? null,
+        incrementalRequested: event.data.incremental === true,
       };
     case 'ConversionProgressed':
       return { ...state, lastProgress: event.data.percent };

@@ -20,6 +20,8 @@ export interface InstanceState {
   readonly diskFormat: string | null;
   /** The compute host whose libvirt has the domain (its agent runs the instance's snapshots). */
   readonly host: string | null;
+  /** The backup policy (BackupPolicySet): createBackup asks for incremental backups. */
+  readonly incrementalBackups: boolean;
 }
 
 export const initialInstanceState: InstanceState = Object.freeze({
@@ -37,6 +39,7 @@ export const initialInstanceState: InstanceState = Object.freeze({
   diskPath: null,
   diskFormat: null,
   host: null,
+  incrementalBackups: false,
 });
 
 export function evolveInstance(state: InstanceState, event: InstanceEvent): InstanceState {
@@ -71,6 +74,8 @@ export function evolveInstance(state: InstanceState, event: InstanceEvent): Inst
       return { ...state, powerState: event.data.powerState, savedForImageId: null };
     case 'InstanceDeleted':
       return { ...state, deleted: true };
+    case 'BackupPolicySet':
+      return { ...state, incrementalBackups: event.data.incremental };
     default:
       return state;
   }

@@ -101,7 +101,8 @@ export function nextStep(
       if (plan.mode === 'cold' && !savedByUs) return { kind: 'save' };
       return { kind: 'mark-pending-upload' };
     case 'image_pending_upload':
-      if (plan?.mode === 'live' && !state.mirrored) return { kind: 'mirror' };
+      // A live backup of a chain copies with libvirt's backup job, in its extract step.
+      if (plan?.mode === 'live' && !plan.chain && !state.mirrored) return { kind: 'mirror' };
       if (!image.extracted) return { kind: 'extract' };
       if (deltaLeft) return { kind: 'cleanup' };
       if (savedByUs) return { kind: 'restore' };

@@ -24,6 +24,11 @@ export interface LiveDeltaStore {
   pathOf(imageId: string): string;
   /** Creates the delta afresh (a leftover of an earlier try is replaced). */
   create(imageId: string, source: DeltaSource): Promise<CreatedDelta>;
+  /**
+   * An empty qcow2 with no backing file, in the delta's place: the output of a live backup
+   * job (an incremental backup), which QEMU writes as it writes a delta. Returns its path.
+   */
+  createEmpty(imageId: string, virtualSize: number): Promise<string>;
   exists(imageId: string): Promise<boolean>;
   /** Removes the delta; true when there was one. */
   remove(imageId: string): Promise<boolean>;

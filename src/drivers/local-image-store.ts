@@ -1,13 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream, mkdirSync } from 'node:fs';
-import { open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { digestFile } from './file-digest';
+import type { ImageLayers } from './image-layers.port';
 import type { ImageData, ImageStore, StoredImage } from './image-store.port';
 
 /** A canonical uuid (any version); ids are lower-cased before they become file names. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STAGING_ENTRY =
-  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(partial|staged)$/;
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(partial|staged|flat|[0-9a-f-]{36}\.download)$/;
 
 export class InvalidImageIdError extends Error {
   constructor(readonly imageId: unknown) {
@@ -26,8 +28,12 @@ export function canonicalImageId(imageId: string): string {
  * The local file store (the image directory, SNAPLEDGER_IMAGE_DIR, is <data dir>/images by
  * default):
  *   <image dir>/<uuid>                    stored data
+ *   <image dir>/<uuid>.layer              a backup of a chain: a qcow2 over its parent's
+ *                                         .layer file (or whole, for a chain's root)
  *   <image dir>/.staging/<uuid>.partial   a conversion in progress
  *   <image dir>/.staging/<uuid>.staged    a finished conversion
+ *   <image dir>/.staging/<uuid>.flat, .<uuid>.download
+ *                                         a chain image made whole, to hash or to download
  * Staging and store are on the same filesystem, so committing is a rename, never a copy.
  * An agent stages in .staging/<its host name>/ instead: the image directory is shared by
  * every agent, and each sweeps only its own leftovers. Directories are created (0700) on
@@ -54,6 +60,8 @@ export class LocalImageStore implements ImageStore {
     private readonly onCommitPoint: (point: string) => void = () => undefined,
     /** An agent's host name (validated by hostNameFrom): its own staging directory. */
     stagingName: string | null = null,
+    /** qemu-img's layer operations, for the backups of chains (incremental backups). */
+    private readonly layers: ImageLayers | null = null,
   ) {
     if (!imageDir) throw new Error('LocalImageStore needs an image directory');
     this.imagesDir = resolve(imageDir);
@@ -64,6 +72,11 @@ export class LocalImageStore implements ImageStore {
     const id = canonicalImageId(imageId);
     this.ensureDirs();
     return this.partialFile(id);
+  }
+
+  /** The staged file of a finished conversion (it may not exist). */
+  stagedPath(imageId: string): string {
+    return this.stagedFile(canonicalImageId(imageId));
   }
 
   async prepareStaging(imageId: string): Promise<string> {
@@ -82,15 +95,17 @@ export class LocalImageStore implements ImageStore {
    * of low priority (see file-digest.ts); commit waits for both, so the data is durable before
    * the image can become active. The staged file does not change until commit renames it.
    */
-  async markStaged(imageId: string): Promise<void> {
+  async markStaged(imageId: string, options: { layer?: boolean } = {}): Promise<void> {
     const id = canonicalImageId(imageId);
     const partial = this.partialFile(id);
     const staged = this.stagedFile(id);
     if (!(await isFile(partial))) {
-      if ((await isFile(staged)) || (await isFile(this.storedFile(id)))) return;
+      if ((await isFile(staged)) || (await this.has(id))) return;
       throw new Error(`image ${id}: no partial conversion to mark as staged`);
     }
     await rename(partial, staged);
+    // A layer's own bytes are not what a download returns: commitLayer hashes the whole image.
+    if (options.layer) return;
     const settle = this.settle(staged);
     settle.catch(() => undefined); // commit settles the file again if this failed
     this.settling.set(id, settle);
@@ -159,7 +174,87 @@ export class LocalImageStore implements ImageStore {
   }
 
   async has(imageId: string): Promise<boolean> {
-    return isFile(this.storedFile(canonicalImageId(imageId)));
+    const id = canonicalImageId(imageId);
+    return (await isFile(this.storedFile(id))) || (await isFile(this.layerFile(id)));
+  }
+
+  /**
+   * Moves a file written elsewhere (a backup job's output, in the delta directory QEMU can
+   * reach) in as the image's partial file: a rename, or a copy across filesystems.
+   */
+  async adoptStaging(imageId: string, path: string): Promise<void> {
+    const partial = await this.prepareStaging(imageId);
+    try {
+      await rename(path, partial);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      await copyFile(path, partial);
+      await rm(path, { force: true });
+    }
+  }
+
+  /** What a staged file takes on disk. */
+  async stagedBytes(imageId: string): Promise<number> {
+    return bytesOnDisk(this.stagedFile(canonicalImageId(imageId)));
+  }
+
+  /** The stored file of a chain's image (what a layer over it names as its backing file). */
+  layerPath(imageId: string): string {
+    return this.layerFile(canonicalImageId(imageId));
+  }
+
+  /** What a stored layer takes on disk. */
+  async layerBytes(imageId: string): Promise<number> {
+    return bytesOnDisk(this.layerFile(canonicalImageId(imageId)));
+  }
+
+  /** Is the image stored as a chain's layer? */
+  async isLayer(imageId: string): Promise<boolean> {
+    return isFile(this.layerFile(canonicalImageId(imageId)));
+  }
+
+  /**
+   * Stores a staged chain image: made durable, hashed as the whole image a download returns
+   * (flattened into a scratch file, hashed, removed), and renamed to <uuid>.layer. A layer
+   * must already name its parent's .layer file as its backing file. Idempotent: a stored
+   * layer is hashed again.
+   */
+  async commitLayer(imageId: string): Promise<StoredImage & { bytesStored: number }> {
+    const id = canonicalImageId(imageId);
+    const staged = this.stagedFile(id);
+    const stored = this.layerFile(id);
+    if (await isFile(staged)) {
+      await fsyncPath(staged);
+      await fsyncPath(this.stagingDir);
+      const digest = await this.wholeDigest(id, staged);
+      this.onCommitPoint('commit-settled');
+      await rename(staged, stored);
+      this.onCommitPoint('commit-renamed');
+      await fsyncPath(this.imagesDir);
+      await fsyncPath(this.stagingDir);
+      return { ...digest, bytesStored: await bytesOnDisk(stored) };
+    }
+    if (await isFile(stored)) {
+      return { ...(await this.wholeDigest(id, stored)), bytesStored: await bytesOnDisk(stored) };
+    }
+    throw new Error(`image ${id}: nothing staged and nothing stored`);
+  }
+
+  /** The checksums and size of the whole image the chain ending at `layer` reads as. */
+  async wholeDigest(imageId: string, layer = this.layerPath(imageId)): Promise<StoredImage> {
+    const flat = join(this.stagingDir, `${canonicalImageId(imageId)}.flat`);
+    await rm(flat, { force: true });
+    try {
+      await this.requireLayers().flatten(layer, flat);
+      return await digestFile(flat);
+    } finally {
+      await rm(flat, { force: true });
+    }
+  }
+
+  private requireLayers(): ImageLayers {
+    if (!this.layers) throw new Error('this image store was built without qemu-img layers');
+    return this.layers;
   }
 
   /** Absolute path of the stored data; null when absent. */
@@ -169,34 +264,36 @@ export class LocalImageStore implements ImageStore {
   }
 
   /**
-   * Opens the stored file. The descriptor is held from here, so an image deleted while it
-   * downloads still streams whole.
+   * A chain image, made whole into a scratch file that is unlinked once open: what a
+   * download of it returns, the same bytes its checksums were computed from.
+   */
+  private async openLayer(id: string): Promise<ImageData | null> {
+    if (!(await isFile(this.layerFile(id)))) return null;
+    this.ensureDirs();
+    const scratch = join(this.stagingDir, `${id}.${randomUUID()}.download`);
+    try {
+      await this.requireLayers().flatten(this.layerFile(id), scratch);
+      return await openForReading(scratch);
+    } finally {
+      await rm(scratch, { force: true });
+    }
+  }
+
+  /**
+   * Opens the stored file, or a chain's image made whole (see openLayer). The descriptor is
+   * held from here, so an image deleted while it downloads still streams whole.
    */
   async openData(imageId: string): Promise<ImageData | null> {
-    let handle;
-    try {
-      handle = await open(this.storedFile(canonicalImageId(imageId)), 'r');
-    } catch (error) {
-      if (isNotFound(error)) return null;
-      throw error;
-    }
-    const fd = handle;
-    const { size } = await fd.stat();
-    return {
-      size,
-      read: async (range) =>
-        // The stream owns the descriptor from here: it closes it when it ends or is destroyed.
-        createReadStream('', { fd, autoClose: true, ...(range ?? {}) }),
-      close: () => fd.close(),
-    };
+    const id = canonicalImageId(imageId);
+    return (await openForReading(this.storedFile(id))) ?? this.openLayer(id);
   }
 
   async discard(imageId: string): Promise<void> {
     const id = canonicalImageId(imageId);
     this.settling.delete(id);
     await Promise.all(
-      [this.partialFile(id), this.stagedFile(id), this.storedFile(id)].map((f) =>
-        rm(f, { force: true }),
+      [this.partialFile(id), this.stagedFile(id), this.storedFile(id), this.layerFile(id)].map(
+        (f) => rm(f, { force: true }),
       ),
     );
   }
@@ -232,12 +329,44 @@ export class LocalImageStore implements ImageStore {
     return join(this.imagesDir, id);
   }
 
+  private layerFile(id: string): string {
+    return join(this.imagesDir, `${id}.layer`);
+  }
+
   /** Synchronous because stagingPath is: the directory must exist before qemu-img writes. */
   private ensureDirs(): void {
     if (this.dirsReady) return;
     mkdirSync(this.stagingDir, { recursive: true, mode: 0o700 });
     this.dirsReady = true;
   }
+}
+
+/**
+ * Opens a file for a download; null when absent. The descriptor is held from here, so a file
+ * deleted (or unlinked scratch) while it downloads still streams whole.
+ */
+async function openForReading(path: string): Promise<ImageData | null> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+  const fd = handle;
+  const { size } = await fd.stat();
+  return {
+    size,
+    read: async (range) =>
+      // The stream owns the descriptor from here: it closes it when it ends or is destroyed.
+      createReadStream('', { fd, autoClose: true, ...(range ?? {}) }),
+    close: () => fd.close(),
+  };
+}
+
+/** What a file takes on disk (allocated blocks), not its apparent size. */
+async function bytesOnDisk(path: string): Promise<number> {
+  return (await stat(path)).blocks * 512;
 }
 
 /** fsync of a file or a directory (opened read-only, which Linux allows for both). */

@@ -72,6 +72,17 @@ export class QemuImgDeltaStore implements LiveDeltaStore {
     return { path, overBackingFile: args.includes('-b') };
   }
 
+  async createEmpty(imageId: string, virtualSize: number): Promise<string> {
+    const path = this.pathOf(imageId);
+    if (!Number.isSafeInteger(virtualSize) || virtualSize <= 0) {
+      throw new DiskImageToolError(`invalid virtual size ${virtualSize}`, '');
+    }
+    await this.prepare();
+    await rm(path, { force: true });
+    await this.qemuImg('create', ['create', '-q', '-f', 'qcow2', '--', path, String(virtualSize)]);
+    return path;
+  }
+
   async exists(imageId: string): Promise<boolean> {
     try {
       await access(this.pathOf(imageId), constants.F_OK);

@@ -21,6 +21,12 @@ export type ImageReserved = {
     readonly backupType?: string;
     /** createBackup only: how many backups of this type to keep once this one is active. */
     readonly rotation?: number;
+    /**
+     * createBackup only: the backup was asked to be incremental (the request's `incremental`,
+     * or the instance's backup policy): a layer over the series' newest backup when the plan
+     * can make one. Absent: a whole image, as Nova makes.
+     */
+    readonly incremental?: boolean;
   };
 };
 
@@ -64,8 +70,29 @@ export type Uploaded = {
      * (whose checksum and os_hash_value were checked against ours). Absent in older events: local.
      */
     readonly store?: 'local' | 'glance';
+    /**
+     * A backup that belongs to a chain (see backup-chain.events.ts). `size`, `checksum` and
+     * `osHashValue` are still those of the whole image a download returns.
+     */
+    readonly chain?: UploadedChainLayer;
   };
 };
+
+/** What an incremental (or a chain's first, full) backup stored, as observed after it. */
+export interface UploadedChainLayer {
+  readonly chainId: string;
+  /** `full`: a whole image, the chain's root; `incremental`: a layer over `parentImageId`. */
+  readonly kind: 'full' | 'incremental';
+  readonly parentImageId: string | null;
+  /** Images from the root to this one, both included. */
+  readonly chainLength: number;
+  /** Guest bytes the layer holds (read from qemu-img map: what the copy wrote). */
+  readonly bytesCopied: number;
+  /** Bytes the layer's file takes on disk. */
+  readonly bytesStored: number;
+  /** A full backup asked to be incremental, and why it could not be. */
+  readonly fullReason?: string;
+}
 
 /**
  * The upload to Glance sent this much of the image's data so far: written at most once a

@@ -1,7 +1,9 @@
+import type { BackupChainEvent } from './backup-chain.events';
 import type { ImageEvent } from './image.events';
 import type { InstanceEvent } from './instance.events';
 import type { SnapshotProcessEvent } from './snapshot.events';
 
+export * from './backup-chain.events';
 export * from './event-metadata';
 export * from './image.events';
 export * from './instance.events';
@@ -10,7 +12,7 @@ export * from './stream-names';
 export * from './recorded-event';
 
 /** Every event snapledger writes. `type` is a stable string, never a class name. */
-export type SnapledgerEvent = InstanceEvent | ImageEvent | SnapshotProcessEvent;
+export type SnapledgerEvent = InstanceEvent | ImageEvent | SnapshotProcessEvent | BackupChainEvent;
 export type SnapledgerEventType = SnapledgerEvent['type'];
 export type EventOfType<T extends SnapledgerEventType> = Extract<SnapledgerEvent, { type: T }>;
 

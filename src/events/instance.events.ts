@@ -113,6 +113,16 @@ export type InstanceRestored = {
   readonly data: InstanceRegistered['data'];
 };
 
+/**
+ * The instance's backup policy: with `incremental`, every createBackup of it (the real
+ * `openstack server backup create` included) asks for an incremental backup, unless the
+ * request says otherwise.
+ */
+export type BackupPolicySet = {
+  readonly type: 'BackupPolicySet';
+  readonly data: { readonly instanceId: string; readonly incremental: boolean };
+};
+
 export type InstanceEvent =
   | InstanceRegistered
   | PowerStateSynced
@@ -120,4 +130,5 @@ export type InstanceEvent =
   | DomainSaved
   | DomainRestored
   | InstanceDeleted
-  | InstanceRestored;
+  | InstanceRestored
+  | BackupPolicySet;

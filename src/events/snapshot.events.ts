@@ -33,6 +33,59 @@ export type SnapshotPlanned = {
     readonly compressionNotApplied?: string;
     /** The disk's target device (vda), for the live path's block copy. Absent in older events. */
     readonly diskTarget?: string;
+    /** A backup asked to be incremental: how it is made (see BackupChainPlan). */
+    readonly chain?: BackupChainPlan;
+    /**
+     * A backup asked to be incremental that cannot be part of a chain at all (the store or
+     * the disk cannot hold one), and why: it is made as a plain whole image.
+     */
+    readonly notIncremental?: string;
+  };
+};
+
+/**
+ * How a backup asked to be incremental is made.
+ * - `backup-job` (a running domain): libvirt's push-mode backup job (`virsh backup-begin`)
+ *   copies the disk, whole or only the blocks written since `parentCheckpoint`, into a
+ *   qcow2, and creates `checkpoint` at the same instant. The guest never pauses.
+ * - `compare` (a shut-off domain, with a parent): qemu-img rebase onto the parent writes
+ *   into a new layer only the clusters in which the disk differs from the parent.
+ * - `convert` (a shut-off domain, no parent): the usual whole conversion, a chain's root.
+ */
+export interface BackupChainPlan {
+  readonly method: 'backup-job' | 'compare' | 'convert';
+  readonly backupType: string;
+  /** The chain this backup joins: its root's image id (this image's, for a new chain). */
+  readonly chainId: string;
+  readonly parentImageId: string | null;
+  /** Chain length of the parent (0 without one). */
+  readonly parentChainLength: number;
+  /** The checkpoint the copy starts from (backup-job with a parent). */
+  readonly parentCheckpoint: string | null;
+  /** The checkpoint this backup creates (backup-job), or inherits from its parent (compare). */
+  readonly checkpoint: string | null;
+  /** A full backup although an incremental one was asked for: why. */
+  readonly fullReason: string | null;
+}
+
+/**
+ * A backup's copy finished: what it wrote, as observed in the file it wrote (qemu-img map),
+ * and whether libvirt's job created the checkpoint.
+ */
+export type BlocksCopied = {
+  readonly type: 'BlocksCopied';
+  readonly data: {
+    readonly imageId: string;
+    readonly instanceId: string;
+    readonly method: BackupChainPlan['method'];
+    readonly incremental: boolean;
+    readonly checkpointCreated: string | null;
+    /** Guest bytes written into the layer. */
+    readonly bytesCopied: number;
+    /** Bytes the layer file takes on disk. */
+    readonly bytesStored: number;
+    readonly startedAt: string;
+    readonly durationMs: number;
   };
 };
 
@@ -182,4 +235,5 @@ export type SnapshotProcessEvent =
   | GuestQuiesced
   | QuiesceSkipped
   | DiskMirrored
-  | DeltaRemoved;
+  | DeltaRemoved
+  | BlocksCopied;

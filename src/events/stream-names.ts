@@ -1,12 +1,14 @@
 /**
  * The only module that builds or parses stream names.
  * One stream per aggregate: instance-<uuid>, image-<uuid>, and the snapshot
- * process manager's own stream, snapshot-<image uuid>.
+ * process manager's own stream, snapshot-<image uuid>, and an instance's backup chains,
+ * backup-chain-<instance uuid>.
  */
 export const StreamCategory = {
   Instance: 'instance',
   Image: 'image',
   Snapshot: 'snapshot',
+  BackupChain: 'backup-chain',
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -14,6 +16,8 @@ export const instanceStream = (instanceId: string): string =>
   `${StreamCategory.Instance}-${instanceId}`;
 export const imageStream = (imageId: string): string => `${StreamCategory.Image}-${imageId}`;
 export const snapshotStream = (imageId: string): string => `${StreamCategory.Snapshot}-${imageId}`;
+export const backupChainStream = (instanceId: string): string =>
+  `${StreamCategory.BackupChain}-${instanceId}`;
 
 export interface ParsedStreamName {
   readonly category: StreamCategory;
@@ -21,10 +25,12 @@ export interface ParsedStreamName {
 }
 
 export function parseStreamName(stream: string): ParsedStreamName {
-  const dash = stream.indexOf('-');
-  if (dash <= 0) throw new Error(`not a snapledger stream name: ${stream}`);
-  const category = stream.slice(0, dash);
-  const known = Object.values(StreamCategory) as string[];
-  if (!known.includes(category)) throw new Error(`unknown stream category: ${category}`);
-  return { category: category as StreamCategory, id: stream.slice(dash + 1) };
+  // The longest category first: `backup-chain-` holds a dash of its own.
+  const known = (Object.values(StreamCategory) as string[]).sort((a, b) => b.length - a.length);
+  const category = known.find((c) => stream.startsWith(`${c}-`) && stream.length > c.length + 1);
+  if (!category) {
+    if (stream.indexOf('-') <= 0) throw new Error(`not a snapledger stream name: ${stream}`);
+    throw new Error(`unknown stream category: ${stream.slice(0, stream.indexOf('-'))}`);
+  }
+  return { category: category as StreamCategory, id: stream.slice(category.length + 1) };
 }

@@ -24,7 +24,10 @@ export class AuditLogProjection implements Projection {
     const category = streamCategory(event.streamName);
     const imageId =
       idFrom(event.data, 'imageId') ??
-      (category && category.category !== StreamCategory.Instance ? category.id : null);
+      idFrom(event.data, 'removedImageId') ??
+      (category?.category === StreamCategory.Image || category?.category === StreamCategory.Snapshot
+        ? category.id
+        : null);
     const image =
       imageId === null
         ? null
@@ -35,7 +38,10 @@ export class AuditLogProjection implements Projection {
     // Events such as ConversionProgressed name only the image: its row names the instance.
     const instanceId =
       idFrom(event.data, 'instanceId') ??
-      (category?.category === StreamCategory.Instance ? category.id : null) ??
+      (category?.category === StreamCategory.Instance ||
+      category?.category === StreamCategory.BackupChain
+        ? category.id
+        : null) ??
       image?.instanceId ??
       null;
     const instance =
@@ -93,7 +99,7 @@ function streamCategory(streamName: string): { category: string; id: string } | 
   }
 }
 
-function idFrom(data: unknown, key: 'instanceId' | 'imageId'): string | null {
+function idFrom(data: unknown, key: 'instanceId' | 'imageId' | 'removedImageId'): string | null {
   if (typeof data !== 'object' || data === null) return null;
   const value = (data as Record<string, unknown>)[key];
   return typeof value === 'string' && value.length > 0 ? value : null;
@@ -168,6 +174,34 @@ export function summarize(recorded: RecordedEvent): string {
     }
     case 'DomainSaveStarted':
       return 'domain save started';
+    case 'BackupPolicySet':
+      return event.data.incremental
+        ? 'backup policy: incremental backups'
+        : 'backup policy: whole backups';
+    case 'BlocksCopied': {
+      const d = event.data;
+      const what = d.incremental ? 'changed blocks copied' : 'whole disk copied';
+      const checkpoint = d.checkpointCreated ? `, checkpoint ${d.checkpointCreated} created` : '';
+      return `${what} (${d.method}): ${d.bytesCopied} bytes, ${d.bytesStored} bytes stored, in ${d.durationMs} ms${checkpoint}`;
+    }
+    case 'ChainLayerAdded': {
+      const d = event.data;
+      return d.parentImageId === null
+        ? `backup ${d.imageId} starts a chain of series "${d.backupType}"`
+        : `backup ${d.imageId} added to its chain over ${d.parentImageId}`;
+    }
+    case 'LayerMergeStarted': {
+      const d = event.data;
+      return d.childImageId === null
+        ? `image ${d.removedImageId} leaves its chain (nothing lies over it)`
+        : `merging image ${d.removedImageId} into ${d.childImageId}, which will lie over ${d.newParentImageId ?? 'nothing (whole)'}`;
+    }
+    case 'LayerMerged': {
+      const d = event.data;
+      return d.childImageId === null
+        ? `image ${d.removedImageId} left its chain`
+        : `image ${d.removedImageId} merged into ${d.childImageId} in ${d.durationMs} ms`;
+    }
     case 'DowntimeObserved': {
       const d = event.data;
       if (d.intervals.length === 0) return 'libvirt saw no downtime';

@@ -79,6 +79,12 @@ export class InstanceViewProjection implements Projection {
           { powerState: event.data.powerState, updatedAt: at },
         );
         return;
+      case 'BackupPolicySet':
+        await repo.update(
+          { id: event.data.instanceId },
+          { incrementalBackups: event.data.incremental, updatedAt: at },
+        );
+        return;
       case 'InstanceDeleted':
         // As Nova shows a deleted server to admins: vm_state deleted, no task, no power.
         await repo.update(

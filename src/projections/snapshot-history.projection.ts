@@ -1,5 +1,5 @@
-import type { EntityManager } from 'typeorm';
-import { isRequestedTaskState } from '../events';
+import { MoreThan, type EntityManager, type Repository } from 'typeorm';
+import { isRequestedTaskState, type LayerMerged, type SnapshotPlanned } from '../events';
 import type { RecordedEvent } from '../events/recorded-event';
 import { InstanceView } from './entities/instance-view.entity';
 import {
@@ -55,6 +55,11 @@ export class SnapshotHistoryProjection implements Projection {
       return;
     }
 
+    if (event.type === 'LayerMerged') {
+      await applyLayerMerged(event.data, repo);
+      return;
+    }
+
     if (event.type === 'ImageReserved') {
       const d = event.data;
       const instance = await manager.findOne(InstanceView, {
@@ -80,6 +85,13 @@ export class SnapshotHistoryProjection implements Projection {
         downtimeIntervals: [],
         guestFrozenMs: null,
         instanceDeletedAt: null,
+        backupKind: null,
+        fullReason: null,
+        chainId: null,
+        chainParentId: null,
+        chainLength: null,
+        bytesCopied: null,
+        bytesStored: null,
         retries: 0,
         queued: false,
         requestedAt: at,
@@ -108,6 +120,7 @@ export class SnapshotHistoryProjection implements Projection {
       case 'ImageDeleted':
       case 'DomainSaveStarted':
       case 'DowntimeObserved':
+      case 'BlocksCopied':
         imageId = event.data.imageId;
         break;
       default:
@@ -157,7 +170,7 @@ export class SnapshotHistoryProjection implements Projection {
         break;
       }
       case 'SnapshotPlanned': {
-        patch = { mode: event.data.mode, steps: step('plan', at, 0) };
+        patch = { mode: event.data.mode, steps: step('plan', at, 0), ...chainPlanned(event.data) };
         // A domain that was already off cannot be taken down by the snapshot.
         const prior = event.data.priorPowerState;
         if (prior !== 'running' && prior !== 'paused') patch.downtimeMs = 0;
@@ -205,13 +218,28 @@ export class SnapshotHistoryProjection implements Projection {
         Object.assign(patch, withDowntime({ ...row, downtimeIntervals: records }, []));
         break;
       }
-      case 'Uploaded':
+      case 'BlocksCopied':
+        patch = { bytesCopied: event.data.bytesCopied, bytesStored: event.data.bytesStored };
+        break;
+      case 'Uploaded': {
+        const chain = event.data.chain;
         patch = {
           steps: step('upload', event.data.startedAt, event.data.durationMs),
           progress: 100,
+          ...(chain
+            ? {
+                backupKind: chain.kind,
+                chainId: chain.chainId,
+                chainParentId: chain.parentImageId,
+                chainLength: chain.chainLength,
+                bytesCopied: chain.bytesCopied,
+                bytesStored: chain.bytesStored,
+              }
+            : {}),
         };
         if (row.result === 'running') patch.result = 'active';
         break;
+      }
       case 'SnapshotFailed':
         if (row.result !== 'running') return;
         patch = { result: 'killed', failedStep: event.data.step, failureReason: event.data.reason };
@@ -252,6 +280,47 @@ export class SnapshotHistoryProjection implements Projection {
         return;
     }
     await repo.update({ imageId }, patch);
+  }
+}
+
+/** What the plan says of a backup asked to be incremental. */
+function chainPlanned(
+  plan: SnapshotPlanned['data'],
+): Partial<Pick<SnapshotHistory, 'backupKind' | 'fullReason' | 'chainId' | 'chainParentId'>> {
+  if (plan.notIncremental) return { backupKind: 'full', fullReason: plan.notIncremental };
+  if (!plan.chain) return {};
+  return {
+    backupKind: plan.chain.parentImageId === null ? 'full' : 'incremental',
+    fullReason: plan.chain.fullReason,
+    chainId: plan.chain.chainId,
+    chainParentId: plan.chain.parentImageId,
+  };
+}
+
+/**
+ * An image left its chain: the layer over it now lies over its parent and takes more room,
+ * and every image above it in the chain is one shorter from the root.
+ */
+async function applyLayerMerged(
+  merged: LayerMerged['data'],
+  repo: Repository<SnapshotHistory>,
+): Promise<void> {
+  const removed = await repo.findOneBy({ imageId: merged.removedImageId });
+  if (merged.childImageId !== null) {
+    await repo.update(
+      { imageId: merged.childImageId },
+      { chainParentId: merged.newParentImageId, bytesStored: merged.childBytesStored },
+    );
+  }
+  if (removed?.chainId && removed.chainLength !== null) {
+    const above = await repo.find({
+      where: { chainId: removed.chainId, chainLength: MoreThan(removed.chainLength) },
+      select: { imageId: true, chainLength: true },
+    });
+    for (const row of above) {
+      if (row.imageId === removed.imageId || row.chainLength === null) continue;
+      await repo.update({ imageId: row.imageId }, { chainLength: row.chainLength - 1 });
+    }
   }
 }
 

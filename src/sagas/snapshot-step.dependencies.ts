@@ -7,6 +7,7 @@ import type { DomainLifecycleEvents } from '../drivers/domain-lifecycle.port';
 import type { Hypervisor } from '../drivers/hypervisor.port';
 import type { ImageStore } from '../drivers/image-store.port';
 import type { LiveDeltaStore } from '../drivers/live-delta.port';
+import type { BackupChainDrivers } from './backup-chain-drivers';
 
 /** What the snapshot steps (src/sagas/steps/) act through. */
 export interface SnapshotStepDependencies {
@@ -21,4 +22,6 @@ export interface SnapshotStepDependencies {
   readonly deltas: LiveDeltaStore;
   /** libvirt's lifecycle events: each snapshot watches its domain's downtime in them. */
   readonly lifecycle: DomainLifecycleEvents;
+  /** Incremental backups' chains; null when the image store cannot keep them (Glance). */
+  readonly chains: BackupChainDrivers | null;
 }

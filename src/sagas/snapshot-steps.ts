@@ -1,4 +1,5 @@
-import type { SnapshotStep, SnapshotStepRetried } from '../events';
+import type { CausationContext, SnapshotStep, SnapshotStepRetried } from '../events';
+import { BackupChainMerge } from './backup-chain-merge';
 import type { DowntimeWatch, WatchedDomain } from './downtime-watch';
 import { DowntimeRecorder } from './downtime-recorder';
 import type { SnapshotAction } from '../domain/snapshot-next-step';
@@ -37,6 +38,7 @@ export class SnapshotSteps {
   private readonly steps: SnapshotStepTable;
   private readonly failStep: FailStep;
   private readonly downtime: DowntimeRecorder;
+  private readonly chainMerge: BackupChainMerge;
 
   constructor(
     private readonly deps: SnapshotStepDependencies,
@@ -46,6 +48,7 @@ export class SnapshotSteps {
     const { appender } = deps;
     this.failStep = new FailStep(deps);
     this.downtime = new DowntimeRecorder(deps);
+    this.chainMerge = new BackupChainMerge(deps);
     this.steps = {
       begin: new TaskTransitionStep(appender, 'begin', taskMoves.begin),
       plan: new PlanStep(deps),
@@ -105,9 +108,12 @@ export class SnapshotSteps {
     await recordRetry(this.deps.appender, state, retry);
   }
 
-  /** Removes an image's data (a deleted image's); absent data is fine. */
-  async discardData(imageId: string): Promise<void> {
-    await this.deps.images.discard(imageId);
+  /**
+   * Removes a deleted image's data; absent data is fine. An image of a backup chain leaves
+   * its chain first (see BackupChainMerge).
+   */
+  async discardData(imageId: string, origin: CausationContext): Promise<void> {
+    await this.chainMerge.removeImage(imageId, origin);
   }
 
   /** Starts watching the planned snapshot's domain for downtime (see DowntimeRecorder). */

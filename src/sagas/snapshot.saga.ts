@@ -9,6 +9,7 @@ import { type EventStore, WrongExpectedRevisionError } from '../event-store/even
 import type { EventAppender } from '../commands/event-appender';
 import {
   isRequestedTaskState,
+  type CausationContext,
   type ImageDeleted,
   type ImageReserved,
   type RecordedEvent,
@@ -232,7 +233,12 @@ export class SnapshotSaga {
           finished = data.imageId;
         }
       } else if (event.type === 'ImageDeleted') {
-        await this.onImageDeleted(manager, event.data as ImageDeleted['data']);
+        await this.onImageDeleted(manager, event.data as ImageDeleted['data'], {
+          actor: event.metadata.actor,
+          requestId: event.metadata.requestId,
+          correlationId: event.metadata.correlationId,
+          causationId: event.metadata.eventId,
+        });
       } else if (event.type === 'ImageReserved') {
         const data = event.data as ImageReserved['data'];
         launch = await this.record(
@@ -288,7 +294,11 @@ export class SnapshotSaga {
    * state, discarding the data. A deleted image whose snapshot has finished only has its data
    * removed, here, before the checkpoint moves past the event, so a crash repeats it.
    */
-  private async onImageDeleted(manager: EntityManager, data: ImageDeleted['data']): Promise<void> {
+  private async onImageDeleted(
+    manager: EntityManager,
+    data: ImageDeleted['data'],
+    origin: CausationContext,
+  ): Promise<void> {
     const process = await manager
       .getRepository(SnapshotProcessRecord)
       .findOneBy({ imageId: data.imageId });
@@ -296,7 +306,7 @@ export class SnapshotSaga {
       this.currentStep.get(data.imageId)?.abort(new Error('the image was deleted'));
       return;
     }
-    await this.steps.discardData(data.imageId);
+    await this.steps.discardData(data.imageId, origin);
   }
 
   /**

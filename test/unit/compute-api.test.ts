@@ -62,6 +62,7 @@ function instance(n: number, projectId: string, over: Partial<InstanceView> = {}
     updatedAt: `2025-01-0${n === 4 ? 3 : n}T00:00:00.500Z`,
     deleted: false,
     deletedAt: null,
+    incrementalBackups: false,
     ...over,
   };
 }

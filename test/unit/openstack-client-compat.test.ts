@@ -47,6 +47,7 @@ const INSTANCE: InstanceView = {
   updatedAt: '2025-01-01T00:00:00.500Z',
   deleted: false,
   deletedAt: null,
+  incrementalBackups: false,
 };
 const shapeAt = (minor: number, admin = false) =>
   serverDetailShape(INSTANCE, { version: v(minor), publicUrl: 'http://sl', admin });

@@ -1,4 +1,6 @@
 import {
+  BadRequestException,
+  Body,
   ConflictException,
   Controller,
   Get,
@@ -7,10 +9,15 @@ import {
   NotFoundException,
   Param,
   Post,
+  Put,
   Query,
   Req,
   Res,
 } from '@nestjs/common';
+import {
+  SetBackupPolicyCommand,
+  type SetBackupPolicyResult,
+} from '../../commands/set-backup-policy.command';
 import { isAdmin, type RequestContext } from '../../domain/request-context';
 import {
   SyncInstancesCommand,
@@ -45,6 +52,7 @@ const instanceShape = (i: InstanceView, admin: boolean) => ({
   vcpus: i.vcpus,
   memory_mib: i.memoryMiB,
   host: admin ? i.host : null,
+  backup_policy: { incremental: i.incrementalBackups },
   created_at: i.createdAt,
   updated_at: i.updatedAt,
 });
@@ -118,6 +126,33 @@ export class InstancesController {
       return;
     }
     res.status(200).type('application/json').send(cached.body);
+  }
+
+  /**
+   * The instance's backup policy: `{"incremental": true}` makes every createBackup of it
+   * incremental (the real openstack client's included), unless the request says otherwise.
+   */
+  @Put('instances/:id/backup-policy')
+  @HttpCode(200)
+  async setBackupPolicy(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Caller() caller: RequestContext,
+  ) {
+    const incremental =
+      typeof body === 'object' && body !== null && !Array.isArray(body)
+        ? (body as Record<string, unknown>)['incremental']
+        : undefined;
+    const keys = typeof body === 'object' && body !== null ? Object.keys(body) : [];
+    if (typeof incremental !== 'boolean' || keys.length !== 1) {
+      throw new BadRequestException(
+        'The body must be {"incremental": true} or {"incremental": false}, with no other keys.',
+      );
+    }
+    const result = await this.commands.execute<SetBackupPolicyCommand, SetBackupPolicyResult>(
+      new SetBackupPolicyCommand(id, incremental, caller),
+    );
+    return { backup_policy: { incremental: result.incremental } };
   }
 
   /**

@@ -25,6 +25,18 @@ export const snapshotShape = (s: SnapshotHistory) => ({
     ongoing: r.ongoing,
   })),
   guest_frozen_ms: s.guestFrozenMs,
+  backup:
+    s.backupKind === null
+      ? null
+      : {
+          kind: s.backupKind,
+          full_reason: s.fullReason,
+          chain_id: s.chainId,
+          parent_image_id: s.chainParentId,
+          chain_length: s.chainLength,
+          bytes_copied: s.bytesCopied,
+          bytes_stored: s.bytesStored,
+        },
   instance_deleted_at: s.instanceDeletedAt,
   retries: s.retries,
   queued: s.queued,

@@ -71,4 +71,8 @@ export class InstanceView {
   /** ISO-8601: occurredAt of InstanceDeleted; null while it exists. */
   @Column({ type: 'text', nullable: true })
   deletedAt!: string | null;
+
+  /** The backup policy (BackupPolicySet): createBackup makes incremental backups. */
+  @Column({ type: 'boolean', default: false })
+  incrementalBackups!: boolean;
 }

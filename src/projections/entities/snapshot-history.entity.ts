@@ -113,6 +113,38 @@ export class SnapshotHistory {
   queued!: boolean;
 
   /**
+   * A backup asked to be incremental: `incremental` (a layer over chainParentId) or `full`
+   * (a whole image, with fullReason saying why it could not be incremental); null for every
+   * other snapshot.
+   */
+  @Column({ type: 'text', nullable: true })
+  backupKind!: 'full' | 'incremental' | null;
+
+  /** Why an incremental backup was asked and a full one made; null otherwise. */
+  @Column({ type: 'text', nullable: true })
+  fullReason!: string | null;
+
+  /** The chain the backup belongs to (its first image's id); null outside a chain. */
+  @Column({ type: 'text', nullable: true })
+  chainId!: string | null;
+
+  /** The image this backup's layer lies over now (merges move it); null for a chain's root. */
+  @Column({ type: 'text', nullable: true })
+  chainParentId!: string | null;
+
+  /** Images from the chain's root to this one, both included, as the chain is now. */
+  @Column({ type: 'integer', nullable: true })
+  chainLength!: number | null;
+
+  /** Guest bytes the backup copied into its layer (observed in the layer file). */
+  @Column({ type: 'integer', nullable: true })
+  bytesCopied!: number | null;
+
+  /** Bytes the backup's layer takes on disk, as it is now (a merge makes it grow). */
+  @Column({ type: 'integer', nullable: true })
+  bytesStored!: number | null;
+
+  /**
    * ISO-8601: when the instance was deleted (its domain left libvirt) after or during this
    * snapshot; null while it exists. The snapshot and its image stay readable.
    */

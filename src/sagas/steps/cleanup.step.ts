@@ -6,7 +6,9 @@ import { appendToSnapshot, timedSince } from './step-appends';
 
 /**
  * Live path (and its compensation): removes the delta and any copy job of ours still on the
- * disk (a crash mid-mirror leaves one). Check, then act: both may already be gone.
+ * disk (a crash mid-mirror leaves one). Check, then act: both may already be gone. A live
+ * backup of a chain has a backup job instead of a block copy, and its output file in the
+ * delta's place.
  */
 export class CleanupStep implements PlanStep<'cleanup'> {
   readonly action = 'cleanup';
@@ -20,7 +22,13 @@ export class CleanupStep implements PlanStep<'cleanup'> {
     const instanceId = plan.instanceId;
     const startedAt = clock.now();
     let abortedJob = false;
-    if (plan.diskTarget) {
+    const chains = this.deps.chains;
+    if (plan.chain && chains) {
+      abortedJob = await chains.jobs.abortBackup(instanceId).catch((error: unknown) => {
+        if (error instanceof DomainNotFoundError) return false;
+        throw error;
+      });
+    } else if (plan.diskTarget) {
       abortedJob = await hypervisor
         .abortMirror(instanceId, plan.diskTarget, deltas.pathOf(imageId))
         .catch((error: unknown) => {

@@ -6,7 +6,8 @@ import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import { StagingSpace } from '../space-check';
 import type { PlanStep } from './snapshot-step.handler';
-import { ImageProgressWriter, timedSince } from './step-appends';
+import { copyChainLayer } from './chain-copy';
+import { appendToSnapshot, ImageProgressWriter, timedSince } from './step-appends';
 
 /** How often the newest qemu-img progress is written while converting. */
 const PROGRESS_SAMPLE_MS = 1000;
@@ -26,6 +27,23 @@ export class ExtractStep implements PlanStep<'extract'> {
     const { images, disks, appender, clock, config, faults } = this.deps;
     const { imageId, plan, origin: ctx } = state;
     const startedAt = clock.now();
+    if (plan.chain) {
+      const copied = await copyChainLayer(this.deps, state, plan.chain, signal);
+      await appendToSnapshot(appender, state, [{ type: 'BlocksCopied', data: copied }]);
+      faults.failIfArmed('extract-converted');
+      await appender.append(
+        imageStream(imageId),
+        decideExtracted(state.image, {
+          diskFormat: 'qcow2',
+          virtualSize: plan.virtualSize,
+          ...timedSince(clock, startedAt),
+          bootId: this.bootId,
+        }),
+        state.imageRevision,
+        ctx,
+      );
+      return;
+    }
     // Always convert: a staged file without ImageExtracted in the log may predate a power
     // loss and hold less than it should; the source is still quiescent, so convert again.
     const { source, sourceFormat } = await this.source(state);

@@ -1,4 +1,10 @@
+import { planBackupChain } from '../../domain/backup-chain.decider';
+import { newestOfSeries, type ChainMember } from '../../domain/backup-chain.state';
+import { foldImage } from '../../domain/image.state';
 import { SNAPSHOT_ALLOWED_VM_STATES } from '../../domain/instance.decider';
+import type { DomainDetails } from '../../drivers/hypervisor.port';
+import { imageStream } from '../../events';
+import { loadBackupChains } from '../backup-chain-drivers';
 import { novaStateOf } from '../../domain/nova-state.mapping';
 import { PermanentStepError } from '../permanent-step.error';
 import type { SnapshotPlan, RequestedSnapshot } from '../../domain/snapshot-process.state';
@@ -55,7 +61,7 @@ export class PlanStep implements RequestStep<'plan'> {
       shared: running,
       format: sourceFormat,
     });
-    return {
+    const base: SnapshotPlan = {
       imageId: state.imageId,
       instanceId,
       mode: live ? 'live' : running ? 'cold' : 'offline',
@@ -69,5 +75,76 @@ export class PlanStep implements RequestStep<'plan'> {
       virtualSize: info.virtualSize,
       ...(live ? { diskTarget: domain.snapshotDisk.target } : {}),
     };
+    const { image } = state;
+    if (image.imageType !== 'backup' || !image.incrementalRequested || image.backupType === null) {
+      return base;
+    }
+    return this.planChain(base, domain, running, image.backupType);
+  }
+
+  /**
+   * A backup asked to be incremental: a layer over the series' newest chain image, or a full
+   * backup that starts a chain, or (store or disk cannot hold chains) the plain plan.
+   */
+  private async planChain(
+    base: SnapshotPlan,
+    domain: DomainDetails,
+    running: boolean,
+    backupType: string,
+  ): Promise<SnapshotPlan> {
+    const drivers = this.deps.chains;
+    const chains = drivers ? (await loadBackupChains(drivers.log, base.instanceId)).state : null;
+    const newest = chains ? newestOfSeries(chains, backupType) : null;
+    const usable = newest ? await this.usable(newest) : null;
+    const liveQcow2 = running && base.sourceFormat === 'qcow2' && drivers !== null;
+    const checkpoints = liveQcow2 ? await drivers.jobs.checkpoints(domain.name) : [];
+    const since = newest?.checkpoint ?? null;
+    const checkpointFault =
+      liveQcow2 && since !== null && checkpoints.includes(since)
+        ? await drivers.jobs.pendingBytes(domain.name, since).then(
+            () => null,
+            (error: unknown) => (error instanceof Error ? error.message : String(error)),
+          )
+        : null;
+    const decided = planBackupChain({
+      imageId: base.imageId,
+      backupType,
+      chains: chains ?? { members: new Map(), merging: new Map(), added: 0 },
+      running,
+      diskFormat: base.sourceFormat,
+      storeKind: drivers ? 'local' : 'glance',
+      newestUsable: () => usable ?? { ok: true },
+      checkpoints,
+      checkpointFault,
+    });
+    if ('chained' in decided) return { ...base, notIncremental: decided.reason };
+    const { compression, compressionNotApplied, ...rest } = base;
+    return {
+      ...rest,
+      mode: running ? 'live' : 'offline',
+      targetFormat: 'qcow2',
+      ...(compression
+        ? { compressionNotApplied: 'a backup of a chain is a qcow2 layer, written uncompressed' }
+        : compressionNotApplied
+          ? { compressionNotApplied }
+          : {}),
+      ...(running ? { diskTarget: domain.snapshotDisk?.target ?? '' } : {}),
+      chain: decided,
+    };
+  }
+
+  /** Can a new layer lie over this chain image? It must be active, with its data stored. */
+  private async usable(member: ChainMember): Promise<{ ok: true } | { ok: false; why: string }> {
+    const drivers = this.deps.chains;
+    if (!drivers) return { ok: true };
+    const image = foldImage((await drivers.log.readStream(imageStream(member.imageId))) as never);
+    if (image.status !== 'active') return { ok: false, why: `is ${String(image.status)}` };
+    if (!(await drivers.store.isLayer(member.imageId))) {
+      return {
+        ok: false,
+        why: 'has no data in the image store (was it removed outside snapledger?)',
+      };
+    }
+    return { ok: true };
   }
 }

@@ -1,5 +1,7 @@
+import { chainLengthOf } from '../../domain/backup-chain.state';
 import { decideUploaded, decideUploadProgress } from '../../domain/image.decider';
-import { imageStream } from '../../events';
+import { backupChainStream, imageStream, type BackupChainPlan } from '../../events';
+import { loadBackupChains } from '../backup-chain-drivers';
 import type { ImageRecord } from '../../drivers/image-store.port';
 import { PermanentStepError } from '../permanent-step.error';
 import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
@@ -28,6 +30,7 @@ export class UploadStep implements PlanStep<'upload'> {
     const { appender, clock, images } = this.deps;
     const { imageId, plan, origin: ctx } = state;
     await this.requireDurableExtraction(state);
+    if (plan.chain) return this.storeChainImage(state, plan.chain);
     const record = this.recordOf(state);
     const startedAt = clock.now();
     let totalBytes = 0;
@@ -61,6 +64,72 @@ export class UploadStep implements PlanStep<'upload'> {
         store: images.kind,
       }),
       progress.revision,
+      ctx,
+    );
+  }
+
+  /**
+   * A backup of a chain: stored as a layer (hashed as the whole image a download returns),
+   * added to its instance's backup-chain stream, then recorded as uploaded with what it holds.
+   */
+  private async storeChainImage(state: PlannedSnapshot, chain: BackupChainPlan): Promise<void> {
+    const { appender, clock } = this.deps;
+    const drivers = this.deps.chains;
+    if (!drivers) throw new PermanentStepError('this image store cannot keep backup chains');
+    const { imageId, plan, origin: ctx } = state;
+    const parent = chain.parentImageId;
+    if (parent !== null && !(await drivers.store.isLayer(parent))) {
+      throw new PermanentStepError(
+        `the parent backup ${parent} was deleted while this backup ran; the layer over it cannot be kept`,
+      );
+    }
+    const startedAt = clock.now();
+    const stored = await drivers.store.commitLayer(imageId);
+    const chains = await loadBackupChains(drivers.log, plan.instanceId);
+    if (!chains.state.members.has(imageId)) {
+      await appender.append(
+        backupChainStream(plan.instanceId),
+        [
+          {
+            type: 'ChainLayerAdded',
+            data: {
+              instanceId: plan.instanceId,
+              imageId,
+              backupType: chain.backupType,
+              chainId: chain.chainId,
+              parentImageId: parent,
+              checkpoint: chain.checkpoint,
+            },
+          },
+        ],
+        chains.revision,
+        ctx,
+      );
+    }
+    const bytesCopied = await drivers.layers.topLayerBytes(drivers.store.layerPath(imageId));
+    await appender.append(
+      imageStream(imageId),
+      decideUploaded(state.image, {
+        size: stored.size,
+        virtualSize: plan.virtualSize,
+        checksum: stored.checksum,
+        osHashAlgo: 'sha512',
+        osHashValue: stored.osHashValue,
+        diskFormat: 'qcow2',
+        containerFormat: 'bare',
+        ...timedSince(clock, startedAt),
+        store: 'local',
+        chain: {
+          chainId: chain.chainId,
+          kind: parent === null ? 'full' : 'incremental',
+          parentImageId: parent,
+          chainLength: (parent === null ? 0 : chainLengthOf(chains.state, parent)) + 1,
+          bytesCopied,
+          bytesStored: stored.bytesStored,
+          ...(chain.fullReason === null ? {} : { fullReason: chain.fullReason }),
+        },
+      }),
+      state.imageRevision,
       ctx,
     );
   }

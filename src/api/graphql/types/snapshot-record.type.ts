@@ -1,4 +1,4 @@
-import { Field, ID, Int, ObjectType } from '@nestjs/graphql';
+import { Field, Float, ID, Int, ObjectType } from '@nestjs/graphql';
 import { Connection } from '../connection';
 
 /** One step of a snapshot with its timing. */
@@ -104,6 +104,46 @@ export class SnapshotRecord {
     description: "How long the guest's filesystems stayed frozen (live path, guest agent).",
   })
   guestFrozenMs!: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'A backup asked to be incremental: `incremental` (a layer over chainParentId) or `full`; null for other snapshots.',
+  })
+  backupKind!: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why an incremental backup was asked and a full one made.',
+  })
+  fullReason!: string | null;
+
+  @Field(() => ID, { nullable: true, description: "The backup's chain (its first image's id)." })
+  chainId!: string | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The image this layer lies over now; null for a chain root.',
+  })
+  chainParentId!: string | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Images from the root to this one, both included, as the chain is now.',
+  })
+  chainLength!: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Guest bytes the backup copied into its layer.',
+  })
+  bytesCopied!: number | null;
+
+  @Field(() => Float, {
+    nullable: true,
+    description: "Bytes the backup's layer takes on disk now.",
+  })
+  bytesStored!: number | null;
 
   @Field(() => String, {
     nullable: true,
