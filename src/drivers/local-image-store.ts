@@ -242,7 +242,8 @@ export class LocalImageStore implements ImageStore {
 
   /** The checksums and size of the whole image the chain ending at `layer` reads as. */
   async wholeDigest(imageId: string, layer = this.layerPath(imageId)): Promise<StoredImage> {
-    const flat = join(this.stagingDir, `${canonicalImageId(imageId)}.flat`);
+    const id = canonicalImageId(imageId);
+    const flat = join(this.stagingDir, `${id}.flat`);
     await rm(flat, { force: true });
     try {
       await this.requireLayers().flatten(layer, flat);
@@ -270,6 +271,7 @@ export class LocalImageStore implements ImageStore {
   private async openLayer(id: string): Promise<ImageData | null> {
     if (!(await isFile(this.layerFile(id)))) return null;
     this.ensureDirs();
+    // A name of its own per download: two downloads of one image never share a file.
     const scratch = join(this.stagingDir, `${id}.${randomUUID()}.download`);
     try {
       await this.requireLayers().flatten(this.layerFile(id), scratch);

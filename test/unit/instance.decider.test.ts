@@ -133,6 +133,7 @@ describe('instance state (evolveInstance / foldInstance)', () => {
       savedForImageId: null,
       diskPath: '/var/lib/libvirt/images/vm-alpha.qcow2',
       diskFormat: 'qcow2',
+      incrementalBackups: false,
       host: 'host-1',
     });
   });
