@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { imageStream, instanceStream, parseStreamName, snapshotStream } from '../../src/events';
+import {
+  backupChainStream,
+  imageStream,
+  instanceStream,
+  parseStreamName,
+  snapshotStream,
+} from '../../src/events';
 
 describe('stream names', () => {
   it('round-trips every category', () => {
@@ -7,8 +13,12 @@ describe('stream names', () => {
     expect(parseStreamName(instanceStream(id))).toEqual({ category: 'instance', id });
     expect(parseStreamName(imageStream(id))).toEqual({ category: 'image', id });
     expect(parseStreamName(snapshotStream(id))).toEqual({ category: 'snapshot', id });
+    expect(parseStreamName(backupChainStream(id))).toEqual({ category: 'backup-chain', id });
   });
   it('rejects unknown categories', () => {
     expect(() => parseStreamName('volume-1')).toThrow(/unknown stream category/);
+    expect(() => parseStreamName('backup-1')).toThrow(/unknown stream category: backup/);
+    expect(() => parseStreamName('image-')).toThrow(/unknown stream category/);
+    expect(() => parseStreamName('nodash')).toThrow(/not a snapledger stream name/);
   });
 });
