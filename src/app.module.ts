@@ -22,6 +22,8 @@ import { InstancesController } from './api/rest/instances.controller';
 import { AuditController } from './api/rest/audit.controller';
 import { EventsController } from './api/rest/events.controller';
 import { ImageProgressController } from './api/rest/image-progress.controller';
+import { ImageVerifyController } from './api/rest/image-verify.controller';
+import { ImageVerifier } from './drivers/image-verifier';
 import { ServerActionsController } from './api/rest/server-actions.controller';
 import { ComputeVersionsController } from './api/rest/compute-versions.controller';
 import { ImageVersionsController } from './api/rest/image-versions.controller';
@@ -78,6 +80,7 @@ import { createServiceStateDataSource } from './service-state.data-source';
 import { ServiceLifecycle } from './service-lifecycle';
 import {
   BACKUP_CHAIN_DRIVERS,
+  IMAGE_VERIFIER,
   PROJECTION_RUNNER,
   SERVICE_ROLE,
   STATE_DB,
@@ -179,6 +182,12 @@ export class AppModule {
           if (where.kind === 'local') return local;
           return new GlanceImageStore(local, new GlanceClient(where.url, where.token), killAt);
         },
+      },
+      {
+        provide: IMAGE_VERIFIER,
+        inject: [IMAGE_STORE, DISK_IMAGE_TOOL],
+        useFactory: (images: ImageStore, disks: DiskImageTool): ImageVerifier | null =>
+          images instanceof LocalImageStore ? new ImageVerifier(images, layers, disks) : null,
       },
       {
         provide: BACKUP_CHAIN_DRIVERS,
@@ -320,6 +329,7 @@ export class AppModule {
             AuditController,
             EventsController,
             ImageProgressController,
+            ImageVerifyController,
             ...OPERATIONS_CONTROLLERS,
           ]
         : [],

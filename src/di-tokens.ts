@@ -18,3 +18,6 @@ export const PROJECTION_RUNNER = Symbol('ProjectionRunner');
 
 /** Incremental backups' drivers (BackupChainDrivers), or null with the Glance image store. */
 export const BACKUP_CHAIN_DRIVERS = Symbol('BackupChainDrivers');
+
+/** Checks stored images (ImageVerifier), or null with the Glance image store. */
+export const IMAGE_VERIFIER = Symbol('ImageVerifier');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { isUuid } from '../domain/request-context';
 import type { ApiClient } from './api-client';
 import { addConnectionOptions, type ConnectApi, wholeNumberOption } from './connection-options';
+import { CliError, ExitCode } from './exit-codes';
 import { printList, type Column } from './output';
 import { resolveInstance } from './snapshot.command';
 
@@ -71,7 +72,7 @@ export async function imagesCommand(api: ApiClient, options: ImagesOptions): Pro
 }
 
 export function registerImagesCommand(program: Command, connect: ConnectApi): void {
-  addConnectionOptions(
+  const images = addConnectionOptions(
     program
       .command('images')
       .description('images (snapshots) the token may see, newest first, from the Glance list')
@@ -89,4 +90,65 @@ export function registerImagesCommand(program: Command, connect: ConnectApi): vo
       await imagesCommand(connect(opts), opts);
     },
   );
+  addConnectionOptions(
+    images
+      .command('verify')
+      .description(
+        "check an image's stored data: qemu-img check of its file (and every layer under a backup), and its checksums",
+      )
+      .argument('<image>', 'image uuid')
+      .option('--json', 'print the API answer as JSON', false),
+  ).action(async (image: string, opts: { json: boolean; url?: string; token?: string }) => {
+    await imagesVerifyCommand(connect(opts), image, opts);
+  });
+}
+
+/** POST /v1/images/{id}/verify's answer. */
+interface VerifyAnswer {
+  image_id: string;
+  ok: boolean;
+  files: { image_id: string; ok: boolean; output: string }[];
+  size: { expected: number | null; actual: number | null };
+  checksum: { expected: string | null; actual: string | null };
+  os_hash_value: { expected: string | null; actual: string | null };
+}
+
+/**
+ * `snapledger images verify <image>`: qemu-img check of the image's file (every layer of a
+ * backup chain), and its whole data hashed again against the recorded checksums. Exits 1
+ * when anything differs.
+ */
+export async function imagesVerifyCommand(
+  api: ApiClient,
+  imageId: string,
+  options: { json: boolean; out?: NodeJS.WritableStream },
+): Promise<void> {
+  const out = options.out ?? process.stdout;
+  if (!isUuid(imageId)) throw new CliError(`not an image id: ${imageId}`, ExitCode.usage);
+  const { body } = await api.request<VerifyAnswer>('POST', `/v1/images/${imageId}/verify`);
+  if (options.json) {
+    out.write(`${JSON.stringify(body, null, 2)}\n`);
+  } else {
+    for (const file of body.files) {
+      out.write(
+        `${file.ok ? 'ok  ' : 'BAD '} ${file.image_id}${file.ok ? '' : `: ${file.output}`}\n`,
+      );
+    }
+    const same = (a: unknown, b: unknown) => (a === b ? 'matches' : `differs (${String(b)})`);
+    out.write(
+      `size      ${String(body.size.expected)} ${same(body.size.expected, body.size.actual)}\n`,
+    );
+    out.write(
+      `checksum  ${String(body.checksum.expected)} ${same(body.checksum.expected, body.checksum.actual)}\n`,
+    );
+    out.write(
+      `os_hash   ${String(body.os_hash_value.expected).slice(0, 16)}… ${same(body.os_hash_value.expected, body.os_hash_value.actual)}\n`,
+    );
+    out.write(
+      body.ok
+        ? `image ${body.image_id} verified\n`
+        : `image ${body.image_id} FAILED verification\n`,
+    );
+  }
+  if (!body.ok) throw new CliError(`image ${imageId} failed verification`, ExitCode.failure);
 }

@@ -1,5 +1,6 @@
 import type { ApiClient } from './api-client';
 import { printList, type Column } from './output';
+import { resolveInstance } from './snapshot.command';
 
 /** An instance as GET /v1/instances shows it. */
 export interface InstanceListRow {
@@ -31,4 +32,25 @@ export async function instancesListCommand(
 ): Promise<void> {
   const { body } = await api.request<{ instances: InstanceListRow[] }>('GET', '/v1/instances');
   printList(options, body, body.instances, INSTANCE_COLUMNS, out);
+}
+
+/**
+ * `snapledger instances policy <instance> --incremental|--full`: sets whether createBackup
+ * makes incremental backups of the instance (the real openstack client's included).
+ */
+export async function instancesPolicyCommand(
+  api: ApiClient,
+  ref: string,
+  incremental: boolean,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
+  const instance = await resolveInstance(api, ref);
+  const { body } = await api.request<{ backup_policy: { incremental: boolean } }>(
+    'PUT',
+    `/v1/instances/${instance.id}/backup-policy`,
+    { body: { incremental } },
+  );
+  out.write(
+    `${instance.name} (${instance.id}): ${body.backup_policy.incremental ? 'incremental' : 'whole'} backups\n`,
+  );
 }

@@ -18,7 +18,7 @@ import type { ProjectionRunner } from '../projections/projection-runner';
 import { ApiClient, ApiError, resolveToken } from './api-client';
 import { CliError, ExitCode, exitCodeOf } from './exit-codes';
 import { actionsCommand } from './actions.command';
-import { instancesListCommand } from './instances.command';
+import { instancesListCommand, instancesPolicyCommand } from './instances.command';
 import { snapshotCommand } from './snapshot.command';
 import { registerAuditCommand } from './audit.command';
 import { registerEventsCommand } from './events.command';
@@ -205,6 +205,35 @@ export function buildCli(): Command {
     .action(async (instance: string, opts: { url?: string; token?: string; json: boolean }) => {
       await actionsCommand(apiFor(loadConfig(), opts), instance, opts);
     });
+
+  instances
+    .command('policy')
+    .description(
+      "set the instance's backup policy: --incremental makes every createBackup of it incremental",
+    )
+    .argument('<instance>', 'instance uuid or libvirt domain name')
+    .addOption(new Option('--incremental', 'incremental backups (layers over the previous one)'))
+    .addOption(new Option('--full', 'whole backups, as Nova makes').conflicts('incremental'))
+    .option(
+      '--url <url>',
+      'API base URL (default SNAPLEDGER_URL or http://127.0.0.1:$SNAPLEDGER_PORT)',
+    )
+    .option('--token <token>', 'X-Auth-Token (default SNAPLEDGER_TOKEN or <data dir>/admin-token)')
+    .action(
+      async (
+        instance: string,
+        opts: { incremental?: boolean; full?: boolean; url?: string; token?: string },
+      ) => {
+        if (opts.incremental === undefined && opts.full === undefined) {
+          throw new CliError('say --incremental or --full', ExitCode.usage);
+        }
+        await instancesPolicyCommand(
+          apiFor(loadConfig(), opts),
+          instance,
+          opts.incremental === true,
+        );
+      },
+    );
 
   instances
     .command('sync')

@@ -9,7 +9,7 @@ import type { ImageData, ImageStore, StoredImage } from './image-store.port';
 /** A canonical uuid (any version); ids are lower-cased before they become file names. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STAGING_ENTRY =
-  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(partial|staged|flat|[0-9a-f-]{36}\.download)$/;
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(partial|staged|[0-9a-f-]{36}\.(?:flat|download))$/;
 
 export class InvalidImageIdError extends Error {
   constructor(readonly imageId: unknown) {
@@ -32,7 +32,7 @@ export function canonicalImageId(imageId: string): string {
  *                                         .layer file (or whole, for a chain's root)
  *   <image dir>/.staging/<uuid>.partial   a conversion in progress
  *   <image dir>/.staging/<uuid>.staged    a finished conversion
- *   <image dir>/.staging/<uuid>.flat, .<uuid>.download
+ *   <image dir>/.staging/<uuid>.<uuid>.flat (or .download)
  *                                         a chain image made whole, to hash or to download
  * Staging and store are on the same filesystem, so committing is a rename, never a copy.
  * An agent stages in .staging/<its host name>/ instead: the image directory is shared by
@@ -243,7 +243,9 @@ export class LocalImageStore implements ImageStore {
   /** The checksums and size of the whole image the chain ending at `layer` reads as. */
   async wholeDigest(imageId: string, layer = this.layerPath(imageId)): Promise<StoredImage> {
     const id = canonicalImageId(imageId);
-    const flat = join(this.stagingDir, `${id}.flat`);
+    this.ensureDirs();
+    // A name of its own per reader: a verify may run beside a commit or another verify.
+    const flat = join(this.stagingDir, `${id}.${randomUUID()}.flat`);
     await rm(flat, { force: true });
     try {
       await this.requireLayers().flatten(layer, flat);
