@@ -98,7 +98,10 @@ export function registerImagesCommand(program: Command, connect: ConnectApi): vo
       )
       .argument('<image>', 'image uuid')
       .option('--json', 'print the API answer as JSON', false),
-  ).action(async (image: string, opts: { json: boolean; url?: string; token?: string }) => {
+  ).action(async (image: string, _opts: unknown, command: Command) => {
+    // `images` has --json, --url and --token of its own: it takes them when they come after
+    // the subcommand's name, so they are read with the parent's.
+    const opts = command.optsWithGlobals<{ json: boolean; url?: string; token?: string }>();
     await imagesVerifyCommand(connect(opts), image, opts);
   });
 }

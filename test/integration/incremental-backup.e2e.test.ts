@@ -150,17 +150,20 @@ describe('incremental backups', () => {
 
   const ids: Record<string, string> = {};
 
-  it('sets the backup policy; a bad body is a 400', async () => {
+  it('sets the backup policy from the CLI; a bad body is a 400, another project sees nothing', async () => {
     const bad = await service.api('PUT', `/v1/instances/${domain.uuid}/backup-policy`, {
       body: { incremental: 'yes' },
     });
     expect(bad.status).toBe(400);
-    const res = await service.api<{ backup_policy: { incremental: boolean } }>(
-      'PUT',
-      `/v1/instances/${domain.uuid}/backup-policy`,
-      { body: { incremental: true } },
-    );
-    expect(res.status).toBe(200);
+    const stranger = await service.createToken('other-project', 'eve', ['member']);
+    const hidden = await service.api('PUT', `/v1/instances/${domain.uuid}/backup-policy`, {
+      token: stranger,
+      body: { incremental: true },
+    });
+    expect(hidden.status).toBe(404);
+    const cli = await service.cli(['instances', 'policy', domain.name, '--incremental']);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('incremental backups');
     const shown = await service.api<{ instance: { backup_policy: { incremental: boolean } } }>(
       'GET',
       `/v1/instances/${domain.uuid}`,
@@ -209,6 +212,13 @@ describe('incremental backups', () => {
     });
     expect(third.backup?.bytes_copied).toBe(1 * MiB);
     await expectWhole(ids.b3);
+
+    // verify walks the three layers and hashes the whole image again.
+    const verified = await service.cli(['images', 'verify', ids.b3, '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    const report = JSON.parse(verified.stdout) as { ok: boolean; files: { image_id: string }[] };
+    expect(report.ok).toBe(true);
+    expect(report.files.map((f) => f.image_id)).toEqual([ids.b3, ids.b2, ids.b1]);
   }, 180_000);
 
   it('deleting a middle image merges its layer into the child, which stays whole', async () => {
@@ -279,5 +289,13 @@ describe('incremental backups', () => {
     );
     const b6 = history.body.snapshots.find((s) => s.image_id === ids.b6);
     expect(b6?.backup).toMatchObject({ parent_image_id: null, chain_length: 1 });
+
+    // An edit of the stored data is caught by verify.
+    const layer = join(service.dataDir, 'images', `${ids.b6}.layer`);
+    await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0xff 0 512', layer]);
+    const tampered = await service.cli(['images', 'verify', ids.b6]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toMatch(/checksum .* differs/);
+    expect(tampered.stdout).toContain('FAILED verification');
   }, 180_000);
 });
