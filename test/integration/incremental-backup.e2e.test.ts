@@ -57,6 +57,13 @@ describe('incremental backups', () => {
       '--hmp',
       `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "write -P ${pattern} ${offsetMiB}M ${lengthMiB}M"`,
     );
+    // QEMU keeps qcow2 metadata in memory: flush it, so a reader of the file (the test's
+    // qemu-img convert -U) sees what the guest wrote.
+    await domain.virsh(
+      'qemu-monitor-command',
+      '--hmp',
+      'qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "flush"',
+    );
   }
 
   async function backup(
