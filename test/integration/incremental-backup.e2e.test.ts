@@ -220,6 +220,29 @@ describe('incremental backups', () => {
     expect(third.backup?.bytes_copied).toBe(1 * MiB);
     await expectWhole(ids.b3);
 
+    // GraphQL shows the same chain.
+    const gql = await fetch(`${service.baseUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Auth-Token': service.adminToken },
+      body: JSON.stringify({
+        query: `query($id: ID!) { instance(id: $id) { snapshots(first: 10) { edges { node {
+          imageId backupKind chainParentId chainLength bytesCopied bytesStored fullReason } } } } }`,
+        variables: { id: domain.uuid },
+      }),
+    });
+    const answer = (await gql.json()) as {
+      data: { instance: { snapshots: { edges: { node: Record<string, unknown> }[] } } };
+    };
+    const nodes = answer.data.instance.snapshots.edges.map((e) => e.node);
+    expect(nodes.find((n) => n['imageId'] === ids.b3)).toMatchObject({
+      backupKind: 'incremental',
+      chainParentId: ids.b2,
+      chainLength: 3,
+      bytesCopied: 1 * MiB,
+      fullReason: null,
+    });
+    expect(nodes.find((n) => n['imageId'] === ids.b1)).toMatchObject({ backupKind: 'full' });
+
     // verify walks the three layers and hashes the whole image again.
     const verified = await service.cli(['images', 'verify', ids.b3, '--json']);
     expect(verified.code, verified.stderr).toBe(0);
