@@ -61,6 +61,11 @@ import {
 } from './openstack-cli.bench';
 import { AGENTS_BENCH_DEFAULTS, benchAgents, type AgentsBenchResult } from './agents.bench';
 import {
+  benchIncremental,
+  INCREMENTAL_BENCH_DEFAULTS,
+  type IncrementalBenchResult,
+} from './incremental.bench';
+import {
   benchColdSnapshot,
   median,
   repoRoot,
@@ -88,6 +93,12 @@ export const GOALS = {
   liveMaxWallRatio: 1.2,
   /** createImage → active through an API and an agent on PostgreSQL, against all-in-one. */
   agentsMaxLatencyRatio: 1.2,
+  /** An incremental backup's layer at most this many times the bytes the guest changed... */
+  incrementalMaxStoredRatio: 1.5,
+  /** ...its wall time at most this fraction of a full backup's... */
+  incrementalMaxWallRatio: 0.2,
+  /** ...and the guest never down. */
+  incrementalMaxDowntimeMs: 0,
 } as const;
 
 /** No figure that goes into the docs rests on fewer rounds than this. */
@@ -101,6 +112,7 @@ export const BENCHMARKS = [
   { id: 'live-downtime', title: 'Live snapshot downtime' },
   { id: 'openstack-cli', title: '`openstack server image create --wait`' },
   { id: 'agents', title: 'API and agents on PostgreSQL' },
+  { id: 'incremental', title: 'Incremental backup' },
 ] as const;
 export type BenchmarkId = (typeof BENCHMARKS)[number]['id'];
 const BENCHMARK_IDS: readonly string[] = BENCHMARKS.map((b) => b.id);
@@ -344,6 +356,87 @@ const RAW_VARIANT_LABELS: Readonly<Record<RawVariant, string>> = {
   head: "+ the head query (the stream's last revision, the last position)",
   notify: '+ the NOTIFY (pg_notify)',
 };
+
+function renderIncremental(r: IncrementalBenchResult): Rendered {
+  const rounds = plural(r.rounds.length, 'round');
+  const ms = (n: number) => `${int(n)} ms`;
+  const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(2)} MiB`;
+  const storedMet = r.storedPerChanged <= GOALS.incrementalMaxStoredRatio;
+  const wallMet = r.wallRatio <= GOALS.incrementalMaxWallRatio;
+  const downMet = r.maxDowntimeMs <= GOALS.incrementalMaxDowntimeMs;
+  const what = `${r.diskMiB} MiB disk, ${r.dataMiB} MiB data, ${r.changedMiB} MiB changed, live`;
+  return {
+    rounds,
+    summaryRows: [
+      [
+        `incremental backup: bytes stored ÷ bytes changed (${what})`,
+        mib(median(r.rounds.map((x) => x.bytesStored))),
+        `${r.changedMiB} MiB changed`,
+        times(r.storedPerChanged),
+        `≤ ${times(GOALS.incrementalMaxStoredRatio)}`,
+        storedMet ? 'yes' : 'no',
+        rounds,
+      ],
+      [
+        `incremental backup: wall time ÷ full backup's (${what})`,
+        ms(r.medianIncrementalMs),
+        `${ms(r.medianFullMs)} (full backup)`,
+        times(r.wallRatio),
+        `≤ ${times(GOALS.incrementalMaxWallRatio)}`,
+        wallMet ? 'yes' : 'no',
+        rounds,
+      ],
+      [
+        `incremental backup: the guest's downtime (${what})`,
+        ms(r.maxDowntimeMs),
+        '—',
+        '—',
+        `${ms(GOALS.incrementalMaxDowntimeMs)}`,
+        downMet ? 'yes' : 'no',
+        rounds,
+      ],
+    ],
+    body: [
+      table(
+        [
+          'round',
+          'full backup',
+          'incremental',
+          'incremental ÷ full',
+          'bare qemu-img convert',
+          'full stored',
+          'incremental copied',
+          'incremental stored',
+          'downtime',
+        ],
+        r.rounds.map((x, i) => [
+          String(i + 1),
+          ms(x.fullMs),
+          ms(x.incrementalMs),
+          times(x.incrementalMs / x.fullMs),
+          ms(x.bareConvertMs),
+          mib(x.fullBytesStored),
+          mib(x.bytesCopied),
+          mib(x.bytesStored),
+          ms(x.downtimeMs),
+        ]),
+      ),
+      '',
+      "Where the time goes (medians of the history's step times; `extract` is the copy, `upload` the layer's fsync, the whole image flattened and hashed, and the rename):",
+      '',
+      table(
+        ['step', 'full backup', 'incremental'],
+        [...new Set(r.rounds.flatMap((x) => Object.keys(x.incrementalSteps)))].map((step) => [
+          step,
+          ms(median(r.rounds.map((x) => x.fullSteps[step] ?? 0))),
+          ms(median(r.rounds.map((x) => x.incrementalSteps[step] ?? 0))),
+        ]),
+      ),
+      '',
+      `Medians: full ${ms(r.medianFullMs)}, incremental ${ms(r.medianIncrementalMs)} (**${times(r.wallRatio)}**, goal ≤ ${times(GOALS.incrementalMaxWallRatio)}: ${wallMet ? 'met' : 'not met'}), bare convert of the whole disk ${ms(r.medianBareConvertMs)}; stored ÷ changed **${times(r.storedPerChanged)}** (goal ≤ ${times(GOALS.incrementalMaxStoredRatio)}: ${storedMet ? 'met' : 'not met'}); the longest downtime ${ms(r.maxDowntimeMs)} (goal ${ms(GOALS.incrementalMaxDowntimeMs)}: ${downMet ? 'met' : 'not met'}). Each wall time is the history's requested_at → finished_at.`,
+    ].join('\n'),
+  };
+}
 
 function renderAgents(r: AgentsBenchResult): Rendered {
   const rounds = plural(r.rounds, 'alternating round');
@@ -1120,6 +1213,7 @@ interface Settings {
   oscRounds: number;
   agentsRounds: number;
   agentsConcurrent: number;
+  incrementalRounds: number;
 }
 
 function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
@@ -1206,6 +1300,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       .map((v) => integer(v.trim(), 'downtime-data-mib', 0)),
     oscRounds: rounds(OPENSTACK_CLI_BENCH_DEFAULTS.rounds),
     agentsRounds: rounds(AGENTS_BENCH_DEFAULTS.rounds),
+    incrementalRounds: rounds(INCREMENTAL_BENCH_DEFAULTS.rounds),
     agentsConcurrent: integer(
       values['agents-concurrent'],
       'agents-concurrent',
@@ -1325,6 +1420,15 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         log: (line) => progress(`API and agents: ${line}`),
       });
       return { rendered: renderAgents(r), result: r };
+    },
+    incremental: async () => {
+      progress(`incremental backup: ${s.incrementalRounds} rounds of a full and an incremental`);
+      const r = await benchIncremental({
+        rounds: s.incrementalRounds,
+        signal,
+        log: (line) => progress(`incremental backup: ${line}`),
+      });
+      return { rendered: renderIncremental(r), result: r };
     },
     'openstack-cli': async () => {
       progress(`openstack CLI: ${s.oscRounds} rounds per power state`);

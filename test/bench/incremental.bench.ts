@@ -1,0 +1,215 @@
+/**
+ * Incremental backups against full ones (docs/benchmarks.md, "Incremental backup").
+ *
+ * One running domain with a 1 GiB disk holding 512 MiB of data, and a service whose backup
+ * policy for it is incremental. Each round, in a rotation series of its own:
+ * 1. a full backup (the series' first: libvirt's backup job copies the whole disk and makes
+ *    a checkpoint), timed from the POST to the history's finished_at;
+ * 2. 16 MiB written through the running QEMU (as a guest would, so the checkpoint's bitmap
+ *    sees it);
+ * 3. the incremental backup, timed the same way, with the bytes its layer holds and takes on
+ *    disk (from the history: observed in the layer file) and the downtime libvirt showed.
+ * Baseline: the bare `qemu-img convert` of the same disk (-U, as it runs), in the same round.
+ * Every backup is deleted again after its round (newest first, so no merge runs).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { ServiceProcess } from '../support/service-process';
+import { createTestDomain, type TestDomain } from '../support/test-domain';
+import { median } from './snapshot.bench';
+
+export const INCREMENTAL_BENCH_DEFAULTS = {
+  rounds: 5,
+  diskMiB: 1024,
+  dataMiB: 512,
+  changedMiB: 16,
+} as const;
+
+export interface IncrementalBenchOptions {
+  readonly rounds?: number;
+  readonly signal?: AbortSignal;
+  readonly log?: (line: string) => void;
+}
+
+export interface IncrementalRound {
+  readonly fullMs: number;
+  readonly incrementalMs: number;
+  readonly bareConvertMs: number;
+  readonly fullBytesStored: number;
+  readonly bytesCopied: number;
+  readonly bytesStored: number;
+  readonly downtimeMs: number;
+  /** The incremental's steps as its history timed them, ms by step name. */
+  readonly incrementalSteps: Readonly<Record<string, number>>;
+  readonly fullSteps: Readonly<Record<string, number>>;
+}
+
+export interface IncrementalBenchResult {
+  readonly rounds: readonly IncrementalRound[];
+  readonly diskMiB: number;
+  readonly dataMiB: number;
+  readonly changedMiB: number;
+  readonly medianFullMs: number;
+  readonly medianIncrementalMs: number;
+  readonly medianBareConvertMs: number;
+  /** Median incremental bytes stored ÷ bytes changed. */
+  readonly storedPerChanged: number;
+  /** Median incremental wall time ÷ median full backup wall time. */
+  readonly wallRatio: number;
+  readonly maxDowntimeMs: number;
+}
+
+interface HistoryRow {
+  image_id: string;
+  result: string;
+  requested_at: string;
+  finished_at: string | null;
+  downtime_ms: number | null;
+  steps: { step: string; durationMs: number }[];
+  backup: { kind: string; bytes_copied: number | null; bytes_stored: number | null } | null;
+}
+
+const MiB = 1024 * 1024;
+
+export async function benchIncremental(
+  options: IncrementalBenchOptions = {},
+): Promise<IncrementalBenchResult> {
+  const d = INCREMENTAL_BENCH_DEFAULTS;
+  const rounds = options.rounds ?? d.rounds;
+  const log = options.log ?? (() => undefined);
+  let service: ServiceProcess | undefined;
+  let domain: TestDomain | undefined;
+  let scratch: string | undefined;
+  try {
+    scratch = await mkdtemp(join(tmpdir(), 'snapledger-bench-incremental-'));
+    service = await ServiceProcess.create();
+    await service.start();
+    log(`creating a ${d.diskMiB} MiB disk with ${d.dataMiB} MiB of data`);
+    domain = await createTestDomain({
+      name: 'bench-incr',
+      diskMiB: d.diskMiB,
+      dataMiB: d.dataMiB,
+      start: true,
+    });
+    await service.syncInstances();
+    const policy = await service.api('PUT', `/v1/instances/${domain.uuid}/backup-policy`, {
+      body: { incremental: true },
+    });
+    if (policy.status !== 200) throw new Error(`backup-policy answered ${policy.status}`);
+
+    const results: IncrementalRound[] = [];
+    for (let round = 1; round <= rounds; round += 1) {
+      if (options.signal?.aborted) throw new Error('interrupted');
+      const series = `bench-${round}`;
+      const full = await backupOnce(service, domain, series);
+      if (full.backup?.kind !== 'full') throw new Error(`round ${round}: the first was not full`);
+      // 16 MiB written where the data lies, a different place each round.
+      const offsetMiB = 64 + ((round * 37) % (d.dataMiB - 64 - d.changedMiB));
+      await guest(domain, `write -P ${round} ${offsetMiB}M ${d.changedMiB}M`);
+      await guest(domain, 'flush');
+      const incremental = await backupOnce(service, domain, series);
+      if (incremental.backup?.kind !== 'incremental') {
+        throw new Error(`round ${round}: the second backup was ${incremental.backup?.kind}`);
+      }
+      const bare = join(scratch, 'bare.qcow2');
+      const started = performance.now();
+      await execa('qemu-img', [
+        'convert',
+        '-U',
+        '-f',
+        'qcow2',
+        '-O',
+        'qcow2',
+        domain.diskPath,
+        bare,
+      ]);
+      const bareConvertMs = performance.now() - started;
+      await rm(bare, { force: true });
+      const r: IncrementalRound = {
+        fullMs: wallMs(full),
+        incrementalMs: wallMs(incremental),
+        bareConvertMs,
+        fullBytesStored: full.backup.bytes_stored ?? Number.NaN,
+        bytesCopied: incremental.backup.bytes_copied ?? Number.NaN,
+        bytesStored: incremental.backup.bytes_stored ?? Number.NaN,
+        downtimeMs: incremental.downtime_ms ?? Number.NaN,
+        incrementalSteps: stepTimes(incremental),
+        fullSteps: stepTimes(full),
+      };
+      results.push(r);
+      log(
+        `round ${round}: full ${Math.round(r.fullMs)} ms, incremental ${Math.round(r.incrementalMs)} ms, ` +
+          `${(r.bytesStored / MiB).toFixed(2)} MiB stored for ${d.changedMiB} MiB changed`,
+      );
+      // Newest first: nothing lies over an image when it goes, so no merge runs.
+      for (const id of [incremental.image_id, full.image_id]) {
+        const res = await service.api('DELETE', `/v2/images/${id}`);
+        if (res.status !== 204) throw new Error(`DELETE ${id} answered ${res.status}`);
+      }
+    }
+    const medianFullMs = median(results.map((r) => r.fullMs));
+    const medianIncrementalMs = median(results.map((r) => r.incrementalMs));
+    return {
+      rounds: results,
+      diskMiB: d.diskMiB,
+      dataMiB: d.dataMiB,
+      changedMiB: d.changedMiB,
+      medianFullMs,
+      medianIncrementalMs,
+      medianBareConvertMs: median(results.map((r) => r.bareConvertMs)),
+      storedPerChanged: median(results.map((r) => r.bytesStored / (d.changedMiB * MiB))),
+      wallRatio: medianIncrementalMs / medianFullMs,
+      maxDowntimeMs: Math.max(...results.map((r) => r.downtimeMs)),
+    };
+  } finally {
+    await service?.dispose();
+    await domain?.destroy();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function guest(domain: TestDomain, command: string): Promise<void> {
+  await domain.virsh(
+    'qemu-monitor-command',
+    '--hmp',
+    `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "${command}"`,
+  );
+}
+
+async function backupOnce(
+  service: ServiceProcess,
+  domain: TestDomain,
+  series: string,
+): Promise<HistoryRow> {
+  const res = await service.api<{ image_id: string }>(
+    'POST',
+    `/v2.1/servers/${domain.uuid}/action`,
+    {
+      body: { createBackup: { name: series, backup_type: series, rotation: 5 } },
+      headers: { 'OpenStack-API-Version': 'compute 2.45' },
+    },
+  );
+  if (res.status !== 202) throw new Error(`createBackup answered ${res.status}`);
+  const row = (await service.waitForSnapshot(
+    domain.uuid,
+    res.body.image_id,
+    600_000,
+  )) as unknown as HistoryRow;
+  if (row.result !== 'active') throw new Error(`backup ${row.image_id} ended ${row.result}`);
+  return row;
+}
+
+function stepTimes(row: HistoryRow): Record<string, number> {
+  const times: Record<string, number> = {};
+  for (const s of row.steps) times[s.step] = (times[s.step] ?? 0) + s.durationMs;
+  return times;
+}
+
+/** The POST (the history's requested_at) to finished_at, both stamped by the service. */
+function wallMs(row: HistoryRow): number {
+  if (!row.finished_at) throw new Error(`backup ${row.image_id} has no finished_at`);
+  return Date.parse(row.finished_at) - Date.parse(row.requested_at);
+}
