@@ -13,6 +13,12 @@ interface HistoryRow {
   downtime_ms: number | null;
   duration_ms: number | null;
   requested_at: string;
+  backup: {
+    kind: 'full' | 'incremental';
+    parent_image_id: string | null;
+    chain_length: number | null;
+    bytes_stored: number | null;
+  } | null;
 }
 
 interface HistoryPage {
@@ -22,6 +28,8 @@ interface HistoryPage {
 }
 
 const ms = (value: number | null) => (value === null ? null : `${value} ms`);
+const mib = (value: number | null | undefined) =>
+  value === null || value === undefined ? null : `${(value / (1024 * 1024)).toFixed(1)} MiB`;
 
 const HISTORY_COLUMNS: Column<HistoryRow>[] = [
   { header: 'image', value: (r) => r.image_id },
@@ -30,6 +38,10 @@ const HISTORY_COLUMNS: Column<HistoryRow>[] = [
   { header: 'result', value: (r) => r.result },
   { header: 'downtime', value: (r) => ms(r.downtime_ms) },
   { header: 'duration', value: (r) => ms(r.duration_ms) },
+  // Backups asked to be incremental: full or incremental, the chain's length, the layer's size.
+  { header: 'backup', value: (r) => r.backup?.kind ?? null },
+  { header: 'chain', value: (r) => r.backup?.chain_length ?? null },
+  { header: 'stored', value: (r) => mib(r.backup?.bytes_stored) },
   { header: 'requested_at', value: (r) => r.requested_at },
 ];
 

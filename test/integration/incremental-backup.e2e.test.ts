@@ -45,9 +45,12 @@ describe('incremental backups', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await service?.dispose();
-    await domain?.destroy();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
+    try {
+      await service?.dispose();
+    } finally {
+      await domain?.destroy();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
   });
 
   /** Writes through the running QEMU (HMP qemu-io), as a guest would: the bitmap sees it. */
@@ -242,6 +245,12 @@ describe('incremental backups', () => {
       fullReason: null,
     });
     expect(nodes.find((n) => n['imageId'] === ids.b1)).toMatchObject({ backupKind: 'full' });
+
+    // The CLI's history shows the kind and the chain length.
+    const history = await service.cli(['history', domain.name]);
+    expect(history.code, history.stderr).toBe(0);
+    const line = history.stdout.split('\n').find((l) => l.startsWith(ids.b3));
+    expect(line).toMatch(/incremental\s+3\s/);
 
     // verify walks the three layers and hashes the whole image again.
     const verified = await service.cli(['images', 'verify', ids.b3, '--json']);

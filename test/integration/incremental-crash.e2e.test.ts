@@ -52,9 +52,12 @@ describe('incremental backups survive a kill at every step', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await service?.dispose();
-    await domain?.destroy();
-    if (scratch) await rm(scratch, { recursive: true, force: true });
+    try {
+      await service?.dispose();
+    } finally {
+      await domain?.destroy();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
   });
 
   async function guestWrite(): Promise<void> {
