@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { ServiceProcess } from '../support/service-process';
+import { writeThroughQemu } from '../support/guest-disk';
 import { createTestDomain, type TestDomain } from '../support/test-domain';
 import { median } from './snapshot.bench';
 
@@ -108,8 +109,7 @@ export async function benchIncremental(
       if (full.backup?.kind !== 'full') throw new Error(`round ${round}: the first was not full`);
       // 16 MiB written where the data lies, a different place each round.
       const offsetMiB = 64 + ((round * 37) % (d.dataMiB - 64 - d.changedMiB));
-      await guest(domain, `write -P ${round} ${offsetMiB}M ${d.changedMiB}M`);
-      await guest(domain, 'flush');
+      await writeThroughQemu(domain, round, offsetMiB, d.changedMiB);
       const incremental = await backupOnce(service, domain, series);
       if (incremental.backup?.kind !== 'incremental') {
         throw new Error(`round ${round}: the second backup was ${incremental.backup?.kind}`);
@@ -169,14 +169,6 @@ export async function benchIncremental(
     await domain?.destroy();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
-}
-
-async function guest(domain: TestDomain, command: string): Promise<void> {
-  await domain.virsh(
-    'qemu-monitor-command',
-    '--hmp',
-    `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "${command}"`,
-  );
 }
 
 async function backupOnce(

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceProcess, type SnapshotRow } from '../support/service-process';
+import { copyDiskAsItIs, writeThroughQemu } from '../support/guest-disk';
 import { createTestDomain, imagesHaveSameContent, type TestDomain } from '../support/test-domain';
 
 const MiB = 1024 * 1024;
@@ -53,21 +54,8 @@ describe('incremental backups', () => {
     }
   });
 
-  /** Writes through the running QEMU (HMP qemu-io), as a guest would: the bitmap sees it. */
-  async function guestWrite(offsetMiB: number, lengthMiB: number, pattern: number): Promise<void> {
-    await domain.virsh(
-      'qemu-monitor-command',
-      '--hmp',
-      `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "write -P ${pattern} ${offsetMiB}M ${lengthMiB}M"`,
-    );
-    // QEMU keeps qcow2 metadata in memory: flush it, so a reader of the file (the test's
-    // qemu-img convert -U) sees what the guest wrote.
-    await domain.virsh(
-      'qemu-monitor-command',
-      '--hmp',
-      'qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "flush"',
-    );
-  }
+  const guestWrite = (offsetMiB: number, lengthMiB: number, pattern: number) =>
+    writeThroughQemu(domain, pattern, offsetMiB, lengthMiB);
 
   async function backup(
     name: string,
@@ -95,16 +83,7 @@ describe('incremental backups', () => {
     expect(row.result, JSON.stringify(row)).toBe('active');
     // The disk as it is now: the guest writes nothing but what the test writes.
     const moment = join(scratch, `${imageId}.moment.qcow2`);
-    await execa('qemu-img', [
-      'convert',
-      '-U',
-      '-f',
-      'qcow2',
-      '-O',
-      'qcow2',
-      domain.diskPath,
-      moment,
-    ]);
+    await copyDiskAsItIs(domain, moment);
     moments.set(imageId, moment);
     return row;
   }

@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceProcess } from '../support/service-process';
+import { copyDiskAsItIs, writeThroughQemu } from '../support/guest-disk';
 import { createTestDomain, imagesHaveSameContent, type TestDomain } from '../support/test-domain';
 
 interface BackupRow {
@@ -62,19 +62,7 @@ describe('incremental backups survive a kill at every step', () => {
 
   async function guestWrite(): Promise<void> {
     pattern += 1;
-    const offset = 8 + (pattern % 40);
-    await domain.virsh(
-      'qemu-monitor-command',
-      '--hmp',
-      `qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "write -P ${pattern} ${offset}M 1M"`,
-    );
-    // QEMU keeps qcow2 metadata in memory: flush it, so a reader of the file (the test's
-    // qemu-img convert -U) sees what the guest wrote.
-    await domain.virsh(
-      'qemu-monitor-command',
-      '--hmp',
-      'qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend "flush"',
-    );
+    await writeThroughQemu(domain, pattern, 8 + (pattern % 40), 1);
   }
 
   async function request(): Promise<string> {
@@ -93,16 +81,7 @@ describe('incremental backups survive a kill at every step', () => {
   async function settle(imageId: string): Promise<BackupRow> {
     const row = (await service.waitForSnapshot(domain.uuid, imageId)) as unknown as BackupRow;
     const moment = join(scratch, `${imageId}.qcow2`);
-    await execa('qemu-img', [
-      'convert',
-      '-U',
-      '-f',
-      'qcow2',
-      '-O',
-      'qcow2',
-      domain.diskPath,
-      moment,
-    ]);
+    await copyDiskAsItIs(domain, moment);
     moments.set(imageId, moment);
     return row;
   }

@@ -1,8 +1,8 @@
 import { chainLengthOf } from '../../domain/backup-chain.state';
 import { decideUploaded, decideUploadProgress } from '../../domain/image.decider';
-import { backupChainStream, imageStream, type BackupChainPlan } from '../../events';
+import { backupChainStream, imageStream, type BackupChainPlan, type Uploaded } from '../../events';
 import { loadBackupChains } from '../backup-chain-drivers';
-import type { ImageRecord } from '../../drivers/image-store.port';
+import type { ImageRecord, StoredImage } from '../../drivers/image-store.port';
 import { PermanentStepError } from '../permanent-step.error';
 import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
@@ -51,16 +51,8 @@ export class UploadStep implements PlanStep<'upload'> {
     }
     await appender.append(
       imageStream(imageId),
-      decideUploaded(state.image, {
-        size: stored.size,
-        // qemu-img convert keeps the virtual size, which the plan read from the source.
-        virtualSize: plan.virtualSize,
-        checksum: stored.checksum,
-        osHashAlgo: 'sha512',
-        osHashValue: stored.osHashValue,
+      this.uploaded(state, stored, startedAt, {
         diskFormat: plan.targetFormat,
-        containerFormat: 'bare',
-        ...timedSince(clock, startedAt),
         store: images.kind,
       }),
       progress.revision,
@@ -109,15 +101,8 @@ export class UploadStep implements PlanStep<'upload'> {
     const bytesCopied = await drivers.layers.topLayerBytes(drivers.store.layerPath(imageId));
     await appender.append(
       imageStream(imageId),
-      decideUploaded(state.image, {
-        size: stored.size,
-        virtualSize: plan.virtualSize,
-        checksum: stored.checksum,
-        osHashAlgo: 'sha512',
-        osHashValue: stored.osHashValue,
+      this.uploaded(state, stored, startedAt, {
         diskFormat: 'qcow2',
-        containerFormat: 'bare',
-        ...timedSince(clock, startedAt),
         store: 'local',
         chain: {
           chainId: chain.chainId,
@@ -132,6 +117,26 @@ export class UploadStep implements PlanStep<'upload'> {
       state.imageRevision,
       ctx,
     );
+  }
+
+  /** Uploaded, with what the store computed of the stored data. */
+  private uploaded(
+    state: PlannedSnapshot,
+    stored: StoredImage,
+    startedAt: Date,
+    where: Pick<Uploaded['data'], 'diskFormat' | 'store' | 'chain'>,
+  ) {
+    return decideUploaded(state.image, {
+      size: stored.size,
+      // qemu-img keeps the virtual size, which the plan read from the source.
+      virtualSize: state.plan.virtualSize,
+      checksum: stored.checksum,
+      osHashAlgo: 'sha512',
+      osHashValue: stored.osHashValue,
+      containerFormat: 'bare',
+      ...timedSince(this.deps.clock, startedAt),
+      ...where,
+    });
   }
 
   /** What the image store is told of the image (Glance keeps it as the image's record). */
