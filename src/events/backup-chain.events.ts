@@ -58,6 +58,11 @@ export type LayerMerged = {
     readonly newParentImageId: string | null;
     /** The child's layer file after the rebase, in bytes on disk; null without a child. */
     readonly childBytesStored: number | null;
+    /**
+     * The removed image's libvirt checkpoint, deleted because no image left in a chain uses
+     * it; absent when it was kept (another image uses it, or it was already gone).
+     */
+    readonly checkpointDeleted?: string;
     readonly startedAt: string;
     readonly durationMs: number;
   };

@@ -198,9 +198,11 @@ export function summarize(recorded: RecordedEvent): string {
     }
     case 'LayerMerged': {
       const d = event.data;
-      return d.childImageId === null
-        ? `image ${d.removedImageId} left its chain`
-        : `image ${d.removedImageId} merged into ${d.childImageId} in ${d.durationMs} ms`;
+      const what =
+        d.childImageId === null
+          ? `image ${d.removedImageId} left its chain`
+          : `image ${d.removedImageId} merged into ${d.childImageId} in ${d.durationMs} ms`;
+      return d.checkpointDeleted ? `${what}; checkpoint ${d.checkpointDeleted} deleted` : what;
     }
     case 'DowntimeObserved': {
       const d = event.data;

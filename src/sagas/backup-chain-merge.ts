@@ -1,4 +1,6 @@
 import { planChainRemoval } from '../domain/backup-chain.decider';
+import type { BackupChainsState } from '../domain/backup-chain.state';
+import { DomainNotFoundError } from '../drivers/hypervisor.port';
 import { foldImage } from '../domain/image.state';
 import {
   backupChainStream,
@@ -45,6 +47,7 @@ export class BackupChainMerge {
       await faults.during('layer-merge', () => drivers.layers.rebase(child, newParent));
       childBytesStored = await drivers.store.layerBytes(childImageId);
     }
+    const checkpointDeleted = await this.dropCheckpoint(chains.state, imageId, instanceId);
     chains = await loadBackupChains(drivers.log, instanceId);
     await appender.append(
       stream,
@@ -57,6 +60,7 @@ export class BackupChainMerge {
             childImageId,
             newParentImageId,
             childBytesStored,
+            ...(checkpointDeleted ? { checkpointDeleted } : {}),
             ...timedSince(clock, startedAt),
           },
         },
@@ -65,5 +69,31 @@ export class BackupChainMerge {
       origin,
     );
     await images.discard(imageId);
+  }
+
+  /**
+   * Deletes the removed image's checkpoint from libvirt when no other image in a chain uses
+   * it (a backup of the shut-off domain shares its parent's), so QEMU stops keeping its
+   * bitmap up to date. The domain may be gone: then there is nothing to delete.
+   */
+  private async dropCheckpoint(
+    chains: BackupChainsState,
+    imageId: string,
+    instanceId: string,
+  ): Promise<string | null> {
+    const drivers = this.deps.chains;
+    const checkpoint = chains.members.get(imageId)?.checkpoint ?? null;
+    if (!drivers || checkpoint === null) return null;
+    const shared = [...chains.members.values()].some(
+      (m) => m.imageId !== imageId && m.checkpoint === checkpoint,
+    );
+    if (shared) return null;
+    const deleted = await drivers.jobs
+      .deleteCheckpoint(instanceId, checkpoint)
+      .catch((error: unknown) => {
+        if (error instanceof DomainNotFoundError) return false;
+        throw error;
+      });
+    return deleted ? checkpoint : null;
   }
 }

@@ -243,7 +243,14 @@ describe('incremental backups', () => {
     const res = await service.api('DELETE', `/v2/images/${ids.b2}`);
     expect(res.status).toBe(204);
     const merged = await waitForEvent('LayerMerged', (d) => d['removedImageId'] === ids.b2);
-    expect(merged).toMatchObject({ childImageId: ids.b3, newParentImageId: ids.b1 });
+    expect(merged).toMatchObject({
+      childImageId: ids.b3,
+      newParentImageId: ids.b1,
+      checkpointDeleted: `snapledger-${ids.b2}`,
+    });
+    // No image uses b2's checkpoint any more: libvirt no longer keeps its bitmap.
+    expect(await checkpoints()).not.toContain(`snapledger-${ids.b2}`);
+    expect(await checkpoints()).toContain(`snapledger-${ids.b3}`);
     await expectWhole(ids.b3);
     await expectWhole(ids.b1);
     const history = await service.api<{ snapshots: BackupRow[] }>(
