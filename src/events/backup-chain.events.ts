@@ -63,6 +63,11 @@ export type LayerMerged = {
      * it; absent when it was kept (another image uses it, or it was already gone).
      */
     readonly checkpointDeleted?: string;
+    /**
+     * The removed image's checkpoint could not be deleted, and why (libvirt deletes
+     * checkpoints of running domains only): it stays in libvirt, unused.
+     */
+    readonly checkpointKept?: { readonly checkpoint: string; readonly reason: string };
     readonly startedAt: string;
     readonly durationMs: number;
   };

@@ -202,7 +202,11 @@ export function summarize(recorded: RecordedEvent): string {
         d.childImageId === null
           ? `image ${d.removedImageId} left its chain`
           : `image ${d.removedImageId} merged into ${d.childImageId} in ${d.durationMs} ms`;
-      return d.checkpointDeleted ? `${what}; checkpoint ${d.checkpointDeleted} deleted` : what;
+      if (d.checkpointDeleted) return `${what}; checkpoint ${d.checkpointDeleted} deleted`;
+      if (d.checkpointKept) {
+        return `${what}; checkpoint ${d.checkpointKept.checkpoint} kept: ${d.checkpointKept.reason}`;
+      }
+      return what;
     }
     case 'DowntimeObserved': {
       const d = event.data;

@@ -6,6 +6,7 @@ import {
   backupChainStream,
   imageStream,
   type CausationContext,
+  type LayerMerged,
   type LayerMergeStarted,
 } from '../events';
 import { loadBackupChains } from './backup-chain-drivers';
@@ -47,7 +48,7 @@ export class BackupChainMerge {
       await faults.during('layer-merge', () => drivers.layers.rebase(child, newParent));
       childBytesStored = await drivers.store.layerBytes(childImageId);
     }
-    const checkpointDeleted = await this.dropCheckpoint(chains.state, imageId, instanceId);
+    const checkpointOutcome = await this.dropCheckpoint(chains.state, imageId, instanceId);
     chains = await loadBackupChains(drivers.log, instanceId);
     await appender.append(
       stream,
@@ -60,7 +61,7 @@ export class BackupChainMerge {
             childImageId,
             newParentImageId,
             childBytesStored,
-            ...(checkpointDeleted ? { checkpointDeleted } : {}),
+            ...checkpointOutcome,
             ...timedSince(clock, startedAt),
           },
         },
@@ -74,26 +75,32 @@ export class BackupChainMerge {
   /**
    * Deletes the removed image's checkpoint from libvirt when no other image in a chain uses
    * it (a backup of the shut-off domain shares its parent's), so QEMU stops keeping its
-   * bitmap up to date. The domain may be gone: then there is nothing to delete.
+   * bitmap up to date. A failure never stops the merge: libvirt refuses to delete a
+   * checkpoint of a shut-off domain, and the domain may be gone; LayerMerged says so.
    */
   private async dropCheckpoint(
     chains: BackupChainsState,
     imageId: string,
     instanceId: string,
-  ): Promise<string | null> {
+  ): Promise<Pick<LayerMerged['data'], 'checkpointDeleted' | 'checkpointKept'>> {
     const drivers = this.deps.chains;
     const checkpoint = chains.members.get(imageId)?.checkpoint ?? null;
-    if (!drivers || checkpoint === null) return null;
+    if (!drivers || checkpoint === null) return {};
     const shared = [...chains.members.values()].some(
       (m) => m.imageId !== imageId && m.checkpoint === checkpoint,
     );
-    if (shared) return null;
-    const deleted = await drivers.jobs
-      .deleteCheckpoint(instanceId, checkpoint)
-      .catch((error: unknown) => {
-        if (error instanceof DomainNotFoundError) return false;
-        throw error;
-      });
-    return deleted ? checkpoint : null;
+    if (shared) return {};
+    try {
+      const deleted = await drivers.jobs.deleteCheckpoint(instanceId, checkpoint);
+      return deleted ? { checkpointDeleted: checkpoint } : {};
+    } catch (error) {
+      const reason =
+        error instanceof DomainNotFoundError
+          ? 'the domain is gone'
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      return { checkpointKept: { checkpoint, reason } };
+    }
   }
 }

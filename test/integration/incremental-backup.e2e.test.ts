@@ -228,8 +228,11 @@ describe('incremental backups', () => {
     // The CLI's history shows the kind and the chain length.
     const history = await service.cli(['history', domain.name]);
     expect(history.code, history.stderr).toBe(0);
-    const line = history.stdout.split('\n').find((l) => l.startsWith(ids.b3));
-    expect(line).toMatch(/incremental\s+3\s/);
+    const cells = (history.stdout.split('\n').find((l) => l.includes(ids.b3)) ?? '')
+      .split('│')
+      .map((c) => c.trim());
+    expect(cells).toContain('incremental');
+    expect(cells[cells.indexOf('incremental') + 1]).toBe('3');
 
     // verify walks the three layers and hashes the whole image again.
     const verified = await service.cli(['images', 'verify', ids.b3, '--json']);
@@ -307,6 +310,16 @@ describe('incremental backups', () => {
     for (const gone of [ids.b1, ids.b3, ids.b4, ids.b5]) {
       await waitForEvent('LayerMerged', (d) => d['removedImageId'] === gone);
     }
+    // The domain is shut off: libvirt cannot delete b1's checkpoint now, and the merge says
+    // so. b4's is still used by b6 (backups of the shut-off domain inherit it), so it stays.
+    const b1Merged = await waitForEvent('LayerMerged', (d) => d['removedImageId'] === ids.b1);
+    expect(b1Merged['checkpointKept']).toMatchObject({
+      checkpoint: `snapledger-${ids.b1}`,
+      reason: expect.stringContaining('inactive domain') as unknown,
+    });
+    const b4Merged = await waitForEvent('LayerMerged', (d) => d['removedImageId'] === ids.b4);
+    expect(b4Merged['checkpointKept']).toBeUndefined();
+    expect(b4Merged['checkpointDeleted']).toBeUndefined();
     await expectWhole(ids.b6);
     const history = await service.api<{ snapshots: BackupRow[] }>(
       'GET',
@@ -323,4 +336,17 @@ describe('incremental backups', () => {
     expect(tampered.stdout).toMatch(/checksum .* differs/);
     expect(tampered.stdout).toContain('FAILED verification');
   }, 180_000);
+
+  it('falls back to full when the newest backup was removed outside snapledger', async () => {
+    await rm(join(service.dataDir, 'images', `${ids.b6}.layer`));
+    const missing = await service.cli(['images', 'verify', ids.b6]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('has no data in the image store');
+    const row = await backup('b7');
+    expect(row.backup).toMatchObject({ kind: 'full', chain_length: 1, parent_image_id: null });
+    expect(row.backup?.full_reason).toBe(
+      `the newest backup ${ids.b6} has no data in the image store (was it removed outside snapledger?)`,
+    );
+    await expectWhole(row.image_id);
+  }, 120_000);
 });

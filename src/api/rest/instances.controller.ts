@@ -139,6 +139,10 @@ export class InstancesController {
     @Body() body: unknown,
     @Caller() caller: RequestContext,
   ) {
+    // An instance the caller cannot see is 404 whatever the body says.
+    if (!(await this.views.instance(caller.actor, id))) {
+      throw new NotFoundException(`Instance ${id} could not be found.`);
+    }
     const incremental =
       typeof body === 'object' && body !== null && !Array.isArray(body)
         ? (body as Record<string, unknown>)['incremental']
