@@ -1,5 +1,5 @@
 import type { CausationContext, NewEvent, SnapledgerEvent } from '../events';
-import { CURRENT_SCHEMA_VERSION } from '../events';
+import { schemaVersionOf } from '../events';
 import type { Clock, IdGenerator } from './clock';
 
 /**
@@ -26,7 +26,7 @@ export function stampEvents(
         actor: context.actor,
         requestId: context.requestId,
         occurredAt,
-        schemaVersion: CURRENT_SCHEMA_VERSION,
+        schemaVersion: schemaVersionOf(event.type),
       },
     };
     causationId = eventId;

@@ -16,5 +16,4 @@ export type SnapledgerEvent = InstanceEvent | ImageEvent | SnapshotProcessEvent 
 export type SnapledgerEventType = SnapledgerEvent['type'];
 export type EventOfType<T extends SnapledgerEventType> = Extract<SnapledgerEvent, { type: T }>;
 
-/** The schema version that new events of each type are written with. */
-export const CURRENT_SCHEMA_VERSION = 1;
+export { schemaVersionOf } from './schema-versions';

@@ -22,8 +22,8 @@ export type SnapshotPlanned = {
     readonly priorVmState: VmState;
     readonly domainName: string;
     readonly diskPath: string;
-    /** The disk is a file or a block device (an LVM volume...). Absent in older events: a file. */
-    readonly diskKind?: 'file' | 'block';
+    /** The disk is a file or a block device (an LVM volume...). Since schema version 2. */
+    readonly diskKind: 'file' | 'block';
     readonly sourceFormat: string;
     readonly targetFormat: string;
     readonly virtualSize: number;

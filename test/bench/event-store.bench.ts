@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import type { ExpectedRevision } from '../../src/event-store/event-store.port';
-import { CURRENT_SCHEMA_VERSION, type NewEvent } from '../../src/events';
+import type { NewEvent } from '../../src/events';
 
 export interface EventStoreBenchOptions {
   /** Events appended in the measured run of each side. Default 20000. */
@@ -69,7 +69,7 @@ export function buildEvents(count: number, prefix: string): NewEvent[] {
       actor,
       requestId: `req-${randomUUID()}`,
       occurredAt: new Date(1_700_000_000_000 + i).toISOString(),
-      schemaVersion: CURRENT_SCHEMA_VERSION,
+      schemaVersion: 1,
     },
   }));
 }

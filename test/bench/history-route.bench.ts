@@ -195,6 +195,7 @@ export async function writeSnapshotLog(eventsFile: string, count: number): Promi
             priorVmState: 'stopped',
             domainName: 'bench-history',
             diskPath: '/var/lib/libvirt/images/bench-history.qcow2',
+            diskKind: 'file',
             sourceFormat: 'qcow2',
             targetFormat: 'qcow2',
             virtualSize: 1024 ** 3,

@@ -16,12 +16,7 @@ import {
   WrongExpectedRevisionError,
   type EventStore,
 } from '../../src/event-store/event-store.port';
-import {
-  CURRENT_SCHEMA_VERSION,
-  type EventMetadata,
-  type NewEvent,
-  type RecordedEvent,
-} from '../../src/events';
+import { type EventMetadata, type NewEvent, type RecordedEvent } from '../../src/events';
 
 /**
  * What every EventStore adapter must do. An adapter's test file calls
@@ -100,7 +95,7 @@ export function makeEvent(
       },
       requestId: `req-${randomUUID()}`,
       occurredAt: new Date().toISOString(),
-      schemaVersion: CURRENT_SCHEMA_VERSION,
+      schemaVersion: 1,
       ...metadata,
     },
   };
@@ -425,7 +420,7 @@ export function describeEventStoreContract(
           actor: { userId: 'u-1', projectId: 'p-1', roles: ['admin', 'member', 'reader'] },
           requestId: 'req-0123456789abcdef',
           occurredAt: '2024-05-06T07:08:09.123Z',
-          schemaVersion: CURRENT_SCHEMA_VERSION,
+          schemaVersion: 1,
         };
         const scalar = makeEvent('ScalarData', 'just a string');
         await store.append(stream, [{ type: 'RoundTripped', data, metadata }, scalar], 'no_stream');

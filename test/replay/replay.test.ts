@@ -67,6 +67,18 @@ describe.each(DATABASE_ENGINES)('replay of the recorded log into %s views', (eng
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('is a log of an older release: its v1 plans are read as v2, the stored bytes unchanged', async () => {
+    const stored = loadFixture().filter((e) => e.type === 'SnapshotPlanned');
+    expect(stored.length).toBeGreaterThan(0);
+    expect(
+      stored.every((e) => e.metadata.schemaVersion === 1 && !('diskKind' in (e.data as object))),
+    ).toBe(true);
+    const read = (await store.readAll()).filter((e) => e.type === 'SnapshotPlanned');
+    expect(
+      read.map((e) => [e.metadata.schemaVersion, (e.data as { diskKind: string }).diskKind]),
+    ).toEqual(stored.map(() => [2, 'file']));
+  });
+
   let rebuilt: Record<string, unknown[]>;
   let rebuiltViews: { dataSource: DataSource; runner: ProjectionRunner };
 

@@ -14,6 +14,7 @@ import {
   type TaskState,
   type VmState,
 } from '../../src/events';
+import { schemaVersionOf } from '../../src/events/schema-versions';
 
 export const INSTANCE_ID = '11111111-1111-4111-8111-111111111111';
 export const IMAGE_ID = '22222222-2222-4222-8222-222222222222';
@@ -92,7 +93,7 @@ export class EventHistory {
       actor: this.actorOf(streamName),
       requestId: this.requestId,
       occurredAt: at ?? this.options.at ?? T0,
-      schemaVersion: 1,
+      schemaVersion: schemaVersionOf(type),
     };
     const revision = this.stream(streamName).length;
     this.events.push({ streamName, revision, position, type, data, metadata });
@@ -180,6 +181,7 @@ export class EventHistory {
         priorVmState: offline ? 'stopped' : 'active',
         domainName: DOMAIN_NAME,
         diskPath: DISK_PATH,
+        diskKind: 'file',
         sourceFormat: 'qcow2',
         targetFormat: 'qcow2',
         virtualSize: 1048576,

@@ -14,7 +14,7 @@ import type { EventStore } from '../../src/event-store/event-store.port';
 import { WrongExpectedRevisionError } from '../../src/event-store/event-store.port';
 import { PostgresEventStore } from '../../src/event-store/postgres-event-store';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
-import { CURRENT_SCHEMA_VERSION, type NewEvent } from '../../src/events';
+import type { NewEvent } from '../../src/events';
 
 function event(tag: string, i: number): NewEvent {
   return {
@@ -27,7 +27,7 @@ function event(tag: string, i: number): NewEvent {
       actor: { userId: `user-${tag}`, projectId: 'project-contract', roles: ['member'] },
       requestId: `req-${tag}-${i}`,
       occurredAt: new Date().toISOString(),
-      schemaVersion: CURRENT_SCHEMA_VERSION,
+      schemaVersion: 1,
     },
   };
 }

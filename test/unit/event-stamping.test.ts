@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Clock, IdGenerator } from '../../src/commands/clock';
 import { stampEvents } from '../../src/commands/event-stamping';
 import {
-  CURRENT_SCHEMA_VERSION,
+  schemaVersionOf,
   type Actor,
   type CausationContext,
   type SnapledgerEvent,
@@ -64,7 +64,7 @@ describe('stampEvents', () => {
         actor,
         requestId: 'req-1',
         occurredAt: NOW,
-        schemaVersion: CURRENT_SCHEMA_VERSION,
+        schemaVersion: 1,
       },
     });
   });
@@ -100,10 +100,13 @@ describe('stampEvents', () => {
     expect(stamped.map((e) => ({ type: e.type, data: e.data }))).toEqual(events);
   });
 
-  it('given any event, when stamped, then schemaVersion is the current one (1)', () => {
+  it("given any event, when stamped, then schemaVersion is its type's current one", () => {
     const stamped = stampEvents(events, context, fixedClock(), sequentialIds());
-    expect(CURRENT_SCHEMA_VERSION).toBe(1);
-    expect(stamped.every((e) => e.metadata.schemaVersion === CURRENT_SCHEMA_VERSION)).toBe(true);
+    expect(stamped.map((e) => e.metadata.schemaVersion)).toEqual(
+      events.map((e) => schemaVersionOf(e.type)),
+    );
+    expect(schemaVersionOf('SnapshotPlanned')).toBe(2);
+    expect(schemaVersionOf('TaskStateChanged')).toBe(1);
   });
 
   it('given no events, when stamped, then nothing is returned', () => {

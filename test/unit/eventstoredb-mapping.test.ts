@@ -24,7 +24,7 @@ import {
   toRevision,
   toStreamState,
 } from '../../src/event-store/eventstoredb-mapping';
-import { CURRENT_SCHEMA_VERSION, type EventMetadata, type NewEvent } from '../../src/events';
+import type { EventMetadata, NewEvent } from '../../src/events';
 
 const metadata = (): EventMetadata => ({
   eventId: randomUUID(),
@@ -33,7 +33,7 @@ const metadata = (): EventMetadata => ({
   actor: { userId: 'u-1', projectId: 'p-1', roles: ['admin', 'member'] },
   requestId: 'req-1',
   occurredAt: '2024-05-06T07:08:09.123Z',
-  schemaVersion: CURRENT_SCHEMA_VERSION,
+  schemaVersion: 1,
 });
 
 /** What the client hands back for an event that toEventData sent, at this $all position. */

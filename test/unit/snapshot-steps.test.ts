@@ -105,6 +105,7 @@ function snapshot(options: { begun?: boolean; planned?: boolean; saved?: boolean
           priorVmState: 'paused',
           domainName: 'vm-alpha',
           diskPath: '/var/lib/libvirt/images/vm-alpha.qcow2',
+          diskKind: 'file',
           sourceFormat: 'qcow2',
           targetFormat: 'qcow2',
           virtualSize: 1024,
