@@ -1,6 +1,7 @@
 import type { EventMetadata } from '../events/event-metadata';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
 import { upcast } from '../events/upcasters';
+import { storedContentDigest } from './log-hash';
 import {
   DuplicateEventError,
   type ExpectedRevision,
@@ -42,6 +43,8 @@ export interface PreparedRow {
   readonly type: string;
   readonly data: string;
   readonly metadata: string;
+  /** The content digest of the row as stored (log-hash.ts): what its chain hash covers. */
+  readonly digest: string;
 }
 
 export function serialize(streamName: string, events: readonly NewEvent[]): PreparedRow[] {
@@ -70,7 +73,14 @@ export function serialize(streamName: string, events: readonly NewEvent[]): Prep
         `append to ${streamName}: the data of event ${eventId} is not JSON-serializable`,
       );
     }
-    rows.push({ eventId, type: event.type, data, metadata: JSON.stringify(event.metadata) });
+    const metadata = JSON.stringify(event.metadata);
+    rows.push({
+      eventId,
+      type: event.type,
+      data,
+      metadata,
+      digest: storedContentDigest(streamName, event.type, data, metadata),
+    });
   }
   return rows;
 }

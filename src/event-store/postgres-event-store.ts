@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
+import type { HashedEventRow, HashedLog } from './hashed-log.port';
+import { chainHash, GENESIS_HASH, storedContentDigest } from './log-hash';
+import { BACKFILL_BATCH, hashesBackfilledEvent } from './log-hash-migration';
 import {
   prepareAppend,
   readWindow,
@@ -20,6 +23,7 @@ import {
 import {
   APPEND_CHANNEL,
   APPEND_LOCK_KEY,
+  LOG_NOT_HASHED_SQLSTATE,
   POSTGRES_EVENT_STORE_MIGRATIONS,
   POSTGRES_EVENT_STORE_SCHEMA_VERSION,
   WRONG_EXPECTED_REVISION_SQLSTATE,
@@ -47,6 +51,11 @@ interface PgRow {
   readonly type: string;
   readonly data: string;
   readonly metadata: string;
+}
+
+interface PgHashedRow extends PgRow {
+  readonly event_id: string;
+  readonly hash: string | null;
 }
 
 function toEventRow(row: PgRow): EventRow {
@@ -83,7 +92,7 @@ export function describeDatabaseUrl(url: string): string {
  * order; a reader that has passed a position has seen everything before it. Appends NOTIFY
  * every process's store, which wakes its listeners (onAppended).
  */
-export class PostgresEventStore implements EventStore {
+export class PostgresEventStore implements EventStore, HashedLog {
   private readonly appended = new EventEmitter();
   private listener: pg.Client | null = null;
   private listenerOpening: Promise<void> | null = null;
@@ -118,6 +127,7 @@ export class PostgresEventStore implements EventStore {
     pool.on('error', () => undefined);
     try {
       await PostgresEventStore.prepareSchema(pool);
+      await PostgresEventStore.backfillHashes(pool);
     } catch (error) {
       await pool.end().catch(() => undefined);
       throw new Error(
@@ -171,6 +181,86 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
+   * The one-time migration of a log written before the hash chain (schema 4): hashes its
+   * events in batches, each batch its own transaction under the append lock, so a stop
+   * part-way loses nothing and the next start goes on from the last hashed position. The
+   * last batch appends LogHashesBackfilled in the same transaction.
+   */
+  private static async backfillHashes(pool: pg.Pool): Promise<void> {
+    for (;;) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
+        const head = Number(
+          (
+            await client.query<{ head: string }>(
+              'SELECT coalesce(max(position), 0) AS head FROM events',
+            )
+          ).rows[0]?.head ?? 0,
+        );
+        const last = (
+          await client.query<{ position: string; hash: string }>(
+            'SELECT position, hash FROM event_hashes ORDER BY position DESC LIMIT 1',
+          )
+        ).rows[0];
+        let position = last === undefined ? 0 : Number(last.position);
+        let hash = last?.hash ?? GENESIS_HASH;
+        if (position >= head) {
+          await client.query('COMMIT');
+          return;
+        }
+        const rows = await client.query<PgRow>(
+          `SELECT ${COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
+          [position, BACKFILL_BATCH],
+        );
+        const positions: number[] = [];
+        const hashes: string[] = [];
+        for (const row of rows.rows.map(toEventRow)) {
+          if (row.position !== position + 1) {
+            throw new Error(
+              `cannot hash the log: position ${position + 1} is missing (the next stored event is at ${row.position}); run snapledger verify`,
+            );
+          }
+          position = row.position;
+          hash = chainHash(
+            hash,
+            position,
+            row.stream_revision,
+            storedContentDigest(row.stream_name, row.type, row.data, row.metadata),
+          );
+          positions.push(position);
+          hashes.push(hash);
+        }
+        await client.query(
+          'INSERT INTO event_hashes (position, hash) SELECT * FROM unnest($1::bigint[], $2::text[])',
+          [positions, hashes],
+        );
+        if (position >= head) {
+          const { streamName, event } = hashesBackfilledEvent(position, hash);
+          const [row] = prepareAppend(streamName, [event], 'any');
+          await client.query('SELECT * FROM snapledger_append($1, $2, $3, $4, $5, $6, $7, $8)', [
+            streamName,
+            'any',
+            null,
+            [row?.eventId],
+            [row?.type],
+            [row?.data],
+            [row?.metadata],
+            [row?.digest],
+          ]);
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  /**
    * One round trip: snapledger_append (postgres-schema.ts) takes the append lock, checks the
    * expected revision, inserts the rows and notifies, all in the statement's own transaction.
    */
@@ -186,7 +276,7 @@ export class PostgresEventStore implements EventStore {
     let result: AppendResult;
     try {
       const answer = await this.pool.query<{ next_revision: string; last_position: string }>(
-        'SELECT next_revision, last_position FROM snapledger_append($1, $2, $3, $4, $5, $6, $7)',
+        'SELECT next_revision, last_position FROM snapledger_append($1, $2, $3, $4, $5, $6, $7, $8)',
         [
           streamName,
           expect,
@@ -195,6 +285,7 @@ export class PostgresEventStore implements EventStore {
           rows.map((r) => r.type),
           rows.map((r) => r.data),
           rows.map((r) => r.metadata),
+          rows.map((r) => r.digest),
         ],
       );
       const head = answer.rows[0];
@@ -209,6 +300,12 @@ export class PostgresEventStore implements EventStore {
         const actual =
           detail === undefined || detail === 'no_stream' ? 'no_stream' : Number(detail);
         throw new WrongExpectedRevisionError(streamName, expected, actual);
+      }
+      if (pgCode(error) === LOG_NOT_HASHED_SQLSTATE) {
+        throw new Error(
+          `append to ${streamName}: ${error instanceof Error ? error.message : String(error)}; restart a snapledger process to finish it`,
+          { cause: error },
+        );
       }
       if (pgCode(error) === '23505') {
         const duplicate = await this.findStoredEventId(rows);
@@ -250,6 +347,21 @@ export class PostgresEventStore implements EventStore {
       [after, limit],
     );
     return result.rows.map(toEventRow);
+  }
+
+  async readHashedRows(after: number, limit: number): Promise<HashedEventRow[]> {
+    this.assertOpen();
+    const result = await this.pool.query<PgHashedRow>(
+      `SELECT e.position, e.event_id, e.stream_name, e.stream_revision, e.type, e.data, e.metadata, h.hash
+       FROM events e LEFT JOIN event_hashes h ON h.position = e.position
+       WHERE e.position > $1 ORDER BY e.position LIMIT $2`,
+      [after, limit],
+    );
+    return result.rows.map((row) => ({
+      ...toEventRow(row),
+      event_id: row.event_id,
+      hash: row.hash,
+    }));
   }
 
   async lastPosition(): Promise<number> {

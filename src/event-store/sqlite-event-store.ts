@@ -2,6 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
+import { hashesBackfilledEvent, BACKFILL_BATCH } from './log-hash-migration';
+import { chainHash, GENESIS_HASH, storedContentDigest } from './log-hash';
+import type { HashedEventRow, HashedLog } from './hashed-log.port';
 import {
   prepareAppend,
   readWindow,
@@ -40,8 +43,11 @@ export interface SqliteConnectionSettings {
 
 const DEFAULT_POLL_INTERVAL_MS = 200;
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
-/** PRAGMA user_version of the schema this code writes. */
-const SCHEMA_VERSION = 1;
+/**
+ * PRAGMA user_version of the schema this code writes. 1: the events table. 2: the hash
+ * chain's table, event_hashes (log-hash.ts).
+ */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -78,9 +84,37 @@ WHEN EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id)
 BEGIN
   SELECT RAISE(ABORT, 'events are append-only: this insert conflicts with a stored event');
 END;
+
+-- The hash chain (log-hash.ts): one hash per event position, written in the append's
+-- transaction, and as append-only as the events.
+CREATE TABLE IF NOT EXISTS event_hashes (
+  position INTEGER PRIMARY KEY,
+  hash     TEXT    NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS event_hashes_no_update BEFORE UPDATE ON event_hashes
+BEGIN
+  SELECT RAISE(ABORT, 'event hashes are append-only: UPDATE is not allowed');
+END;
+
+CREATE TRIGGER IF NOT EXISTS event_hashes_no_delete BEFORE DELETE ON event_hashes
+BEGIN
+  SELECT RAISE(ABORT, 'event hashes are append-only: DELETE is not allowed');
+END;
+
+CREATE TRIGGER IF NOT EXISTS event_hashes_no_replace BEFORE INSERT ON event_hashes
+WHEN EXISTS (SELECT 1 FROM event_hashes WHERE position = NEW.position)
+BEGIN
+  SELECT RAISE(ABORT, 'event hashes are append-only: this position already has a hash');
+END;
 `;
 
 const COLUMNS = 'position, stream_name, stream_revision, type, data, metadata';
+
+interface StoredHash {
+  readonly position: number;
+  readonly hash: string;
+}
 
 function isConstraintError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -92,7 +126,7 @@ function isConstraintError(err: unknown): boolean {
  * The embedded event store: one SQLite file in WAL mode, shared safely by the server and
  * the CLI (separate processes). The log is append-only, and the database enforces it.
  */
-export class SqliteEventStore implements EventStore {
+export class SqliteEventStore implements EventStore, HashedLog {
   private readonly appendListeners = new Set<() => void>();
   /** Runs while anyone listens: SQLite tells no connection of another's commit. */
   private pollTimer: NodeJS.Timeout | undefined;
@@ -101,7 +135,13 @@ export class SqliteEventStore implements EventStore {
   private closed = false;
 
   private readonly lastRevisionStmt: Database.Statement<[string], number | null>;
-  private readonly insertStmt: Database.Statement<[string, string, number, string, string, string]>;
+  private readonly insertStmt: Database.Statement<
+    [number, string, string, number, string, string, string]
+  >;
+  private readonly insertHashStmt: Database.Statement<[number, string]>;
+  private readonly lastHashStmt: Database.Statement<[], StoredHash>;
+  private readonly unhashedStmt: Database.Statement<[number, number], EventRow>;
+  private readonly readHashedStmt: Database.Statement<[number, number], HashedEventRow>;
   private readonly eventIdExistsStmt: Database.Statement<[string], number>;
   private readonly readStreamStmt: Database.Statement<[string], EventRow>;
   private readonly readAllStmt: Database.Statement<[number, number], EventRow>;
@@ -122,8 +162,22 @@ export class SqliteEventStore implements EventStore {
         'SELECT MAX(stream_revision) FROM events WHERE stream_name = ?',
       )
       .pluck();
-    this.insertStmt = db.prepare<[string, string, number, string, string, string]>(
-      'INSERT INTO events (event_id, stream_name, stream_revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
+    this.insertStmt = db.prepare<[number, string, string, number, string, string, string]>(
+      'INSERT INTO events (position, event_id, stream_name, stream_revision, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertHashStmt = db.prepare<[number, string]>(
+      'INSERT INTO event_hashes (position, hash) VALUES (?, ?)',
+    );
+    this.lastHashStmt = db.prepare<[], StoredHash>(
+      'SELECT position, hash FROM event_hashes ORDER BY position DESC LIMIT 1',
+    );
+    this.unhashedStmt = db.prepare<[number, number], EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+    );
+    this.readHashedStmt = db.prepare<[number, number], HashedEventRow>(
+      `SELECT e.position, e.event_id, e.stream_name, e.stream_revision, e.type, e.data, e.metadata, h.hash
+       FROM events e LEFT JOIN event_hashes h ON h.position = e.position
+       WHERE e.position > ? ORDER BY e.position LIMIT ?`,
     );
     this.eventIdExistsStmt = db
       .prepare<[string], number>('SELECT 1 FROM events WHERE event_id = ?')
@@ -140,35 +194,102 @@ export class SqliteEventStore implements EventStore {
     this.dataVersionStmt = db.prepare<[], number>('PRAGMA data_version').pluck();
 
     const tx = db.transaction(
-      (
-        streamName: string,
-        rows: readonly PreparedRow[],
-        expected: ExpectedRevision,
-      ): AppendResult => {
-        const last = this.lastRevisionStmt.get(streamName) ?? null;
-        if (expected === 'no_stream') {
-          if (last !== null) throw new WrongExpectedRevisionError(streamName, expected, last);
-        } else if (expected !== 'any' && expected !== last) {
-          throw new WrongExpectedRevisionError(streamName, expected, last ?? 'no_stream');
-        }
-        let revision = last ?? -1;
-        let position = 0;
-        for (const row of rows) {
-          revision += 1;
-          const result = this.insertStmt.run(
-            row.eventId,
-            streamName,
-            revision,
-            row.type,
-            row.data,
-            row.metadata,
-          );
-          position = Number(result.lastInsertRowid);
-        }
-        return { nextExpectedRevision: revision, position };
-      },
+      (streamName: string, rows: readonly PreparedRow[], expected: ExpectedRevision) =>
+        this.appendRows(streamName, rows, expected),
     );
     this.appendTx = (streamName, rows, expected) => tx.immediate(streamName, rows, expected);
+  }
+
+  /**
+   * The body of an append; runs inside a write transaction. Positions are the head's plus one
+   * and up, and each event's chain hash is written with it.
+   */
+  private appendRows(
+    streamName: string,
+    rows: readonly PreparedRow[],
+    expected: ExpectedRevision,
+  ): AppendResult {
+    const last = this.lastRevisionStmt.get(streamName) ?? null;
+    if (expected === 'no_stream') {
+      if (last !== null) throw new WrongExpectedRevisionError(streamName, expected, last);
+    } else if (expected !== 'any' && expected !== last) {
+      throw new WrongExpectedRevisionError(streamName, expected, last ?? 'no_stream');
+    }
+    let { position, hash } = this.hashedHead();
+    let revision = last ?? -1;
+    for (const row of rows) {
+      revision += 1;
+      position += 1;
+      this.insertStmt.run(
+        position,
+        row.eventId,
+        streamName,
+        revision,
+        row.type,
+        row.data,
+        row.metadata,
+      );
+      hash = chainHash(hash, position, revision, row.digest);
+      this.insertHashStmt.run(position, hash);
+    }
+    return { nextExpectedRevision: revision, position };
+  }
+
+  /**
+   * The head of the log and its hash, inside a write transaction. Events that an older
+   * release appended without hashes (it was running while this one migrated) are hashed
+   * first, so the chain never skips a position.
+   */
+  private hashedHead(): StoredHash {
+    const head = this.lastPositionStmt.get() ?? 0;
+    for (;;) {
+      const hashed = this.lastHashStmt.get() ?? { position: 0, hash: GENESIS_HASH };
+      if (hashed.position >= head) return hashed;
+      this.hashNext(hashed, BACKFILL_BATCH);
+    }
+  }
+
+  /** Hashes up to `limit` unhashed events after `from`; the caller holds the write lock. */
+  private hashNext(from: StoredHash, limit: number): StoredHash {
+    let { position, hash } = from;
+    for (const row of this.unhashedStmt.all(from.position, limit)) {
+      if (row.position !== position + 1) {
+        throw new Error(
+          `cannot hash the log: position ${position + 1} is missing (the next stored event is at ${row.position}); run snapledger verify`,
+        );
+      }
+      position = row.position;
+      hash = chainHash(
+        hash,
+        position,
+        row.stream_revision,
+        storedContentDigest(row.stream_name, row.type, row.data, row.metadata),
+      );
+      this.insertHashStmt.run(position, hash);
+    }
+    return { position, hash };
+  }
+
+  /**
+   * The one-time migration of a log written before the hash chain: hashes its events in
+   * batches, each batch its own transaction, so a stop part-way loses nothing and the next
+   * start goes on from the last hashed position. The last batch appends LogHashesBackfilled
+   * in the same transaction.
+   */
+  private backfillHashes(): void {
+    const step = this.db.transaction((): boolean => {
+      const head = this.lastPositionStmt.get() ?? 0;
+      const hashed = this.lastHashStmt.get() ?? { position: 0, hash: GENESIS_HASH };
+      if (hashed.position >= head) return true;
+      const reached = this.hashNext(hashed, BACKFILL_BATCH);
+      if (reached.position < head) return false;
+      const { streamName, event } = hashesBackfilledEvent(reached.position, reached.hash);
+      this.appendRows(streamName, prepareAppend(streamName, [event], 'any'), 'any');
+      return true;
+    });
+    while (!step.immediate()) {
+      // Each batch has committed; the next one goes on from its last position.
+    }
   }
 
   /**
@@ -207,7 +328,14 @@ export class SqliteEventStore implements EventStore {
       db.close();
       throw err;
     }
-    return new SqliteEventStore(db, pollIntervalMs);
+    const store = new SqliteEventStore(db, pollIntervalMs);
+    try {
+      store.backfillHashes();
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return store;
   }
 
   /** The journal mode, synchronous level and busy timeout of this store's connection. */
@@ -268,6 +396,11 @@ export class SqliteEventStore implements EventStore {
     const { after, limit } = readWindow(options);
     if (limit === 0) return [];
     return this.readAllStmt.all(after, limit ?? -1).map(toRecordedEvent);
+  }
+
+  async readHashedRows(after: number, limit: number): Promise<HashedEventRow[]> {
+    this.assertOpen();
+    return this.readHashedStmt.all(after, limit);
   }
 
   async lastPosition(): Promise<number> {

@@ -1,5 +1,3 @@
-import type { SnapledgerEventType } from './index';
-
 /**
  * The schema version each event type is written with now. A type not listed is at version
  * 1. When an event's shape changes, its version goes up here and an upcaster from the old
@@ -8,11 +6,11 @@ import type { SnapledgerEventType } from './index';
  * - SnapshotPlanned 2: `diskKind` (file or block) is always there. Version 1 plans were
  *   written before block-device disks, or by releases that left it out for files.
  */
-export const SCHEMA_VERSIONS: Readonly<Partial<Record<SnapledgerEventType, number>>> = {
+export const SCHEMA_VERSIONS: Readonly<Record<string, number>> = {
   SnapshotPlanned: 2,
 };
 
 /** The version an event of this type is written with (1 for types never changed). */
 export function schemaVersionOf(type: string): number {
-  return SCHEMA_VERSIONS[type as SnapledgerEventType] ?? 1;
+  return SCHEMA_VERSIONS[type] ?? 1;
 }

@@ -1,14 +1,15 @@
 /**
  * The only module that builds or parses stream names.
  * One stream per aggregate: instance-<uuid>, image-<uuid>, and the snapshot
- * process manager's own stream, snapshot-<image uuid>, and an instance's backup chains,
- * backup-chain-<instance uuid>.
+ * process manager's own stream, snapshot-<image uuid>, an instance's backup chains,
+ * backup-chain-<instance uuid>, and the log's own stream, log-integrity.
  */
 export const StreamCategory = {
   Instance: 'instance',
   Image: 'image',
   Snapshot: 'snapshot',
   BackupChain: 'backup-chain',
+  Log: 'log',
 } as const;
 export type StreamCategory = (typeof StreamCategory)[keyof typeof StreamCategory];
 
@@ -18,6 +19,9 @@ export const imageStream = (imageId: string): string => `${StreamCategory.Image}
 export const snapshotStream = (imageId: string): string => `${StreamCategory.Snapshot}-${imageId}`;
 export const backupChainStream = (instanceId: string): string =>
   `${StreamCategory.BackupChain}-${instanceId}`;
+
+/** Events about the log as a whole (log.events.ts). */
+export const logIntegrityStream = `${StreamCategory.Log}-integrity`;
 
 export interface ParsedStreamName {
   readonly category: StreamCategory;

@@ -215,6 +215,8 @@ export function summarize(recorded: RecordedEvent): string {
       const causes = [...new Set(d.intervals.map((i) => i.cause))].join(', ');
       return `libvirt saw the domain down ${d.intervals.length}× for ${total} ms (${causes})`;
     }
+    case 'LogHashesBackfilled':
+      return `log positions 1 to ${event.data.upToPosition} hashed after the fact (head ${event.data.headHash})`;
     case 'SnapshotStepRetried':
       return `step ${event.data.step} retried (attempt ${event.data.attempt}): ${event.data.reason}`;
     default:

@@ -4,6 +4,7 @@ import {
   subscribeFromCheckpoint,
   type CheckpointedSubscription,
 } from '../../src/event-store/checkpointed-subscription';
+import { verifyLog } from '../../src/event-store/log-verification';
 import { PostgresEventStore } from '../../src/event-store/postgres-event-store';
 import {
   APPEND_LOCK_KEY,
@@ -11,6 +12,7 @@ import {
 } from '../../src/event-store/postgres-schema';
 import type { RecordedEvent } from '../../src/events';
 import { startPostgres, type PostgresServer } from '../support/postgres-server';
+import { describeHashChainContract } from './hash-chain.contract';
 import {
   describeEventStoreContract,
   makeEvent,
@@ -26,6 +28,34 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
+});
+
+describeHashChainContract('PostgresEventStore', async () => {
+  const url = await server.createDatabase();
+  /** The attacker's own login, with the append-only triggers switched off meanwhile. */
+  const asAttacker = async (sql: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('ALTER TABLE events DISABLE TRIGGER USER');
+      await client.query('ALTER TABLE event_hashes DISABLE TRIGGER USER');
+      await client.query(sql);
+      await client.query('ALTER TABLE events ENABLE TRIGGER USER');
+      await client.query('ALTER TABLE event_hashes ENABLE TRIGGER USER');
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    open: () => PostgresEventStore.open(url, { pollIntervalMs: 200 }),
+    tamper: asAttacker,
+    removeHashes: (after) =>
+      asAttacker(
+        `DELETE FROM event_hashes WHERE position > ${after};
+         UPDATE snapledger_schema SET version = 3 WHERE component = 'event-store'`,
+      ),
+    cleanup: async () => undefined,
+  };
 });
 
 describeEventStoreContract(
@@ -98,6 +128,7 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
       'INSERT INTO events (position, event_id, stream_name, stream_revision, type, data, metadata) VALUES (2, $1, $2, 0, $3, $4, $5)',
       [slow.metadata.eventId, streamName('slow'), slow.type, '{}', JSON.stringify(slow.metadata)],
     );
+    await writer.query("INSERT INTO event_hashes (position, hash) VALUES (2, repeat('a', 64))");
     let settled = false;
     const append = store.append(stream, makeEvents(1), 0).finally(() => (settled = true));
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -139,13 +170,18 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
        VALUES (1, 'old-1', 'instance-old', 0, 'InstanceRegistered', '{}', '{}')`,
     );
     const store = await open(url);
+    // The hash migration hashed position 1 and recorded it at position 2.
+    expect((await store.readStream('log-integrity')).map((e) => [e.position, e.type])).toEqual([
+      [2, 'LogHashesBackfilled'],
+    ]);
     const appended = await store.append('instance-old', makeEvents(1), 0);
-    expect(appended).toEqual({ nextExpectedRevision: 1, position: 2 });
+    expect(appended).toEqual({ nextExpectedRevision: 1, position: 3 });
     const version = await client.query<{ version: number }>(
       "SELECT version FROM snapledger_schema WHERE component = 'event-store'",
     );
-    expect(version.rows[0]?.version).toBe(3);
-    expect((await store.readStream('instance-old')).map((e) => e.position)).toEqual([1, 2]);
+    expect(version.rows[0]?.version).toBe(4);
+    expect((await store.readStream('instance-old')).map((e) => e.position)).toEqual([1, 3]);
+    expect((await verifyLog(store)).ok).toBe(true);
   });
 
   it('refuses a database whose schema a newer release wrote, and writes nothing', async () => {
@@ -154,7 +190,7 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
     const client = await raw(url);
     await client.query("UPDATE snapledger_schema SET version = 99 WHERE component = 'event-store'");
     await expect(PostgresEventStore.open(url)).rejects.toThrow(
-      /event-store schema version 99; this snapledger writes version 3 and cannot use a newer one/,
+      /event-store schema version 99; this snapledger writes version 4 and cannot use a newer one/,
     );
     const count = await client.query<{ n: string }>('SELECT count(*) AS n FROM events');
     expect(Number(count.rows[0]?.n)).toBe(1);

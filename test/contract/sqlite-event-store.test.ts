@@ -16,6 +16,7 @@ import {
 } from '../../src/event-store/event-store.port';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import type { RecordedEvent } from '../../src/events';
+import { describeHashChainContract } from './hash-chain.contract';
 import {
   describeEventStoreContract,
   makeEvent,
@@ -37,6 +38,40 @@ describeEventStoreContract(
   },
   { sharedByProcesses: true },
 );
+
+const GUARDS = [
+  'events_no_update',
+  'events_no_delete',
+  'events_no_replace',
+  'event_hashes_no_update',
+  'event_hashes_no_delete',
+  'event_hashes_no_replace',
+];
+
+describeHashChainContract('SqliteEventStore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'snapledger-chain-'));
+  const file = join(dir, 'events.sqlite');
+  /** The attacker's own connection to the file, with the append-only triggers dropped. */
+  const asAttacker = (work: (db: Database.Database) => void): void => {
+    const db = new Database(file);
+    try {
+      for (const guard of GUARDS) db.exec(`DROP TRIGGER IF EXISTS ${guard}`);
+      work(db);
+    } finally {
+      db.close();
+    }
+  };
+  return {
+    open: async () => SqliteEventStore.open(file),
+    tamper: async (sql) => asAttacker((db) => db.exec(sql)),
+    removeHashes: async (after) =>
+      asAttacker((db) => {
+        db.exec(`DELETE FROM event_hashes WHERE position > ${after}`);
+        db.pragma('user_version = 1');
+      }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
 
 describeEventStoreContract('SqliteEventStore in memory', async () => ({
   store: SqliteEventStore.open(':memory:'),
