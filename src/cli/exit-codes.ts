@@ -21,6 +21,8 @@ export const ExitCode = {
   unavailable: 7,
   /** --wait gave up before the work finished. */
   timeout: 8,
+  /** verify found the event log's hash chain broken (or not holding the head kept). */
+  logBroken: 9,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

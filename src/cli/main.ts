@@ -25,6 +25,7 @@ import { registerEventsCommand } from './events.command';
 import { registerHistoryCommand } from './history.command';
 import { registerImagesCommand } from './images.command';
 import { registerUserCommand } from './user.command';
+import { registerVerifyCommand } from './verify.command';
 
 /**
  * Opens and closes the event store once before the application is built when it is on a
@@ -296,6 +297,8 @@ export function buildCli(): Command {
       if (!revoked) throw new CliError('no such token', ExitCode.notFound);
       print({ revoked: true });
     });
+
+  registerVerifyCommand(program, loadConfig);
 
   const projections = program.command('projections').description('read models');
   projections

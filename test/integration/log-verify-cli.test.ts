@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
+import { makeEvents, streamName } from '../contract/event-store.contract';
+
+const execFileAsync = promisify(execFile);
+const CLI = resolve('bin/snapledger');
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * `snapledger verify` as an auditor runs it: the real CLI, on the SQLite log of a data
+ * directory, before and after someone with the file edited it.
+ */
+describe('snapledger verify (the real CLI on a real SQLite log)', () => {
+  let dir: string;
+  let file: string;
+
+  async function verify(...args: string[]): Promise<Run> {
+    try {
+      const { stdout, stderr } = await execFileAsync(process.execPath, [CLI, 'verify', ...args], {
+        env: { ...process.env, SNAPLEDGER_DATA_DIR: dir },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  function tamper(sql: string): void {
+    const db = new Database(file);
+    try {
+      for (const t of ['events_no_update', 'events_no_delete']) db.exec(`DROP TRIGGER ${t}`);
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'snapledger-verify-'));
+    file = join(dir, 'events.sqlite');
+    const store = SqliteEventStore.open(file);
+    for (let i = 0; i < 30; i += 1) await store.append(streamName(), makeEvents(100), 'no_stream');
+    await store.close();
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('says the chain is whole, exports the head, and checks it later', async () => {
+    const whole = await verify();
+    expect(whole.code).toBe(0);
+    expect(whole.stdout).toMatch(
+      /^log verified: 3,000 events, the hash chain is whole; head 3000:[0-9a-f]{64}\n$/,
+    );
+    const exported = await verify('--export-head');
+    expect(exported.code).toBe(0);
+    const head = exported.stdout.trim();
+    expect(head).toMatch(/^3000:[0-9a-f]{64}$/);
+    expect(whole.stdout).toContain(head);
+    expect((await verify('--expect-head', head)).code).toBe(0);
+
+    tamper('DELETE FROM events WHERE position > 2990');
+    const truncated = await verify('--expect-head', head);
+    expect(truncated.code).toBe(9);
+    expect(truncated.stdout).toContain(
+      'log BROKEN at position 2991 (truncated): the log ends at position 2990, but the head you kept is at position 3000',
+    );
+  });
+
+  it('exits 9 and names the position of an edited row, also as JSON', async () => {
+    tamper(`UPDATE events SET data = '{"i":1000}' WHERE position = 1234`);
+    const broken = await verify();
+    expect(broken.code).toBe(9);
+    expect(broken.stdout).toMatch(/^log BROKEN at position 1234 \(hash-mismatch\): position 1234 /);
+    expect(broken.stdout).toContain('1,233 events before it verified, up to 1233:');
+    const json = await verify('--json');
+    expect(json.code).toBe(9);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      verified: 1233,
+      lastPosition: 3000,
+      break: { kind: 'hash-mismatch', position: 1234 },
+    });
+  });
+
+  it('refuses a malformed head with a usage error and reads nothing', async () => {
+    const bad = await verify('--expect-head', 'not-a-head');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--expect-head: a head is <position>:<64 hex digits>');
+    expect(bad.stdout).toBe('');
+  });
+});
