@@ -307,8 +307,16 @@ export function buildCli(): Command {
     .action(async () => {
       const config = loadConfig();
       new ServiceLock(config.dataDir).assertFree('projections rebuild');
+      let lastLine = Date.now();
       const result = await withLocalContext(config, (get) =>
-        get<ProjectionRunner>(PROJECTION_RUNNER).rebuild(),
+        get<ProjectionRunner>(PROJECTION_RUNNER).rebuild((events, last) => {
+          if (Date.now() - lastLine < 1000) return;
+          lastLine = Date.now();
+          const share = last === 0 ? 100 : Math.min(100, Math.floor((events * 100) / last));
+          process.stderr.write(
+            `rebuild: ${events.toLocaleString('en-US')} of ${last.toLocaleString('en-US')} events (${share}%)\n`,
+          );
+        }),
       );
       print(result);
     });

@@ -172,7 +172,9 @@ export class ProjectionRunner {
    * transaction, each transaction moving the checkpoints with its rows. Stops the runner
    * first if it is running; start() it again afterwards to follow live appends.
    */
-  async rebuild(): Promise<{ events: number; ms: number }> {
+  async rebuild(
+    onProgress?: (events: number, lastPosition: number) => void,
+  ): Promise<{ events: number; ms: number }> {
     if (this.rebuilding) throw new Error('a rebuild is already running');
     this.rebuilding = true;
     const started = performance.now();
@@ -207,6 +209,7 @@ export class ProjectionRunner {
         events += batch.length;
         after = position;
         this.advance(position);
+        onProgress?.(events, last);
       }
       const ms = Math.round(performance.now() - started);
       this.logger.info({ events, ms, position: after }, 'projections rebuilt');

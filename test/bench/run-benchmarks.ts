@@ -65,6 +65,7 @@ import {
   INCREMENTAL_BENCH_DEFAULTS,
   type IncrementalBenchResult,
 } from './incremental.bench';
+import { benchReplay, REPLAY_BENCH_DEFAULTS, type ReplayBenchResult } from './replay.bench';
 import {
   benchColdSnapshot,
   median,
@@ -99,6 +100,12 @@ export const GOALS = {
   incrementalMaxWallRatio: 0.2,
   /** ...and the guest never down. */
   incrementalMaxDowntimeMs: 0,
+  /** Rebuilding every view from the log: at least this many events/s... */
+  replayMinEventsPerSec: 50_000,
+  /** ...at least this fraction of a raw INSERT of the same rows... */
+  replayMinRatio: 0.3,
+  /** ...in at most this much resident memory. */
+  replayMaxRssMiB: 300,
 } as const;
 
 /** No figure that goes into the docs rests on fewer rounds than this. */
@@ -113,6 +120,7 @@ export const BENCHMARKS = [
   { id: 'openstack-cli', title: '`openstack server image create --wait`' },
   { id: 'agents', title: 'API and agents on PostgreSQL' },
   { id: 'incremental', title: 'Incremental backup' },
+  { id: 'replay', title: 'Replay at scale' },
 ] as const;
 export type BenchmarkId = (typeof BENCHMARKS)[number]['id'];
 const BENCHMARK_IDS: readonly string[] = BENCHMARKS.map((b) => b.id);
@@ -356,6 +364,88 @@ const RAW_VARIANT_LABELS: Readonly<Record<RawVariant, string>> = {
   head: "+ the head query (the stream's last revision, the last position)",
   notify: '+ the NOTIFY (pg_notify)',
 };
+
+function renderReplay(r: ReplayBenchResult): Rendered {
+  const rounds = `one run of ${int(r.events)} events`;
+  const speedMet = r.rebuildEventsPerSec >= GOALS.replayMinEventsPerSec;
+  const ratioMet = r.ratio >= GOALS.replayMinRatio;
+  const rssMet = r.rebuildPeakRssMiB <= GOALS.replayMaxRssMiB;
+  const perSec = (n: number) => `${int(n)} events/s`;
+  return {
+    rounds,
+    summaryRows: [
+      [
+        `projections rebuild of ${int(r.events)} events of snapshot traffic`,
+        perSec(r.rebuildEventsPerSec),
+        `${perSec(r.rawInsertEventsPerSec)} (raw INSERT of the same rows)`,
+        times(r.ratio),
+        `≥ ${perSec(GOALS.replayMinEventsPerSec)} and ≥ ${times(GOALS.replayMinRatio)}`,
+        speedMet && ratioMet ? 'yes' : 'no',
+        rounds,
+      ],
+      [
+        'projections rebuild: peak resident memory',
+        `${r.rebuildPeakRssMiB.toFixed(0)} MiB`,
+        '—',
+        '—',
+        `≤ ${GOALS.replayMaxRssMiB} MiB`,
+        rssMet ? 'yes' : 'no',
+        rounds,
+      ],
+    ],
+    body: [
+      table(
+        ['what', 'events', 'time', 'events/s', 'peak RSS', 'goal', 'met'],
+        [
+          [
+            'raw INSERT of the same rows (baseline)',
+            int(r.events),
+            secs(r.rawInsertMs),
+            perSec(r.rawInsertEventsPerSec),
+            '—',
+            '—',
+            '—',
+          ],
+          [
+            '`snapledger projections rebuild` (replay, as it reports)',
+            int(r.events),
+            secs(r.rebuildMs),
+            perSec(r.rebuildEventsPerSec),
+            `${r.rebuildPeakRssMiB.toFixed(0)} MiB`,
+            `≥ ${perSec(GOALS.replayMinEventsPerSec)}, ≥ ${times(GOALS.replayMinRatio)} raw, ≤ ${GOALS.replayMaxRssMiB} MiB`,
+            [speedMet, ratioMet, rssMet].map((m) => (m ? 'yes' : 'no')).join(', '),
+          ],
+          [
+            '`snapledger projections rebuild` (whole command)',
+            int(r.events),
+            secs(r.rebuildWallMs),
+            perSec(r.events / (r.rebuildWallMs / 1000)),
+            `${r.rebuildPeakRssMiB.toFixed(0)} MiB`,
+            '—',
+            '—',
+          ],
+          [
+            '`snapledger verify` (whole command)',
+            int(r.events),
+            secs(r.verifyWallMs),
+            perSec(r.verifyEventsPerSec),
+            `${r.verifyPeakRssMiB.toFixed(0)} MiB`,
+            '—',
+            r.verifyOk ? 'whole' : 'BROKEN',
+          ],
+        ],
+      ),
+      '',
+      `The log: ${int(r.snapshots)} snapshots of ${int(r.instances)} instances, ${mib(r.logBytes)} of SQLite. The views after the rebuild: ${Object.entries(
+        r.viewRows,
+      )
+        .map(([table, n]) => `${table} ${int(n)} rows`)
+        .join(
+          ', ',
+        )}. The rebuild printed ${plural(r.rebuildProgressLines, 'progress line')}. Peak RSS is the process's VmHWM, sampled every 100 ms.`,
+    ].join('\n'),
+  };
+}
 
 function renderIncremental(r: IncrementalBenchResult): Rendered {
   const rounds = plural(r.rounds.length, 'round');
@@ -1214,6 +1304,7 @@ interface Settings {
   agentsRounds: number;
   agentsConcurrent: number;
   incrementalRounds: number;
+  replayEvents: number;
 }
 
 function integer(value: string | undefined, name: string, fallback: number, min = 1): number {
@@ -1243,6 +1334,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       'downtime-rounds': { type: 'string' },
       'downtime-data-mib': { type: 'string' },
       'agents-concurrent': { type: 'string' },
+      'replay-events': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -1301,6 +1393,12 @@ export function parseSettings(argv: readonly string[]): Settings {
     oscRounds: rounds(OPENSTACK_CLI_BENCH_DEFAULTS.rounds),
     agentsRounds: rounds(AGENTS_BENCH_DEFAULTS.rounds),
     incrementalRounds: rounds(INCREMENTAL_BENCH_DEFAULTS.rounds),
+    replayEvents: integer(
+      values['replay-events'],
+      'replay-events',
+      REPLAY_BENCH_DEFAULTS.events,
+      1000,
+    ),
     agentsConcurrent: integer(
       values['agents-concurrent'],
       'agents-concurrent',
@@ -1429,6 +1527,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         log: (line) => progress(`incremental backup: ${line}`),
       });
       return { rendered: renderIncremental(r), result: r };
+    },
+    replay: async () => {
+      progress(`replay: ${int(s.replayEvents)} events, rebuild and verify`);
+      const r = await benchReplay({ events: s.replayEvents }, (line) =>
+        progress(`replay: ${line}`),
+      );
+      return { rendered: renderReplay(r), result: r };
     },
     'openstack-cli': async () => {
       progress(`openstack CLI: ${s.oscRounds} rounds per power state`);
