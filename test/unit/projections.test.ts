@@ -576,8 +576,14 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
       const live = await dumpViews(spec.views);
       await spec.views.getRepository(InstanceView).update({ id: VM }, { name: 'tampered' });
 
-      const result = await runner.rebuild();
+      const progress: [number, number][] = [];
+      const result = await runner.rebuild((events, end) => progress.push([events, end]));
       expect(result.events).toBe(last);
+      // One report per batch; the last one says the whole log was replayed.
+      expect(progress.at(-1)).toEqual([last, last]);
+      expect(progress.map(([events]) => events)).toEqual(
+        [...progress.map(([events]) => events)].sort((a, b) => a - b),
+      );
       expect(runner.isRunning).toBe(false);
       expect(JSON.stringify(await dumpViews(spec.views))).toBe(JSON.stringify(live));
       expect(await checkpoints()).toEqual({
