@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
 import type { HashedEventRow, HashedLog } from './hashed-log.port';
-import { chainHash, GENESIS_HASH, storedContentDigest } from './log-hash';
-import { BACKFILL_BATCH, hashesBackfilledEvent } from './log-hash-migration';
+import { GENESIS_HASH } from './log-hash';
+import { BACKFILL_BATCH, hashesBackfilledEvent, hashFollowingRows } from './log-hash-migration';
 import {
   prepareAppend,
   readWindow,
@@ -214,27 +214,12 @@ export class PostgresEventStore implements EventStore, HashedLog {
           `SELECT ${COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
           [position, BACKFILL_BATCH],
         );
-        const positions: number[] = [];
-        const hashes: string[] = [];
-        for (const row of rows.rows.map(toEventRow)) {
-          if (row.position !== position + 1) {
-            throw new Error(
-              `cannot hash the log: position ${position + 1} is missing (the next stored event is at ${row.position}); run snapledger verify`,
-            );
-          }
-          position = row.position;
-          hash = chainHash(
-            hash,
-            position,
-            row.stream_revision,
-            storedContentDigest(row.stream_name, row.type, row.data, row.metadata),
-          );
-          positions.push(position);
-          hashes.push(hash);
-        }
+        const hashed = hashFollowingRows({ position, hash }, rows.rows.map(toEventRow));
+        const reached = hashed.at(-1);
+        if (reached) ({ position, hash } = reached);
         await client.query(
           'INSERT INTO event_hashes (position, hash) SELECT * FROM unnest($1::bigint[], $2::text[])',
-          [positions, hashes],
+          [hashed.map((h) => h.position), hashed.map((h) => h.hash)],
         );
         if (position >= head) {
           const { streamName, event } = hashesBackfilledEvent(position, hash);

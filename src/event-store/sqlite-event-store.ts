@@ -2,8 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event';
-import { hashesBackfilledEvent, BACKFILL_BATCH } from './log-hash-migration';
-import { chainHash, GENESIS_HASH, storedContentDigest } from './log-hash';
+import {
+  BACKFILL_BATCH,
+  hashesBackfilledEvent,
+  hashFollowingRows,
+  type HashedPosition,
+} from './log-hash-migration';
+import { chainHash, GENESIS_HASH } from './log-hash';
 import type { HashedEventRow, HashedLog } from './hashed-log.port';
 import {
   prepareAppend,
@@ -111,10 +116,7 @@ END;
 
 const COLUMNS = 'position, stream_name, stream_revision, type, data, metadata';
 
-interface StoredHash {
-  readonly position: number;
-  readonly hash: string;
-}
+type StoredHash = HashedPosition;
 
 function isConstraintError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -251,23 +253,12 @@ export class SqliteEventStore implements EventStore, HashedLog {
 
   /** Hashes up to `limit` unhashed events after `from`; the caller holds the write lock. */
   private hashNext(from: StoredHash, limit: number): StoredHash {
-    let { position, hash } = from;
-    for (const row of this.unhashedStmt.all(from.position, limit)) {
-      if (row.position !== position + 1) {
-        throw new Error(
-          `cannot hash the log: position ${position + 1} is missing (the next stored event is at ${row.position}); run snapledger verify`,
-        );
-      }
-      position = row.position;
-      hash = chainHash(
-        hash,
-        position,
-        row.stream_revision,
-        storedContentDigest(row.stream_name, row.type, row.data, row.metadata),
-      );
-      this.insertHashStmt.run(position, hash);
+    let reached = from;
+    for (const next of hashFollowingRows(from, this.unhashedStmt.all(from.position, limit))) {
+      this.insertHashStmt.run(next.position, next.hash);
+      reached = next;
     }
-    return { position, hash };
+    return reached;
   }
 
   /**

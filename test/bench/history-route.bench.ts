@@ -26,14 +26,8 @@ import autocannon from 'autocannon';
 import { median } from './snapshot.bench';
 import { stampEvents } from '../../src/commands/event-stamping';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
-import {
-  imageStream,
-  instanceStream,
-  snapshotStream,
-  type Actor,
-  type SnapledgerEvent,
-  type TaskState,
-} from '../../src/events';
+import { instanceStream, type Actor, type SnapledgerEvent } from '../../src/events';
+import { offlineSnapshotEvents } from '../support/snapshot-traffic';
 
 export interface HistoryRouteBenchOptions {
   /** Snapshots in the instance's history. Default 1000. */
@@ -158,84 +152,18 @@ export async function writeSnapshotLog(eventsFile: string, count: number): Promi
     for (let i = 0; i < count; i++) {
       const imageId = randomUUID();
       const requestId = `req-${randomUUID()}`;
-      const task = (from: TaskState | null, to: TaskState | null): SnapledgerEvent => ({
-        type: 'TaskStateChanged',
-        data: { instanceId, from, to, imageId },
-      });
-      const at = () => new Date(clock).toISOString();
-      await onInstance(requestId, task(null, 'image_snapshot_pending'));
-      await onStream(imageStream(imageId), requestId, [
-        {
-          type: 'ImageReserved',
-          data: {
-            imageId,
-            name: `nightly-${String(i).padStart(4, '0')}`,
-            instanceId,
-            projectId: ADMIN.projectId,
-            userId: ADMIN.userId,
-            imageType: 'snapshot',
-            properties: {
-              image_type: 'snapshot',
-              instance_uuid: instanceId,
-              user_id: ADMIN.userId,
-              owner: ADMIN.projectId,
-            },
-          },
-        },
-      ]);
-      await onInstance(requestId, task('image_snapshot_pending', 'image_snapshot'), 4);
-      await onStream(snapshotStream(imageId), requestId, [
-        {
-          type: 'SnapshotPlanned',
-          data: {
-            imageId,
-            instanceId,
-            mode: 'offline',
-            priorPowerState: 'shutdown',
-            priorVmState: 'stopped',
-            domainName: 'bench-history',
-            diskPath: '/var/lib/libvirt/images/bench-history.qcow2',
-            diskKind: 'file',
-            sourceFormat: 'qcow2',
-            targetFormat: 'qcow2',
-            virtualSize: 1024 ** 3,
-          },
-        },
-      ]);
-      await onInstance(requestId, task('image_snapshot', 'image_pending_upload'), 2);
-      const extractStart = at();
-      await onStream(imageStream(imageId), requestId, [
-        {
-          type: 'ImageExtracted',
-          data: {
-            imageId,
-            diskFormat: 'qcow2',
-            virtualSize: 1024 ** 3,
-            startedAt: extractStart,
-            durationMs: 350,
-          },
-        },
-      ]);
-      await onInstance(requestId, task('image_pending_upload', 'image_uploading'), 2);
-      const uploadStart = at();
-      await onStream(imageStream(imageId), requestId, [
-        {
-          type: 'Uploaded',
-          data: {
-            imageId,
-            size: 268_763_136,
-            virtualSize: 1024 ** 3,
-            checksum: randomUUID().replaceAll('-', ''),
-            osHashAlgo: 'sha512',
-            osHashValue: `${randomUUID()}${randomUUID()}`.replaceAll('-', '').padEnd(128, '0'),
-            diskFormat: 'qcow2',
-            containerFormat: 'bare',
-            startedAt: uploadStart,
-            durationMs: 130,
-          },
-        },
-      ]);
-      await onInstance(requestId, task('image_uploading', null), 1);
+      for (const { stream, event } of offlineSnapshotEvents({
+        instanceId,
+        imageId,
+        imageName: `nightly-${String(i).padStart(4, '0')}`,
+        actor: ADMIN,
+        domainName: 'bench-history',
+        diskPath: '/var/lib/libvirt/images/bench-history.qcow2',
+        now: () => new Date(clock).toISOString(),
+      })) {
+        if (stream === instanceStream(instanceId)) await onInstance(requestId, event, 2);
+        else await onStream(stream, requestId, [event]);
+      }
       clock += 60_000;
     }
     return instanceId;

@@ -23,14 +23,8 @@ import Database from 'better-sqlite3';
 import { stampEvents } from '../../src/commands/event-stamping';
 import { chainHash, GENESIS_HASH, storedContentDigest } from '../../src/event-store/log-hash';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
-import {
-  imageStream,
-  instanceStream,
-  snapshotStream,
-  type Actor,
-  type SnapledgerEvent,
-  type TaskState,
-} from '../../src/events';
+import { instanceStream, type Actor, type SnapledgerEvent } from '../../src/events';
+import { offlineSnapshotEvents } from '../support/snapshot-traffic';
 
 export const REPLAY_BENCH_DEFAULTS: {
   readonly events: number;
@@ -173,81 +167,18 @@ export function writeTrafficLog(
   let snapshots = 0;
   while (position + 9 <= target) {
     const vm = fleet[snapshots % fleet.length]!;
-    const { instanceId, actor } = vm;
-    const imageId = randomUUID();
     const requestId = `req-${randomUUID()}`;
-    const task = (from: TaskState | null, to: TaskState | null): SnapledgerEvent => ({
-      type: 'TaskStateChanged',
-      data: { instanceId, from, to, imageId },
-    });
-    const onInstance = (e: SnapledgerEvent) =>
-      append(instanceStream(instanceId), actor, requestId, [e]);
-    const onImage = (e: SnapledgerEvent) => append(imageStream(imageId), actor, requestId, [e]);
-    onInstance(task(null, 'image_snapshot_pending'));
-    onImage({
-      type: 'ImageReserved',
-      data: {
-        imageId,
-        name: `${vm.name}-nightly-${snapshots}`,
-        instanceId,
-        projectId: actor.projectId,
-        userId: actor.userId,
-        imageType: 'snapshot',
-        properties: {
-          image_type: 'snapshot',
-          instance_uuid: instanceId,
-          user_id: actor.userId,
-          owner: actor.projectId,
-        },
-      },
-    });
-    onInstance(task('image_snapshot_pending', 'image_snapshot'));
-    append(snapshotStream(imageId), actor, requestId, [
-      {
-        type: 'SnapshotPlanned',
-        data: {
-          imageId,
-          instanceId,
-          mode: 'offline',
-          priorPowerState: 'shutdown',
-          priorVmState: 'stopped',
-          domainName: vm.name,
-          diskPath: `/var/lib/libvirt/images/${vm.name}.qcow2`,
-          diskKind: 'file',
-          sourceFormat: 'qcow2',
-          targetFormat: 'qcow2',
-          virtualSize: 1024 ** 3,
-        },
-      },
-    ]);
-    onInstance(task('image_snapshot', 'image_pending_upload'));
-    onImage({
-      type: 'ImageExtracted',
-      data: {
-        imageId,
-        diskFormat: 'qcow2',
-        virtualSize: 1024 ** 3,
-        startedAt: new Date(clock).toISOString(),
-        durationMs: 350,
-      },
-    });
-    onInstance(task('image_pending_upload', 'image_uploading'));
-    onImage({
-      type: 'Uploaded',
-      data: {
-        imageId,
-        size: 268_763_136,
-        virtualSize: 1024 ** 3,
-        checksum: randomUUID().replaceAll('-', ''),
-        osHashAlgo: 'sha512',
-        osHashValue: `${randomUUID()}${randomUUID()}`.replaceAll('-', '').padEnd(128, '0'),
-        diskFormat: 'qcow2',
-        containerFormat: 'bare',
-        startedAt: new Date(clock).toISOString(),
-        durationMs: 130,
-      },
-    });
-    onInstance(task('image_uploading', null));
+    for (const { stream, event } of offlineSnapshotEvents({
+      instanceId: vm.instanceId,
+      imageId: randomUUID(),
+      imageName: `${vm.name}-nightly-${snapshots}`,
+      actor: vm.actor,
+      domainName: vm.name,
+      diskPath: `/var/lib/libvirt/images/${vm.name}.qcow2`,
+      now: () => new Date(clock).toISOString(),
+    })) {
+      append(stream, vm.actor, requestId, [event]);
+    }
     snapshots += 1;
     clock += 60_000;
   }
