@@ -111,7 +111,7 @@ describe('SNAPLEDGER_DATABASE_URL: the log, the views and the service state in P
       const result = await refused.cli(['serve'], { SNAPLEDGER_DATABASE_URL: other });
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(
-        /^snapledger: PostgreSQL event store at postgres:\/\/snapledger@127\.0\.0\.1:\d+\/\w+: the database has event-store schema version 99; this snapledger writes version 3 and cannot use a newer one\n$/,
+        /^snapledger: PostgreSQL event store at postgres:\/\/snapledger@127\.0\.0\.1:\d+\/\w+: the database has event-store schema version 99; this snapledger writes version 4 and cannot use a newer one\n$/,
       );
       const tables = await query<{ table_name: string }>(
         other,
