@@ -74,6 +74,47 @@ function pgCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Runs `work` in one transaction on a pooled connection: COMMIT when it returns, ROLLBACK when it throws. */
+async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** snapledger_append's call and arguments for an append of prepared rows. */
+function appendCall(
+  streamName: string,
+  rows: readonly PreparedRow[],
+  expected: ExpectedRevision,
+): [string, unknown[]] {
+  const [expect, revision] = typeof expected === 'number' ? ['exact', expected] : [expected, null];
+  return [
+    'SELECT next_revision, last_position FROM snapledger_append($1, $2, $3, $4, $5, $6, $7, $8)',
+    [
+      streamName,
+      expect,
+      revision,
+      rows.map((r) => r.eventId),
+      rows.map((r) => r.type),
+      rows.map((r) => r.data),
+      rows.map((r) => r.metadata),
+      rows.map((r) => r.digest),
+    ],
+  ];
+}
+
 /** Says which server the URL names, without its password. */
 export function describeDatabaseUrl(url: string): string {
   try {
@@ -139,9 +180,7 @@ export class PostgresEventStore implements EventStore, HashedLog {
   }
 
   private static async prepareSchema(pool: pg.Pool): Promise<void> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(pool, async (client) => {
       // Two services starting at once must not both create or upgrade the schema.
       await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY + 1]);
       const exists = await client.query<{ present: boolean }>(
@@ -171,13 +210,7 @@ export class PostgresEventStore implements EventStore, HashedLog {
           [POSTGRES_EVENT_STORE_SCHEMA_VERSION],
         );
       }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**
@@ -187,10 +220,9 @@ export class PostgresEventStore implements EventStore, HashedLog {
    * last batch appends LogHashesBackfilled in the same transaction.
    */
   private static async backfillHashes(pool: pg.Pool): Promise<void> {
-    for (;;) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
+    let done = false;
+    while (!done) {
+      done = await inTransaction(pool, async (client) => {
         await client.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK_KEY]);
         const head = Number(
           (
@@ -206,10 +238,7 @@ export class PostgresEventStore implements EventStore, HashedLog {
         ).rows[0];
         let position = last === undefined ? 0 : Number(last.position);
         let hash = last?.hash ?? GENESIS_HASH;
-        if (position >= head) {
-          await client.query('COMMIT');
-          return;
-        }
+        if (position >= head) return true;
         const rows = await client.query<PgRow>(
           `SELECT ${COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
           [position, BACKFILL_BATCH],
@@ -223,25 +252,12 @@ export class PostgresEventStore implements EventStore, HashedLog {
         );
         if (position >= head) {
           const { streamName, event } = hashesBackfilledEvent(position, hash);
-          const [row] = prepareAppend(streamName, [event], 'any');
-          await client.query('SELECT * FROM snapledger_append($1, $2, $3, $4, $5, $6, $7, $8)', [
-            streamName,
-            'any',
-            null,
-            [row?.eventId],
-            [row?.type],
-            [row?.data],
-            [row?.metadata],
-            [row?.digest],
-          ]);
+          await client.query(
+            ...appendCall(streamName, prepareAppend(streamName, [event], 'any'), 'any'),
+          );
         }
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
+        return position >= head;
+      });
     }
   }
 
@@ -256,22 +272,10 @@ export class PostgresEventStore implements EventStore, HashedLog {
   ): Promise<AppendResult> {
     this.assertOpen();
     const rows = prepareAppend(streamName, events, expected);
-    const [expect, revision] =
-      typeof expected === 'number' ? ['exact', expected] : [expected, null];
     let result: AppendResult;
     try {
       const answer = await this.pool.query<{ next_revision: string; last_position: string }>(
-        'SELECT next_revision, last_position FROM snapledger_append($1, $2, $3, $4, $5, $6, $7, $8)',
-        [
-          streamName,
-          expect,
-          revision,
-          rows.map((r) => r.eventId),
-          rows.map((r) => r.type),
-          rows.map((r) => r.data),
-          rows.map((r) => r.metadata),
-          rows.map((r) => r.digest),
-        ],
+        ...appendCall(streamName, rows, expected),
       );
       const head = answer.rows[0];
       if (!head) throw new Error('snapledger_append returned no row');

@@ -116,8 +116,6 @@ END;
 
 const COLUMNS = 'position, stream_name, stream_revision, type, data, metadata';
 
-type StoredHash = HashedPosition;
-
 function isConstraintError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code: unknown = (err as Error & { code?: unknown }).code;
@@ -141,8 +139,7 @@ export class SqliteEventStore implements EventStore, HashedLog {
     [number, string, string, number, string, string, string]
   >;
   private readonly insertHashStmt: Database.Statement<[number, string]>;
-  private readonly lastHashStmt: Database.Statement<[], StoredHash>;
-  private readonly unhashedStmt: Database.Statement<[number, number], EventRow>;
+  private readonly lastHashStmt: Database.Statement<[], HashedPosition>;
   private readonly readHashedStmt: Database.Statement<[number, number], HashedEventRow>;
   private readonly eventIdExistsStmt: Database.Statement<[string], number>;
   private readonly readStreamStmt: Database.Statement<[string], EventRow>;
@@ -170,11 +167,8 @@ export class SqliteEventStore implements EventStore, HashedLog {
     this.insertHashStmt = db.prepare<[number, string]>(
       'INSERT INTO event_hashes (position, hash) VALUES (?, ?)',
     );
-    this.lastHashStmt = db.prepare<[], StoredHash>(
+    this.lastHashStmt = db.prepare<[], HashedPosition>(
       'SELECT position, hash FROM event_hashes ORDER BY position DESC LIMIT 1',
-    );
-    this.unhashedStmt = db.prepare<[number, number], EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
     );
     this.readHashedStmt = db.prepare<[number, number], HashedEventRow>(
       `SELECT e.position, e.event_id, e.stream_name, e.stream_revision, e.type, e.data, e.metadata, h.hash
@@ -242,7 +236,7 @@ export class SqliteEventStore implements EventStore, HashedLog {
    * release appended without hashes (it was running while this one migrated) are hashed
    * first, so the chain never skips a position.
    */
-  private hashedHead(): StoredHash {
+  private hashedHead(): HashedPosition {
     const head = this.lastPositionStmt.get() ?? 0;
     for (;;) {
       const hashed = this.lastHashStmt.get() ?? { position: 0, hash: GENESIS_HASH };
@@ -252,9 +246,9 @@ export class SqliteEventStore implements EventStore, HashedLog {
   }
 
   /** Hashes up to `limit` unhashed events after `from`; the caller holds the write lock. */
-  private hashNext(from: StoredHash, limit: number): StoredHash {
+  private hashNext(from: HashedPosition, limit: number): HashedPosition {
     let reached = from;
-    for (const next of hashFollowingRows(from, this.unhashedStmt.all(from.position, limit))) {
+    for (const next of hashFollowingRows(from, this.readAllStmt.all(from.position, limit))) {
       this.insertHashStmt.run(next.position, next.hash);
       reached = next;
     }
