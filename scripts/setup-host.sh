@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what snapledger needs on a Debian 12 host (as root) and starts libvirt.
 # Safe to run again: it installs only what is missing and starts only what is stopped.
+# --browser also installs Debian's Chromium, which the review page's browser tests drive
+# (scripts/test.sh passes it; the service itself needs no browser).
 set -euo pipefail
+with_browser=no
+[ "${1:-}" = "--browser" ] && with_browser=yes
 
 need_apt=()
 command -v qemu-img >/dev/null || need_apt+=(qemu-utils)
@@ -22,6 +26,9 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresq
 command -v glance-api >/dev/null || need_apt+=(glance-api)
 # LVM, for the block- and LVM-backed disk tests (a volume group on a loop device of their own).
 command -v lvcreate >/dev/null || need_apt+=(lvm2)
+if [ "$with_browser" = yes ]; then
+  command -v chromium >/dev/null || need_apt+=(chromium)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -23,6 +23,8 @@ import { AuditController } from './api/rest/audit.controller';
 import { EventsController } from './api/rest/events.controller';
 import { ImageProgressController } from './api/rest/image-progress.controller';
 import { ImageVerifyController } from './api/rest/image-verify.controller';
+import { LogVerificationController } from './api/rest/log-verification.controller';
+import { LogVerificationStatus } from './api/log-integrity/log-verification.status';
 import { ImageVerifier } from './drivers/image-verifier';
 import { ServerActionsController } from './api/rest/server-actions.controller';
 import { ComputeVersionsController } from './api/rest/compute-versions.controller';
@@ -304,7 +306,12 @@ export class AppModule {
       SyncInstancesHandler,
       ServiceLifecycle,
     ];
-    if (options.http) providers.push({ provide: APP_GUARD, useClass: AuthGuard }, WriteCommandBus);
+    if (options.http)
+      providers.push(
+        { provide: APP_GUARD, useClass: AuthGuard },
+        WriteCommandBus,
+        LogVerificationStatus,
+      );
     if (options.http) providers.push(...GRAPHQL_PROVIDERS);
     if (options.http) providers.push(...OPERATIONS_PROVIDERS);
     return {
@@ -330,6 +337,7 @@ export class AppModule {
             EventsController,
             ImageProgressController,
             ImageVerifyController,
+            LogVerificationController,
             ...OPERATIONS_CONTROLLERS,
           ]
         : [],

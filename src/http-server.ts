@@ -12,6 +12,7 @@ import { httpLoggerMiddleware } from './api/logging/http-logger.middleware';
 import { AppMetrics } from './api/metrics/app-metrics';
 import { httpMetricsMiddleware } from './api/metrics/http-metrics.middleware';
 import { buildOpenApiDocument, OpenApiDocumentHolder } from './api/openapi/openapi-document';
+import { mountReviewPage } from './api/review-page';
 
 /**
  * Builds the root module the HTTP service runs. The composition root (AppModule.forRoot, with
@@ -39,6 +40,8 @@ export async function createHttpApp(
   app.use(contentTypeMiddleware);
   // Nova and Glance take JSON; 1 MiB is far above any valid body.
   app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
+  // The review page's static files at /ui/ (its data comes from the authenticated API).
+  mountReviewPage(app);
   app.useGlobalFilters(new ApiErrorFilter(logger));
   app.enableShutdownHooks();
   app.get(OpenApiDocumentHolder).document = buildOpenApiDocument(app);

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../src/event-store/sqlite-event-store';
 import { makeEvents, streamName } from '../contract/event-store.contract';
+import { ServiceProcess } from '../support/service-process';
 
 const execFileAsync = promisify(execFile);
 const CLI = resolve('bin/snapledger');
@@ -101,5 +102,61 @@ describe('snapledger verify (the real CLI on a real SQLite log)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--expect-head: a head is <position>:<64 hex digits>');
     expect(bad.stdout).toBe('');
+  });
+
+  it('the running service reports the same break at GET /v1/log/verification, with the detail for admins only', async () => {
+    const service = await ServiceProcess.create({ dataDir: dir });
+    try {
+      await service.start();
+      const member = await service.createToken('p-verify', 'u-member', 'member');
+      const reader = await service.createToken('p-verify', 'u-reader', 'reader');
+      type State = {
+        verification: {
+          running: unknown;
+          last: {
+            ok: boolean;
+            verified: number;
+            head: string | null;
+            break: { position: number; kind: string; detail: string | null } | null;
+          } | null;
+        };
+      };
+      const before = await service.api<State>('GET', '/v1/log/verification', { token: member });
+      expect(before.status).toBe(200);
+      expect(before.body.verification.last).toBeNull();
+      expect((await service.api('GET', '/v1/log/verification', { token: null })).status).toBe(401);
+      expect((await service.api('POST', '/v1/log/verification', { token: reader })).status).toBe(
+        403,
+      );
+
+      // Edited while the service runs, with the file's own access.
+      tamper(`UPDATE events SET data = '{"i":77}' WHERE position = 1500`);
+      const started = await service.api<State>('POST', '/v1/log/verification', { token: member });
+      expect(started.status).toBe(202);
+      let state = started.body;
+      for (
+        let i = 0;
+        i < 200 && (state.verification.running !== null || !state.verification.last);
+        i += 1
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+        state = (await service.api<State>('GET', '/v1/log/verification', { token: member })).body;
+      }
+      expect(state.verification.last).toMatchObject({
+        ok: false,
+        verified: 1499,
+        break: { position: 1500, kind: 'hash-mismatch', detail: null },
+      });
+      const asAdmin = await service.api<State>('GET', '/v1/log/verification');
+      expect(asAdmin.body.verification.last?.break?.detail).toMatch(/^position 1500 \(stream /);
+      // The CLI, reading the file itself, agrees.
+      const cli = await verify('--json');
+      expect(JSON.parse(cli.stdout)).toMatchObject({ verified: 1499, break: { position: 1500 } });
+      expect(asAdmin.body.verification.last?.head).toBe(
+        `1499:${(JSON.parse(cli.stdout) as { head: { hash: string } }).head.hash}`,
+      );
+    } finally {
+      await service.stop();
+    }
   });
 });
