@@ -51,4 +51,5 @@ curl -fsS -H "X-Auth-Token: $token" "$url/v1/instances/$instance/snapshots" | no
   for (const step of s.steps) console.log(`  ${step.step.padEnd(8)} ${String(step.durationMs).padStart(6)} ms`);'
 echo
 echo "snapledger is running at $url (pid $(cat "$pidfile")); admin token in $SNAPLEDGER_DATA_DIR/admin-token"
+echo "review page: $url/ui/ (sign in with that token)"
 echo "stop it with: kill $(cat "$pidfile")"
