@@ -12,7 +12,7 @@ import { httpLoggerMiddleware } from './api/logging/http-logger.middleware';
 import { AppMetrics } from './api/metrics/app-metrics';
 import { httpMetricsMiddleware } from './api/metrics/http-metrics.middleware';
 import { buildOpenApiDocument, OpenApiDocumentHolder } from './api/openapi/openapi-document';
-import { mountReviewPage } from './api/review-page';
+import { mountReviewPage } from './review-page';
 
 /**
  * Builds the root module the HTTP service runs. The composition root (AppModule.forRoot, with

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { DataSource, type DataSourceOptions, type MixedList } from 'typeorm';
 import type { DatabaseTarget } from './database-target';
 import { portColumnsToPostgres, postgresPoolTypes } from './portable-columns';
+import { bindNumbersAsParameters } from './sqlite-bound-numbers';
 
 /** What differs between snapledger's TypeORM stores (views, service state, backup rotation). */
 export interface StoreDataSourceOptions {
@@ -30,7 +31,7 @@ export function createStoreDataSource(
 ): DataSource {
   if (target.engine === 'postgres') return new PostgresStoreDataSource(target.url, options);
   const { path } = target;
-  return new DataSource({
+  const dataSource = new DataSource({
     type: 'better-sqlite3',
     database: path,
     entities: options.entities,
@@ -41,6 +42,8 @@ export function createStoreDataSource(
       db.pragma(`synchronous = ${options.sqliteSynchronous}`);
     },
   });
+  bindNumbersAsParameters(dataSource);
+  return dataSource;
 }
 
 /**

@@ -5,11 +5,11 @@ import type { NextFunction, Request, Response } from 'express';
 
 /**
  * The review page's built files (ui/, built into ui/dist by scripts/install-deps.sh), found
- * from this module's own place: src/api when run from source, dist/src/api when compiled.
+ * from this module's own place: src/ when run from source, dist/src/ when compiled.
  * Never from anything a request says.
  */
 export function reviewPageDirectory(): string | null {
-  const candidates = [resolve(__dirname, '../../ui/dist'), resolve(__dirname, '../../../ui/dist')];
+  const candidates = [resolve(__dirname, '../ui/dist'), resolve(__dirname, '../../ui/dist')];
   return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? null;
 }
 
