@@ -1,10 +1,11 @@
-import type { EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { parseStreamName, StreamCategory } from '../events/stream-names';
 import type { RecordedEvent } from '../events/recorded-event';
 import { AuditLogEntry } from './entities/audit-log-entry.entity';
-import { ImageView } from './entities/image-view.entity';
-import { InstanceView } from './entities/instance-view.entity';
+import type { ImageView } from './entities/image-view.entity';
+import type { InstanceView } from './entities/instance-view.entity';
 import { asKnownEvent, type Projection } from './projection';
+import { insertRow, lookUpRow } from './plain-sql';
 
 /**
  * audit_log: one row per event, of every type (unknown types too), keyed by position.
@@ -31,10 +32,11 @@ export class AuditLogProjection implements Projection {
     const image =
       imageId === null
         ? null
-        : await manager.findOne(ImageView, {
-            where: { id: imageId },
-            select: { id: true, projectId: true, instanceId: true },
-          });
+        : await lookUpRow<Pick<ImageView, 'projectId' | 'instanceId'>>(
+            manager,
+            'SELECT "projectId", "instanceId" FROM image_view WHERE id = :id',
+            { id: imageId },
+          );
     // Events such as ConversionProgressed name only the image: its row names the instance.
     const instanceId =
       idFrom(event.data, 'instanceId') ??
@@ -44,13 +46,16 @@ export class AuditLogProjection implements Projection {
         : null) ??
       image?.instanceId ??
       null;
+    // The instance's project decides only for instance streams, or when no image row does.
+    const byInstance = category?.category === StreamCategory.Instance || image?.projectId == null;
     const instance =
-      instanceId === null
+      instanceId === null || !byInstance
         ? null
-        : await manager.findOne(InstanceView, {
-            where: { id: instanceId },
-            select: { id: true, projectId: true },
-          });
+        : await lookUpRow<Pick<InstanceView, 'projectId'>>(
+            manager,
+            'SELECT "projectId" FROM instance_view WHERE id = :id',
+            { id: instanceId },
+          );
     const projectId =
       category?.category === StreamCategory.Instance
         ? (instance?.projectId ?? image?.projectId ?? null)
@@ -74,8 +79,7 @@ export class AuditLogProjection implements Projection {
       summary: summarize(event),
       data: withoutOperatorFields(event.data as Record<string, unknown>),
     };
-    // TypeORM's deep-partial insert type cannot express a free-form JSON column.
-    await manager.insert(AuditLogEntry, row as QueryDeepPartialEntity<AuditLogEntry>);
+    await insertRow(manager, AuditLogEntry, row);
   }
 }
 

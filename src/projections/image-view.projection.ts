@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { RecordedEvent } from '../events/recorded-event';
 import { ImageView, type ImageStatus } from './entities/image-view.entity';
+import { insertRow, lookUpRow, updateRows } from './plain-sql';
 import { asKnownEvent, wholePercent, type Projection } from './projection';
 
 /**
@@ -18,11 +19,10 @@ export class ImageViewProjection implements Projection {
   async apply(recorded: RecordedEvent, manager: EntityManager): Promise<void> {
     const event = asKnownEvent(recorded);
     const at = event.metadata.occurredAt;
-    const repo = manager.getRepository(ImageView);
 
     if (event.type === 'ImageReserved') {
       const d = event.data;
-      await repo.insert({
+      await insertRow(manager, ImageView, {
         id: d.imageId,
         name: d.name,
         status: 'queued',
@@ -65,7 +65,11 @@ export class ImageViewProjection implements Projection {
       default:
         return;
     }
-    const row = await repo.findOne({ where: { id: imageId }, select: { id: true, status: true } });
+    const row = await lookUpRow<Pick<ImageView, 'status'>>(
+      manager,
+      'SELECT status FROM image_view WHERE id = :id',
+      { id: imageId },
+    );
     if (!row || row.status === 'deleted') return;
     const status: ImageStatus = row.status;
 
@@ -109,6 +113,6 @@ export class ImageViewProjection implements Projection {
       default:
         return;
     }
-    await repo.update({ id: imageId }, { ...patch, updatedAt: at });
+    await updateRows(manager, ImageView, { id: imageId }, { ...patch, updatedAt: at });
   }
 }

@@ -8,6 +8,7 @@ import {
 import { InstanceAction } from './entities/instance-action.entity';
 import { InstanceView } from './entities/instance-view.entity';
 import { SnapshotHistory } from './entities/snapshot-history.entity';
+import { insertRow, lookUpEntity, lookUpRow, updateRows } from './plain-sql';
 import { asKnownEvent, type Projection } from './projection';
 
 /** Nova's action name for the task state an API request takes, or null if it starts none. */
@@ -88,8 +89,13 @@ export class InstanceActionsProjection implements Projection {
         const name = from === null ? actionNameForTaskState(to) : null;
         if (name !== null) {
           const requestId = event.metadata.requestId;
-          if (await manager.existsBy(InstanceAction, { instanceId, requestId })) return;
-          await manager.insert(InstanceAction, {
+          const started = await lookUpRow(
+            manager,
+            'SELECT 1 AS found FROM instance_action WHERE "instanceId" = :instanceId AND "requestId" = :requestId',
+            { instanceId, requestId },
+          );
+          if (started !== null) return;
+          await insertRow(manager, InstanceAction, {
             instanceId,
             requestId,
             action: name,
@@ -118,11 +124,12 @@ export class InstanceActionsProjection implements Projection {
         const key = this.eventKey(action);
         const row = await manager.findOneBy(InstanceActionEvent, key);
         if (row && row.traceback === null) {
-          await manager.update(InstanceActionEvent, key, {
+          await updateRows(manager, InstanceActionEvent, key, {
             traceback: failureTraceback(event.data.step, event.data.reason),
           });
         }
-        await manager.update(
+        await updateRows(
+          manager,
           InstanceAction,
           { instanceId: action.instanceId, requestId: action.requestId },
           { updatedAt: at },
@@ -135,7 +142,12 @@ export class InstanceActionsProjection implements Projection {
   }
 
   private actionOf(manager: EntityManager, imageId: string): Promise<InstanceAction | null> {
-    return manager.findOneBy(InstanceAction, { imageId });
+    return lookUpEntity(
+      manager,
+      InstanceAction,
+      'SELECT * FROM instance_action WHERE "imageId" = :imageId',
+      { imageId },
+    );
   }
 
   private eventKey(action: InstanceAction) {
@@ -151,12 +163,17 @@ export class InstanceActionsProjection implements Projection {
     const action = await this.actionOf(manager, imageId);
     if (!action) return;
     const key = this.eventKey(action);
-    if (await manager.existsBy(InstanceActionEvent, key)) return;
+    const started = await lookUpRow(
+      manager,
+      'SELECT 1 AS found FROM instance_action_event WHERE "instanceId" = :instanceId AND "requestId" = :requestId AND event = :event',
+      key,
+    );
+    if (started !== null) return;
     const instance = await manager.findOne(InstanceView, {
       where: { id: action.instanceId },
       select: { id: true, host: true },
     });
-    await manager.insert(InstanceActionEvent, {
+    await insertRow(manager, InstanceActionEvent, {
       ...key,
       startTime: at,
       finishTime: null,
@@ -164,7 +181,8 @@ export class InstanceActionsProjection implements Projection {
       traceback: null,
       host: instance?.host ?? null,
     });
-    await manager.update(
+    await updateRows(
+      manager,
       InstanceAction,
       { instanceId: action.instanceId, requestId: action.requestId },
       { updatedAt: at },
@@ -198,13 +216,14 @@ export class InstanceActionsProjection implements Projection {
           : null,
     });
     if (row && row.finishTime === null) {
-      await manager.update(InstanceActionEvent, key, {
+      await updateRows(manager, InstanceActionEvent, key, {
         finishTime: at,
         result: outcome.result,
         traceback: outcome.traceback,
       });
     }
-    await manager.update(
+    await updateRows(
+      manager,
       InstanceAction,
       { instanceId: action.instanceId, requestId: action.requestId },
       { updatedAt: at, message: outcome.message },

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { RecordedEvent } from '../events/recorded-event';
 import { InstanceView } from './entities/instance-view.entity';
+import { insertRow, updateRows } from './plain-sql';
 import { asKnownEvent, type Projection } from './projection';
 
 /**
@@ -41,9 +42,9 @@ export class InstanceViewProjection implements Projection {
         };
         const existing = await repo.existsBy({ id: d.instanceId });
         if (existing) {
-          await repo.update({ id: d.instanceId }, fields);
+          await updateRows(manager, InstanceView, { id: d.instanceId }, fields);
         } else {
-          await repo.insert({
+          await insertRow(manager, InstanceView, {
             id: d.instanceId,
             ...fields,
             taskState: null,
@@ -54,13 +55,17 @@ export class InstanceViewProjection implements Projection {
         return;
       }
       case 'PowerStateSynced':
-        await repo.update(
+        await updateRows(
+          manager,
+          InstanceView,
           { id: event.data.instanceId },
           { powerState: event.data.powerState, vmState: event.data.vmState, updatedAt: at },
         );
         return;
       case 'TaskStateChanged':
-        await repo.update(
+        await updateRows(
+          manager,
+          InstanceView,
           { id: event.data.instanceId },
           {
             taskState: event.data.to,
@@ -71,23 +76,34 @@ export class InstanceViewProjection implements Projection {
         return;
       case 'DomainSaved':
         // managedsave leaves the domain shut off until it is restored.
-        await repo.update({ id: event.data.instanceId }, { powerState: 'shutdown', updatedAt: at });
+        await updateRows(
+          manager,
+          InstanceView,
+          { id: event.data.instanceId },
+          { powerState: 'shutdown', updatedAt: at },
+        );
         return;
       case 'DomainRestored':
-        await repo.update(
+        await updateRows(
+          manager,
+          InstanceView,
           { id: event.data.instanceId },
           { powerState: event.data.powerState, updatedAt: at },
         );
         return;
       case 'BackupPolicySet':
-        await repo.update(
+        await updateRows(
+          manager,
+          InstanceView,
           { id: event.data.instanceId },
           { incrementalBackups: event.data.incremental, updatedAt: at },
         );
         return;
       case 'InstanceDeleted':
         // As Nova shows a deleted server to admins: vm_state deleted, no task, no power.
-        await repo.update(
+        await updateRows(
+          manager,
+          InstanceView,
           { id: event.data.instanceId },
           {
             deleted: true,

@@ -4,6 +4,7 @@ import {
   type CheckpointedSubscription,
   type SubscriptionFailure,
 } from '../event-store/checkpointed-subscription';
+import { engineOf } from '../database/database-target';
 import type { EventStore } from '../event-store/event-store.port';
 import type { RecordedEvent } from '../events/recorded-event';
 import { AuditLogProjection } from './audit-log.projection';
@@ -193,23 +194,42 @@ export class ProjectionRunner {
       const last = await this.store.lastPosition();
       let after = 0;
       let events = 0;
-      while (after < last) {
-        const batch = (await this.store.readAll({ after, limit: this.rebuildBatchSize })).filter(
-          (e) => e.position <= last,
-        );
-        if (batch.length === 0) break;
-        const position = batch[batch.length - 1]!.position;
-        await this.dataSource.transaction(async (manager) => {
-          for (const event of batch) {
-            for (const projection of this.projections) await projection.apply(event, manager);
-          }
-          for (const name of names) await this.writeCheckpoint(manager, name, position);
-        });
-        for (const name of names) this.checkpoints.set(name, position);
-        events += batch.length;
-        after = position;
-        this.advance(position);
-        onProgress?.(events, last);
+      // A rebuild's rows are worth nothing until it ends (an interrupted rebuild is run
+      // again), so on SQLite it does not wait for the disk at each WAL checkpoint; the
+      // setting comes back, with a checkpoint that does wait, when it ends. (After a power
+      // loss in the middle, views.sqlite may have to be deleted before the rebuild is rerun.)
+      const sqlite = engineOf(this.dataSource) === 'sqlite';
+      const durability = sqlite
+        ? Number(
+            ((await this.dataSource.query('PRAGMA synchronous')) as { synchronous: number }[])[0]
+              ?.synchronous ?? 1,
+          )
+        : null;
+      if (sqlite) await this.dataSource.query('PRAGMA synchronous = OFF');
+      try {
+        while (after < last) {
+          const batch = (await this.store.readAll({ after, limit: this.rebuildBatchSize })).filter(
+            (e) => e.position <= last,
+          );
+          if (batch.length === 0) break;
+          const position = batch[batch.length - 1]!.position;
+          await this.dataSource.transaction(async (manager) => {
+            for (const event of batch) {
+              for (const projection of this.projections) await projection.apply(event, manager);
+            }
+            for (const name of names) await this.writeCheckpoint(manager, name, position);
+          });
+          for (const name of names) this.checkpoints.set(name, position);
+          events += batch.length;
+          after = position;
+          this.advance(position);
+          onProgress?.(events, last);
+        }
+      } finally {
+        if (sqlite) {
+          await this.dataSource.query(`PRAGMA synchronous = ${durability}`);
+          await this.dataSource.query('PRAGMA wal_checkpoint(FULL)');
+        }
       }
       const ms = Math.round(performance.now() - started);
       this.logger.info({ events, ms, position: after }, 'projections rebuilt');

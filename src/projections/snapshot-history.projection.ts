@@ -8,6 +8,7 @@ import {
   type SnapshotStepRecord,
 } from './entities/snapshot-history.entity';
 import { downtimeMsOf, type DowntimeRecord } from './downtime';
+import { insertRow, lookUpEntity, updateRows } from './plain-sql';
 import { asKnownEvent, msBetween, wholePercent, type Projection } from './projection';
 
 /**
@@ -48,7 +49,9 @@ export class SnapshotHistoryProjection implements Projection {
     const repo = manager.getRepository(SnapshotHistory);
 
     if (event.type === 'InstanceDeleted' || event.type === 'InstanceRestored') {
-      await repo.update(
+      await updateRows(
+        manager,
+        SnapshotHistory,
         { instanceId: event.data.instanceId },
         { instanceDeletedAt: event.type === 'InstanceDeleted' ? at : null },
       );
@@ -66,7 +69,7 @@ export class SnapshotHistoryProjection implements Projection {
         where: { id: d.instanceId },
         select: { id: true, taskState: true, taskImageId: true },
       });
-      await repo.insert({
+      await insertRow(manager, SnapshotHistory, {
         imageId: d.imageId,
         instanceId: d.instanceId,
         projectId: d.projectId,
@@ -126,7 +129,12 @@ export class SnapshotHistoryProjection implements Projection {
       default:
         return;
     }
-    const row = await repo.findOneBy({ imageId });
+    const row = await lookUpEntity(
+      manager,
+      SnapshotHistory,
+      'SELECT * FROM snapshot_history WHERE "imageId" = :imageId',
+      { imageId },
+    );
     if (!row) return;
 
     const step = (
@@ -279,7 +287,7 @@ export class SnapshotHistoryProjection implements Projection {
       default:
         return;
     }
-    await repo.update({ imageId }, patch);
+    await updateRows(manager, SnapshotHistory, { imageId }, patch);
   }
 }
 
