@@ -19,6 +19,7 @@ import { insertRow, lookUpRow } from './plain-sql';
 export class AuditLogProjection implements Projection {
   readonly name = 'audit-log';
   readonly tables = ['audit_log'];
+  readonly writeOnly = true;
 
   async apply(event: RecordedEvent, manager: EntityManager): Promise<void> {
     const m = event.metadata;

@@ -14,6 +14,7 @@ import { InstanceActionsProjection } from './instance-actions.projection';
 import { InstanceViewProjection } from './instance-view.projection';
 import type { Projection } from './projection';
 import { SnapshotHistoryProjection } from './snapshot-history.projection';
+import { dropSecondaryIndexes, restoreIndexes } from './secondary-indexes';
 
 /** pino-compatible. */
 export interface ProjectionRunnerLogger {
@@ -182,11 +183,14 @@ export class ProjectionRunner {
     try {
       await this.stop();
       const names = this.projections.map((p) => p.name);
-      await this.dataSource.transaction(async (manager) => {
-        for (const table of new Set(this.projections.flatMap((p) => p.tables))) {
+      const tables = [...new Set(this.projections.flatMap((p) => p.tables))];
+      const indexes = await this.dataSource.transaction(async (manager) => {
+        for (const table of tables) {
           await manager.query(`DELETE FROM "${table.replaceAll('"', '""')}"`);
         }
         await manager.delete(ProjectionCheckpoint, { name: In(names) });
+        const writeOnly = this.projections.filter((p) => p.writeOnly).flatMap((p) => p.tables);
+        return dropSecondaryIndexes(manager, writeOnly);
       });
       this.checkpoints.clear();
       this.applied = 0;
@@ -226,6 +230,7 @@ export class ProjectionRunner {
           onProgress?.(events, last);
         }
       } finally {
+        await this.dataSource.transaction((manager) => restoreIndexes(manager, indexes));
         if (sqlite) {
           await this.dataSource.query(`PRAGMA synchronous = ${durability}`);
           await this.dataSource.query('PRAGMA wal_checkpoint(FULL)');

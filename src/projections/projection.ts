@@ -14,6 +14,11 @@ export interface Projection {
   readonly name: string;
   /** The tables this projection owns (emptied by a rebuild). */
   readonly tables: string[];
+  /**
+   * True when no projection ever reads this one's tables (rows are only inserted): a
+   * rebuild may then drop their secondary indexes while it replays and build them at the end.
+   */
+  readonly writeOnly?: boolean;
   apply(event: RecordedEvent, manager: EntityManager): Promise<void>;
 }
 

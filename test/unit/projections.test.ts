@@ -576,8 +576,21 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
       const live = await dumpViews(spec.views);
       await spec.views.getRepository(InstanceView).update({ id: VM }, { name: 'tampered' });
 
+      // The audit log's indexes are dropped while it replays and built again at the end.
+      const indexNames = async () =>
+        (
+          (await spec.views.query(
+            spec.views.options.type === 'postgres'
+              ? 'SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1'
+              : "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY 1",
+          )) as { name: string }[]
+        ).map((r) => r.name);
+      const indexesBefore = await indexNames();
+      expect(indexesBefore).toContain('idx_audit_log_correlation');
+
       const progress: [number, number][] = [];
       const result = await runner.rebuild((events, end) => progress.push([events, end]));
+      expect(await indexNames()).toEqual(indexesBefore);
       expect(result.events).toBe(last);
       // One report per batch; the last one says the whole log was replayed.
       expect(progress.at(-1)).toEqual([last, last]);
