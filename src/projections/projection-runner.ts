@@ -230,7 +230,7 @@ export class ProjectionRunner {
           onProgress?.(events, last);
         }
       } finally {
-        await this.dataSource.transaction((manager) => restoreIndexes(manager, indexes));
+        await restoreIndexes(this.dataSource.manager, indexes);
         if (sqlite) {
           await this.dataSource.query(`PRAGMA synchronous = ${durability}`);
           await this.dataSource.query('PRAGMA wal_checkpoint(FULL)');

@@ -57,6 +57,10 @@ export async function dropSecondaryIndexes(
   return indexes;
 }
 
+/**
+ * Builds the indexes again, each in a transaction of its own: one transaction for all of
+ * them would hold every new index page in the write-ahead log and the page cache at once.
+ */
 export async function restoreIndexes(
   manager: EntityManager,
   indexes: readonly SecondaryIndex[],
