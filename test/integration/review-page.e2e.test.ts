@@ -38,6 +38,18 @@ describe('the review page in Chromium', () => {
     return page;
   }
 
+  /** A new page with the member ui-alice signed in with her password. */
+  async function signedInAsAlice(): Promise<Page> {
+    const page = await newPage();
+    await page.goto(`${service.baseUrl}/ui/`);
+    const password = page.getByRole('form', { name: 'Sign in with a password' });
+    await password.getByLabel('User').fill('ui-alice');
+    await password.getByLabel('Password').fill(PASSWORD);
+    await password.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('who').waitFor();
+    return page;
+  }
+
   beforeAll(async () => {
     [service, domain, browser] = await Promise.all([
       ServiceProcess.create(),
@@ -117,13 +129,7 @@ describe('the review page in Chromium', () => {
 
   it("opens the image's whole story: every event with its actor, request and correlation ids", async () => {
     expect(imageId).not.toBe('');
-    const page = await newPage();
-    await page.goto(`${service.baseUrl}/ui/`);
-    const password = page.getByRole('form', { name: 'Sign in with a password' });
-    await password.getByLabel('User').fill('ui-alice');
-    await password.getByLabel('Password').fill(PASSWORD);
-    await password.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByTestId('who').waitFor();
+    const page = await signedInAsAlice();
     await page.goto(`${service.baseUrl}/ui/#/images/${imageId}`);
     await expect.poll(() => page.getByTestId('image-status').textContent(), POLL).toBe('active');
 
@@ -148,12 +154,7 @@ describe('the review page in Chromium', () => {
   });
 
   it('filters the audit log by instance and action, and pages through it', async () => {
-    const page = await newPage();
-    await page.goto(`${service.baseUrl}/ui/`);
-    const password = page.getByRole('form', { name: 'Sign in with a password' });
-    await password.getByLabel('User').fill('ui-alice');
-    await password.getByLabel('Password').fill(PASSWORD);
-    await password.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signedInAsAlice();
     await page.getByRole('link', { name: 'Audit log' }).click();
     const filters = page.getByRole('form', { name: 'Audit filters' });
     await filters.getByLabel('Instance').fill(domain.uuid);
@@ -194,12 +195,7 @@ describe('the review page in Chromium', () => {
   });
 
   it("shows the log's verify status, with the head snapledger verify exports", async () => {
-    const page = await newPage();
-    await page.goto(`${service.baseUrl}/ui/`);
-    const password = page.getByRole('form', { name: 'Sign in with a password' });
-    await password.getByLabel('User').fill('ui-alice');
-    await password.getByLabel('Password').fill(PASSWORD);
-    await password.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signedInAsAlice();
     await page.getByTestId('log-badge').click();
     await page.getByRole('button', { name: 'Verify now' }).click();
     await expect

@@ -4,6 +4,7 @@ import { hrefOf } from '../router';
 import type { Session } from '../session';
 import { useLoad } from '../use-load';
 import { AuditTable } from './AuditTable';
+import { ErrorLine } from './ErrorLine';
 
 const PAGE_SIZE = '50';
 const FILTERS = ['project', 'instance', 'image', 'user', 'type', 'since', 'until'] as const;
@@ -120,11 +121,7 @@ export function AuditLog({ session, query }: { session: Session; query: URLSearc
           Clear
         </button>
       </form>
-      {page.error && (
-        <p role="alert" class="error">
-          {page.error}
-        </p>
-      )}
+      <ErrorLine message={page.error} />
       {page.data && page.data.audit.length === 0 && <p>No entries match.</p>}
       {page.data && page.data.audit.length > 0 && (
         <AuditTable entries={page.data.audit} label="Audit log" />

@@ -4,6 +4,7 @@ import { hrefOf } from '../router';
 import type { Session } from '../session';
 import { useLoad } from '../use-load';
 import { AuditTable } from './AuditTable';
+import { ErrorLine } from './ErrorLine';
 
 /** Audit pages are at most 1,000 entries; an image's story is a few dozen events. */
 const STORY_PAGE = 1000;
@@ -49,11 +50,7 @@ export function ImageStory({ session, id }: { session: Session; id: string }) {
           Refresh
         </button>
       </header>
-      {(image.error || story.error) && (
-        <p role="alert" class="error">
-          {image.error ?? story.error}
-        </p>
-      )}
+      <ErrorLine message={image.error ?? story.error} />
       <dl class="facts">
         <dt>ID</dt>
         <dd class="id">{id}</dd>

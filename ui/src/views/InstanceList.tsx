@@ -3,6 +3,7 @@ import { powerState, when } from '../format';
 import { hrefOf } from '../router';
 import type { Session } from '../session';
 import { useLoad } from '../use-load';
+import { ErrorLine } from './ErrorLine';
 
 /** The project's instances with their Nova states. */
 export function InstanceList({ session }: { session: Session }) {
@@ -17,11 +18,7 @@ export function InstanceList({ session }: { session: Session }) {
           Refresh
         </button>
       </header>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <ErrorLine message={error} />
       {data && data.instances.length === 0 && <p>This project has no instances.</p>}
       {data && data.instances.length > 0 && (
         <table aria-label="Instances">

@@ -6,6 +6,7 @@ import type { Session } from '../session';
 import { useLoad } from '../use-load';
 import { ProgressBar } from './ProgressBar';
 import { StepChart } from './StepChart';
+import { ErrorLine } from './ErrorLine';
 
 const HISTORY_PAGE = 20;
 
@@ -64,11 +65,7 @@ function TakeSnapshot({
       <button type="submit" disabled={busy || instance.vm_state === 'deleted'}>
         Take snapshot
       </button>
-      {error && (
-        <span role="alert" class="error">
-          {error}
-        </span>
-      )}
+      <ErrorLine message={error} inline />
     </form>
   );
 }
@@ -139,12 +136,7 @@ export function InstancePage({ session, id }: { session: Session; id: string }) 
     history.reload();
   };
 
-  if (instance.error)
-    return (
-      <p role="alert" class="error">
-        {instance.error}
-      </p>
-    );
+  if (instance.error) return <ErrorLine message={instance.error} />;
   const i = instance.data?.instance;
   // A snapshot just started may not be in the history page yet: follow it on its own.
   const listed = new Set(history.data?.snapshots.map((s) => s.image_id) ?? []);
@@ -192,11 +184,7 @@ export function InstancePage({ session, id }: { session: Session; id: string }) 
         <ProgressBar key={imageId} session={session} imageId={imageId} onFinished={refresh} />
       ))}
       <h3>Snapshot history</h3>
-      {history.error && (
-        <p role="alert" class="error">
-          {history.error}
-        </p>
-      )}
+      <ErrorLine message={history.error} />
       {history.data && history.data.snapshots.length === 0 && <p>No snapshots yet.</p>}
       {history.data && history.data.snapshots.length > 0 && (
         <table aria-label="Snapshot history">

@@ -1,6 +1,7 @@
 import { count, duration, when } from '../format';
 import { useLogVerification } from '../log-verification.store';
 import type { Session } from '../session';
+import { ErrorLine } from './ErrorLine';
 
 /**
  * The log's hash chain as the service last verified it (GET /v1/log/verification), with a
@@ -56,11 +57,7 @@ export function LogStatus({ session, compact = false }: { session: Session; comp
           Verify now
         </button>
       </header>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <ErrorLine message={error} />
       <p class={`verdict verdict-${verdict}`} data-testid="log-verdict">
         {words[verdict]}
       </p>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { followProgress, type ImageProgress } from '../progress-stream';
 import type { Session } from '../session';
+import { ErrorLine } from './ErrorLine';
 
 /**
  * A running snapshot's live progress, from GET /v1/images/{id}/progress. Calls onFinished
@@ -49,11 +50,7 @@ export function ProgressBar({
     <div class="progress" data-image={imageId} data-status={event?.status ?? ''}>
       <progress max={100} value={event?.final && event.status === 'active' ? 100 : percent} />
       <span class="progress-label">{label}</span>
-      {error && (
-        <span role="alert" class="error">
-          {error}
-        </span>
-      )}
+      <ErrorLine message={error} inline />
     </div>
   );
 }

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type Session, signInWithPassword, signInWithToken } from '../session';
+import { ErrorLine } from './ErrorLine';
 
 /** Sign in with a token (from `snapledger user token` or `openstack token issue`) or a password. */
 export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
@@ -80,11 +81,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
           Sign in
         </button>
       </form>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
+      <ErrorLine message={error} />
     </main>
   );
 }
