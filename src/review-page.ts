@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 
 /**
  * The review page's built files (ui/, built into ui/dist by scripts/install-deps.sh), found
@@ -46,12 +46,12 @@ export function mountReviewPage(app: NestExpressApplication): void {
         res.setHeader('Referrer-Policy', 'no-referrer');
       },
     });
+  } else {
+    app.use('/ui', (_req: Request, res: Response) => {
+      res
+        .status(404)
+        .type('text/plain')
+        .send('The review page is not built: run ./scripts/install-deps.sh, which builds ui/.\n');
+    });
   }
-  app.use('/ui', (_req: Request, res: Response, next: NextFunction) => {
-    if (dir !== null) return next();
-    res
-      .status(404)
-      .type('text/plain')
-      .send('The review page is not built: run ./scripts/install-deps.sh, which builds ui/.\n');
-  });
 }

@@ -39,8 +39,6 @@ export async function lookUpEntity<T extends object>(
   return row as T;
 }
 
-const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-
 /** The row's defined properties as [column, value encoded for the database] pairs. */
 function columnValues<T extends object>(
   manager: EntityManager,
@@ -82,8 +80,9 @@ export async function insertRow<T extends object>(
   const pairs = columnValues(manager, entity, row);
   const parameters: Record<string, unknown> = {};
   pairs.forEach(([, value], i) => (parameters[`v${i}`] = value));
-  const table = quoted(manager.connection.getMetadata(entity).tableName);
-  const columns = pairs.map(([name]) => quoted(name)).join(', ');
+  const escape = (name: string) => manager.connection.driver.escape(name);
+  const table = escape(manager.connection.getMetadata(entity).tableName);
+  const columns = pairs.map(([name]) => escape(name)).join(', ');
   const placeholders = pairs.map((_, i) => `:v${i}`).join(', ');
   await run(manager, `INSERT INTO ${table} (${columns}) VALUES (${placeholders})`, parameters);
 }
@@ -107,8 +106,9 @@ export async function updateRows<T extends object>(
   const parameters: Record<string, unknown> = {};
   sets.forEach(([, value], i) => (parameters[`s${i}`] = value));
   keys.forEach(([, value], i) => (parameters[`w${i}`] = value));
-  const table = quoted(manager.connection.getMetadata(entity).tableName);
-  const set = sets.map(([name], i) => `${quoted(name)} = :s${i}`).join(', ');
-  const condition = keys.map(([name], i) => `${quoted(name)} = :w${i}`).join(' AND ');
+  const escape = (name: string) => manager.connection.driver.escape(name);
+  const table = escape(manager.connection.getMetadata(entity).tableName);
+  const set = sets.map(([name], i) => `${escape(name)} = :s${i}`).join(', ');
+  const condition = keys.map(([name], i) => `${escape(name)} = :w${i}`).join(' AND ');
   await run(manager, `UPDATE ${table} SET ${set} WHERE ${condition}`, parameters);
 }

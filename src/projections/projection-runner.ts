@@ -4,7 +4,6 @@ import {
   type CheckpointedSubscription,
   type SubscriptionFailure,
 } from '../event-store/checkpointed-subscription';
-import { engineOf } from '../database/database-target';
 import type { EventStore } from '../event-store/event-store.port';
 import type { RecordedEvent } from '../events/recorded-event';
 import { AuditLogProjection } from './audit-log.projection';
@@ -14,7 +13,7 @@ import { InstanceActionsProjection } from './instance-actions.projection';
 import { InstanceViewProjection } from './instance-view.projection';
 import type { Projection } from './projection';
 import { SnapshotHistoryProjection } from './snapshot-history.projection';
-import { dropSecondaryIndexes, restoreIndexes } from './secondary-indexes';
+import { inBulkLoad } from './bulk-load';
 
 /** pino-compatible. */
 export interface ProjectionRunnerLogger {
@@ -183,14 +182,11 @@ export class ProjectionRunner {
     try {
       await this.stop();
       const names = this.projections.map((p) => p.name);
-      const tables = [...new Set(this.projections.flatMap((p) => p.tables))];
-      const indexes = await this.dataSource.transaction(async (manager) => {
-        for (const table of tables) {
-          await manager.query(`DELETE FROM "${table.replaceAll('"', '""')}"`);
+      await this.dataSource.transaction(async (manager) => {
+        for (const table of new Set(this.projections.flatMap((p) => p.tables))) {
+          await manager.query(`DELETE FROM ${manager.connection.driver.escape(table)}`);
         }
         await manager.delete(ProjectionCheckpoint, { name: In(names) });
-        const writeOnly = this.projections.filter((p) => p.writeOnly).flatMap((p) => p.tables);
-        return dropSecondaryIndexes(manager, writeOnly);
       });
       this.checkpoints.clear();
       this.applied = 0;
@@ -198,19 +194,8 @@ export class ProjectionRunner {
       const last = await this.store.lastPosition();
       let after = 0;
       let events = 0;
-      // A rebuild's rows are worth nothing until it ends (an interrupted rebuild is run
-      // again), so on SQLite it does not wait for the disk at each WAL checkpoint; the
-      // setting comes back, with a checkpoint that does wait, when it ends. (After a power
-      // loss in the middle, views.sqlite may have to be deleted before the rebuild is rerun.)
-      const sqlite = engineOf(this.dataSource) === 'sqlite';
-      const durability = sqlite
-        ? Number(
-            ((await this.dataSource.query('PRAGMA synchronous')) as { synchronous: number }[])[0]
-              ?.synchronous ?? 1,
-          )
-        : null;
-      if (sqlite) await this.dataSource.query('PRAGMA synchronous = OFF');
-      try {
+      const writeOnly = this.projections.filter((p) => p.writeOnly).flatMap((p) => p.tables);
+      await inBulkLoad(this.dataSource, writeOnly, async () => {
         while (after < last) {
           const batch = (await this.store.readAll({ after, limit: this.rebuildBatchSize })).filter(
             (e) => e.position <= last,
@@ -229,13 +214,7 @@ export class ProjectionRunner {
           this.advance(position);
           onProgress?.(events, last);
         }
-      } finally {
-        await restoreIndexes(this.dataSource.manager, indexes);
-        if (sqlite) {
-          await this.dataSource.query(`PRAGMA synchronous = ${durability}`);
-          await this.dataSource.query('PRAGMA wal_checkpoint(FULL)');
-        }
-      }
+      });
       const ms = Math.round(performance.now() - started);
       this.logger.info({ events, ms, position: after }, 'projections rebuilt');
       return { events, ms };

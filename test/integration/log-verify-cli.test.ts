@@ -133,15 +133,14 @@ describe('snapledger verify (the real CLI on a real SQLite log)', () => {
       tamper(`UPDATE events SET data = '{"i":77}' WHERE position = 1500`);
       const started = await service.api<State>('POST', '/v1/log/verification', { token: member });
       expect(started.status).toBe(202);
-      let state = started.body;
-      for (
-        let i = 0;
-        i < 200 && (state.verification.running !== null || !state.verification.last);
-        i += 1
-      ) {
-        await new Promise((r) => setTimeout(r, 50));
-        state = (await service.api<State>('GET', '/v1/log/verification', { token: member })).body;
-      }
+      const settled = async () => {
+        const { body } = await service.api<State>('GET', '/v1/log/verification', {
+          token: member,
+        });
+        return body.verification.running === null ? body : null;
+      };
+      await expect.poll(settled, { timeout: 10_000, interval: 50 }).not.toBeNull();
+      const state = (await settled())!;
       expect(state.verification.last).toMatchObject({
         ok: false,
         verified: 1499,

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EVENT_STORE, type EventStore } from '../../event-store/event-store.port';
 import { type HashedLog, isHashedLog } from '../../event-store/hashed-log.port';
-import { formatHead } from '../../event-store/log-hash';
 import { type LogVerification, verifyLog } from '../../event-store/log-verification';
 
 /** Rows per batch: small, so that one batch's hashing keeps the event loop busy for ms, not s. */
@@ -53,7 +52,7 @@ export class LogVerificationStatus {
     };
   }
 
-  /** Starts a walk unless one is running; resolves at once. `done()` waits for it. */
+  /** Starts a walk unless one is running; returns at once. */
   start(): void {
     const store = this.store;
     if (this.current !== null || !isHashedLog(store)) return;
@@ -63,11 +62,6 @@ export class LogVerificationStatus {
       this.running = null;
       this.current = null;
     });
-  }
-
-  /** Resolves when the running walk (if any) has finished. */
-  async done(): Promise<void> {
-    await this.current;
   }
 
   private async walk(store: EventStore & HashedLog, startedAt: Date): Promise<void> {
@@ -98,7 +92,3 @@ export class LogVerificationStatus {
     }
   }
 }
-
-/** The head as `<position>:<hash>`, the form `snapledger verify --expect-head` takes. */
-export const headText = (result: LogVerification): string | null =>
-  result.head === null ? null : formatHead(result.head);

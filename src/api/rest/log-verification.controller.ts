@@ -1,8 +1,8 @@
 import { Controller, ForbiddenException, Get, HttpCode, Post } from '@nestjs/common';
 import { isAdmin, isMemberOrAdmin, type RequestContext } from '../../domain/request-context';
 import { Caller } from '../auth/request-context.decorator';
+import { formatHead } from '../../event-store/log-hash';
 import {
-  headText,
   type LogVerificationState,
   LogVerificationStatus,
 } from '../log-integrity/log-verification.status';
@@ -28,7 +28,8 @@ const stateShape = (s: LogVerificationState, admin: boolean) => ({
           ok: s.last.result.ok,
           verified: s.last.result.verified,
           last_position: s.last.result.lastPosition,
-          head: headText(s.last.result),
+          // `<position>:<hash>`, the form `snapledger verify --expect-head` takes.
+          head: s.last.result.head === null ? null : formatHead(s.last.result.head),
           break:
             s.last.result.break === null
               ? null
