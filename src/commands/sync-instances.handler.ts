@@ -72,6 +72,7 @@ export class SyncInstancesHandler implements ICommandHandler<
 
     // 1. What libvirt has: every domain, or the one the lifecycle event named.
     const present = new Map<string, string>(); // uuid → name
+    const outOfScope = new Set<string>(); // uuids of domains SNAPLEDGER_DOMAINS leaves out
     const summaries =
       command.domain === undefined
         ? await this.hypervisor.listDomains()
@@ -83,6 +84,10 @@ export class SyncInstancesHandler implements ICommandHandler<
             },
           );
     for (const summary of summaries) {
+      if (!this.config.domains.includes(summary.name)) {
+        outOfScope.add(summary.uuid);
+        continue;
+      }
       let details: DomainDetails;
       try {
         details = await this.hypervisor.describe(summary.uuid);
@@ -123,7 +128,9 @@ export class SyncInstancesHandler implements ICommandHandler<
     // 2. What snapledger knows that libvirt no longer has (by uuid): deleted.
     const holderOf = new Map([...present].map(([uuid, name]) => [name, uuid]));
     for (const instance of await this.known.list()) {
-      if (present.has(instance.instanceId)) continue;
+      if (present.has(instance.instanceId) || outOfScope.has(instance.instanceId)) continue;
+      // Left out of scope since it was registered: not snapledger's to call deleted.
+      if (!this.config.domains.includes(instance.domainName)) continue;
       if (command.domain !== undefined && instance.domainName !== command.domain) continue;
       // A targeted look saw only one name: make sure the uuid is really gone.
       if (command.domain !== undefined && (await this.stillDefined(instance.instanceId))) continue;

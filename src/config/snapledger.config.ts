@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { domainScopeFrom, type DomainScope } from './domain-scope';
 
 export interface SnapledgerConfig {
   /** Holds events.sqlite, views.sqlite, images/, admin-token. */
@@ -26,6 +27,8 @@ export interface SnapledgerConfig {
    * of its lease when it runs as an agent.
    */
   readonly hostName: string;
+  /** The libvirt domains that are instances (SNAPLEDGER_DOMAINS, glob patterns; default all). */
+  readonly domains: DomainScope;
   /**
    * Where finished images are kept (SNAPLEDGER_IMAGE_DIR, default <data dir>/images). With
    * an API and agents on several machines it is a directory all of them mount: the agents
@@ -255,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SnapledgerConf
     defaultProject: env.SNAPLEDGER_DEFAULT_PROJECT || 'default',
     defaultUser: env.SNAPLEDGER_DEFAULT_USER || 'admin',
     hostName: hostNameFrom(env.SNAPLEDGER_HOST_NAME || require('node:os').hostname()),
+    domains: domainScopeFrom(env.SNAPLEDGER_DOMAINS),
     imageStore: imageStoreFrom(env),
     imageDir: resolve(
       env.SNAPLEDGER_IMAGE_DIR || join(resolve(env.SNAPLEDGER_DATA_DIR || './data'), 'images'),

@@ -199,6 +199,59 @@ describe('instances follow libvirt', () => {
     await until('ACTIVE again', async () => (await server()).body.server?.status === 'ACTIVE');
   });
 
+  it('leaves domains outside SNAPLEDGER_DOMAINS alone, and does not delete an instance whose domain leaves it', async () => {
+    // This worker's services see only `sl-test-w<N>-*` (test/support/worker-domain-scope.ts).
+    const other = await createTestDomain({
+      name: 'scope',
+      owner: { via: 'snapledger', projectId: PROJECT, userId: 'u-life' },
+    });
+    try {
+      await until('the in-scope domain is registered', async () => {
+        const res = await service.api('GET', `/v2.1/servers/${other.uuid}`, { token: member });
+        return res.status === 200;
+      });
+      const outside = `sl-test-outside-${other.uuid.slice(0, 8)}`;
+      expect(process.env['SNAPLEDGER_DOMAINS']).toMatch(/^sl-test-w\d+-\*$/);
+      await runVirsh(other.uri, ['domrename', '--domain', other.uuid, '--new-name', outside]);
+      const before = service.events().length;
+      const sync = await service.api<{ seen: number; deleted: string[]; registered: string[] }>(
+        'POST',
+        '/v1/admin/instances/sync',
+      );
+      expect(sync.status).toBe(200);
+      expect(sync.body.deleted).toEqual([]);
+      // Still there, as it was: out of scope is not gone.
+      const kept = await service.api<{ server: Server }>('GET', `/v2.1/servers/${other.uuid}`, {
+        token: member,
+      });
+      expect(kept.status).toBe(200);
+      expect(
+        service
+          .events()
+          .slice(before)
+          .map((e) => e.type),
+      ).toEqual([]);
+
+      // A domain defined outside the scope is never registered.
+      const stranger = await createTestDomain({ name: 'stranger', outsideWorkerScope: true });
+      try {
+        const again = await service.api<{ registered: string[] }>(
+          'POST',
+          '/v1/admin/instances/sync',
+        );
+        expect(again.status).toBe(200);
+        expect(again.body.registered).toEqual([]);
+        const res = await service.api('GET', `/v2.1/servers/${stranger.uuid}`, { token: member });
+        expect(res.status).toBe(404);
+        expect(service.events().filter((e) => e.stream_name.includes(stranger.uuid))).toEqual([]);
+      } finally {
+        await stranger.destroy();
+      }
+    } finally {
+      await other.destroy();
+    }
+  });
+
   it('still follows libvirt after libvirtd restarts (runs last: it disturbs the host)', async () => {
     await stopLibvirtd();
     await startLibvirtd();

@@ -33,6 +33,17 @@ export const TEST_LIBVIRT_URI = process.env['SNAPLEDGER_TEST_LIBVIRT_URI'] ?? 'q
 export const TEST_ROOT = '/var/tmp/snapledger-test';
 export const TEST_DOMAIN_PREFIX = 'sl-test-';
 
+/**
+ * The start of the names of this process's test domains. Inside a Vitest worker it carries
+ * the worker's pool id (`sl-test-w2-`), and test/support/worker-domain-scope.ts narrows the
+ * services this worker starts to those names (SNAPLEDGER_DOMAINS): two files run side by
+ * side without either's services registering the other's domains.
+ */
+export function workerDomainPrefix(): string {
+  const poolId = process.env['VITEST_POOL_ID'];
+  return poolId ? `${TEST_DOMAIN_PREFIX}w${poolId}-` : TEST_DOMAIN_PREFIX;
+}
+
 const NOVA_NS = 'http://openstack.org/xmlns/libvirt/nova/1.1';
 const SNAPLEDGER_NS = 'https://snapledger.dev/xmlns/1';
 const MiB = 1024 * 1024;
@@ -51,7 +62,7 @@ export interface TestDomainOwner {
 }
 
 export interface CreateTestDomainOptions {
-  /** A short label, [a-z0-9-]; the domain is named `sl-test-<label>-<random>`. */
+  /** A short label, [a-z0-9-]; the domain is named `<workerDomainPrefix()><label>-<random>`. */
   readonly name?: string;
   /** Virtual size of the qcow2 disk. Default 64. */
   readonly diskMiB?: number;
@@ -76,6 +87,11 @@ export interface CreateTestDomainOptions {
    * that the domain uses as `<disk type='block'>` (detached again by destroy()).
    */
   readonly disk?: 'qcow2' | 'raw' | 'block';
+  /**
+   * Name it `sl-test-outside-<label>-<random>`: outside every worker's SNAPLEDGER_DOMAINS, so
+   * that no test service treats it as an instance.
+   */
+  readonly outsideWorkerScope?: boolean;
 }
 
 export interface TestDomain {
@@ -293,7 +309,10 @@ export async function createTestDomain(options: CreateTestDomainOptions = {}): P
   const label = options.name ?? 'vm';
   if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(label))
     throw new Error(`createTestDomain: bad name label ${label}`);
-  const name = `${TEST_DOMAIN_PREFIX}${label}-${randomBytes(4).toString('hex')}`;
+  const prefix = options.outsideWorkerScope
+    ? `${TEST_DOMAIN_PREFIX}outside-`
+    : workerDomainPrefix();
+  const name = `${prefix}${label}-${randomBytes(4).toString('hex')}`;
   const uuid = randomUUID();
   const virtType = await testVirtType(uri);
 
