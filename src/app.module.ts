@@ -52,7 +52,8 @@ import { SNAPLEDGER_CONFIG, type SnapledgerConfig } from './config/snapledger.co
 import { DISK_IMAGE_TOOL, type DiskImageTool } from './drivers/disk-image.port';
 import { HYPERVISOR, type Hypervisor } from './drivers/hypervisor.port';
 import { IMAGE_STORE, type ImageStore } from './drivers/image-store.port';
-import { GlanceClient } from './drivers/glance-client';
+import { fixedGlanceToken, GlanceClient } from './drivers/glance-client';
+import { KeystoneSession } from './drivers/keystone-session';
 import { GlanceImageStore } from './drivers/glance-image-store';
 import { LocalImageStore } from './drivers/local-image-store';
 import { QemuImgLayers } from './drivers/qemu-img-layers';
@@ -182,7 +183,10 @@ export class AppModule {
           const local = new LocalImageStore(config.imageDir, killAt, agentHost, layers);
           const where = config.imageStore;
           if (where.kind === 'local') return local;
-          return new GlanceImageStore(local, new GlanceClient(where.url, where.token), killAt);
+          const auth = where.keystone
+            ? new KeystoneSession(where.keystone)
+            : fixedGlanceToken(where.token);
+          return new GlanceImageStore(local, new GlanceClient(where.url, auth), killAt);
         },
       },
       {

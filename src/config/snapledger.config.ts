@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { domainScopeFrom, type DomainScope } from './domain-scope';
+import type { KeystoneCredentials } from '../drivers/keystone-session';
 
 export interface SnapledgerConfig {
   /** Holds events.sqlite, views.sqlite, images/, admin-token. */
@@ -38,7 +39,8 @@ export interface SnapledgerConfig {
   /**
    * Where images are stored (SNAPLEDGER_IMAGE_STORE): `local` files in imageDir (the
    * default), or a Glance (SNAPLEDGER_GLANCE_URL, with SNAPLEDGER_GLANCE_TOKEN as its
-   * X-Auth-Token when set). With Glance, imageDir holds only the staged conversions.
+   * X-Auth-Token, or a Keystone password sign-in: SNAPLEDGER_GLANCE_AUTH_URL and the user,
+   * password and project). With Glance, imageDir holds only the staged conversions.
    */
   readonly imageStore: ImageStoreConfig;
   /** Target image format; null means the source disk's format. */
@@ -208,9 +210,53 @@ function compressionFrom(value: string | undefined, format: string | null): 'zli
 
 export type ImageStoreConfig =
   | { readonly kind: 'local' }
-  | { readonly kind: 'glance'; readonly url: string; readonly token: string | null };
+  | {
+      readonly kind: 'glance';
+      readonly url: string;
+      /** A fixed X-Auth-Token; null with keystone set, or for a noauth/trusted Glance. */
+      readonly token: string | null;
+      /** Keystone password sign-in, renewed as the token nears expiry; null without it. */
+      readonly keystone: KeystoneCredentials | null;
+    };
 
-/** SNAPLEDGER_IMAGE_STORE, SNAPLEDGER_GLANCE_URL and SNAPLEDGER_GLANCE_TOKEN. */
+const KEYSTONE_VARIABLES = [
+  'SNAPLEDGER_GLANCE_USERNAME',
+  'SNAPLEDGER_GLANCE_PASSWORD',
+  'SNAPLEDGER_GLANCE_PROJECT',
+] as const;
+
+/**
+ * SNAPLEDGER_GLANCE_AUTH_URL (Keystone's v3 endpoint) with SNAPLEDGER_GLANCE_USERNAME,
+ * _PASSWORD and _PROJECT (a project name), and the domains (SNAPLEDGER_GLANCE_USER_DOMAIN,
+ * SNAPLEDGER_GLANCE_PROJECT_DOMAIN, default `Default`), as `openstack`'s OS_* variables.
+ */
+export function keystoneCredentialsFrom(env: NodeJS.ProcessEnv): KeystoneCredentials | null {
+  const auth = serviceUrlFrom('SNAPLEDGER_GLANCE_AUTH_URL', env.SNAPLEDGER_GLANCE_AUTH_URL, {
+    schemes: ['http:', 'https:'],
+    expected: 'http://keystone:5000/v3',
+    kind: "an http:// or https:// URL of Keystone's v3 API",
+  });
+  if (!auth) {
+    const stray = KEYSTONE_VARIABLES.find((name) => env[name]?.trim());
+    if (stray) throw new Error(`${stray} is set but SNAPLEDGER_GLANCE_AUTH_URL is not`);
+    return null;
+  }
+  const missing = KEYSTONE_VARIABLES.filter((name) => !env[name]?.trim());
+  if (missing.length > 0)
+    throw new Error(`SNAPLEDGER_GLANCE_AUTH_URL needs ${missing.join(', ')} as well`);
+  const path = auth.url.pathname.replace(/\/+$/, '');
+  return {
+    // Keystone's v3 endpoint: the URL as given when it names /v3, else with /v3 added.
+    authUrl: path.endsWith('/v3') ? auth.given.replace(/\/+$/, '') : `${auth.url.origin}${path}/v3`,
+    username: env.SNAPLEDGER_GLANCE_USERNAME!.trim(),
+    password: env.SNAPLEDGER_GLANCE_PASSWORD!,
+    projectName: env.SNAPLEDGER_GLANCE_PROJECT!.trim(),
+    userDomainName: env.SNAPLEDGER_GLANCE_USER_DOMAIN?.trim() || 'Default',
+    projectDomainName: env.SNAPLEDGER_GLANCE_PROJECT_DOMAIN?.trim() || 'Default',
+  };
+}
+
+/** SNAPLEDGER_IMAGE_STORE, SNAPLEDGER_GLANCE_URL and its credentials. */
 export function imageStoreFrom(env: NodeJS.ProcessEnv): ImageStoreConfig {
   const kind = (env.SNAPLEDGER_IMAGE_STORE ?? '').trim().toLowerCase() || 'local';
   if (kind === 'local') return { kind };
@@ -225,7 +271,13 @@ export function imageStoreFrom(env: NodeJS.ProcessEnv): ImageStoreConfig {
     kind: "an http:// or https:// URL of Glance's API",
   });
   if (!parsed) throw new Error('SNAPLEDGER_IMAGE_STORE=glance needs SNAPLEDGER_GLANCE_URL');
-  return { kind, url: parsed.given, token: env.SNAPLEDGER_GLANCE_TOKEN?.trim() || null };
+  const token = env.SNAPLEDGER_GLANCE_TOKEN?.trim() || null;
+  const keystone = keystoneCredentialsFrom(env);
+  if (token && keystone)
+    throw new Error(
+      'SNAPLEDGER_GLANCE_TOKEN and SNAPLEDGER_GLANCE_AUTH_URL are both set: give Glance a fixed token or a Keystone sign-in, not both',
+    );
+  return { kind, url: parsed.given, token, keystone };
 }
 
 /**

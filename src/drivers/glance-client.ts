@@ -44,20 +44,34 @@ export class GlanceUnavailableError extends Error {
   }
 }
 
+/** Where GlanceClient gets its X-Auth-Token, and how it says that Glance refused one. */
+export interface GlanceAuth {
+  token(): Promise<string | null>;
+  /** Glance answered 401 to this token: the next token() must not return it. */
+  rejected(token: string): void;
+}
+
+/** A fixed token (SNAPLEDGER_GLANCE_TOKEN), or none for a noauth or trusted Glance. */
+export function fixedGlanceToken(token: string | null): GlanceAuth {
+  return { token: async () => token, rejected: () => undefined };
+}
+
 /** How long a metadata request may take before it counts as Glance being unavailable. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * The few calls of Glance's v2 API that an image store needs, over Node's fetch. It sends
- * `X-Auth-Token` when it has a token; without one it relies on Glance's noauth or trusted
- * pipeline. Image ids are uuids checked by the caller, and are the only thing put in a URL.
+ * `X-Auth-Token` when `auth` gives it a token (a fixed one, or a Keystone session's); without
+ * one it relies on Glance's noauth or trusted pipeline. A 401 is told to `auth` and the
+ * request is sent once more with the next token (a Keystone token revoked or expired early).
+ * Image ids are uuids checked by the caller, and are the only thing put in a URL.
  */
 export class GlanceClient {
   private readonly base: string;
 
   constructor(
     baseUrl: string,
-    private readonly token: string | null,
+    private readonly auth: GlanceAuth,
   ) {
     this.base = baseUrl.replace(/\/+$/, '');
   }
@@ -101,28 +115,36 @@ export class GlanceClient {
     onProgress?: UploadProgress,
     signal?: AbortSignal,
   ): Promise<void> {
-    let sent = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        sent += chunk.length;
-        onProgress?.(sent, totalBytes);
-        done(null, chunk);
-      },
-    });
-    const source = createReadStream(path);
-    source.on('error', (error) => counter.destroy(error));
-    source.pipe(counter);
-    try {
-      await this.send('PUT', `/v2/images/${imageId}/file`, {
-        accept: [204],
-        headers: { 'Content-Type': 'application/octet-stream' },
-        body: Readable.toWeb(counter) as unknown as ReadableStream<Uint8Array>,
-        signal,
-        noTimeout: true,
+    for (let attempt = 1; ; attempt += 1) {
+      let sent = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          sent += chunk.length;
+          onProgress?.(sent, totalBytes);
+          done(null, chunk);
+        },
       });
-    } finally {
-      source.destroy();
-      counter.destroy();
+      const source = createReadStream(path);
+      source.on('error', (error) => counter.destroy(error));
+      source.pipe(counter);
+      try {
+        // A streamed body cannot be sent twice: a refused token is retried here, with a new stream.
+        await this.send('PUT', `/v2/images/${imageId}/file`, {
+          accept: [204],
+          headers: { 'Content-Type': 'application/octet-stream' },
+          body: Readable.toWeb(counter) as unknown as ReadableStream<Uint8Array>,
+          signal,
+          noTimeout: true,
+          retryUnauthorized: false,
+        });
+        return;
+      } catch (error) {
+        if (!(error instanceof GlanceRefusedError && error.status === 401 && attempt === 1))
+          throw error;
+      } finally {
+        source.destroy();
+        counter.destroy();
+      }
     }
   }
 
@@ -153,10 +175,13 @@ export class GlanceClient {
       headers?: Record<string, string>;
       signal?: AbortSignal;
       noTimeout?: boolean;
+      /** Send once more with a new token after a 401 (default; not for a streamed body). */
+      retryUnauthorized?: boolean;
     },
   ): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };
-    if (this.token) headers['X-Auth-Token'] = this.token;
+    const token = await this.auth.token();
+    if (token) headers['X-Auth-Token'] = token;
     if (options.json !== undefined) headers['Content-Type'] = 'application/json';
     const signals = [
       ...(options.signal ? [options.signal] : []),
@@ -180,6 +205,13 @@ export class GlanceClient {
       );
     }
     if (options.accept.includes(res.status)) return res;
+    if (res.status === 401 && token) {
+      this.auth.rejected(token);
+      if (options.retryUnauthorized ?? true) {
+        await res.body?.cancel().catch(() => undefined);
+        return this.send(method, path, { ...options, retryUnauthorized: false });
+      }
+    }
     const text = await res.text().catch(() => '');
     const message = `Glance answered ${res.status} to ${method} ${path}: ${plainText(text)}`;
     if (res.status >= 500 || res.status === 408 || res.status === 429) {

@@ -16,16 +16,32 @@ export interface GlanceServer {
   readonly url: string;
   /** The file store's directory: one file per image, named by its id. */
   readonly storeDir: string;
-  /** GET /v2/images/{id}: the image, or null on 404. */
-  image(id: string): Promise<Record<string, unknown> | null>;
+  /** GET /v2/images/{id}: the image, or null on 404 (with `token` as X-Auth-Token, if any). */
+  image(id: string, token?: string): Promise<Record<string, unknown> | null>;
   /** The image's data as Glance serves it. */
-  download(id: string): Promise<Buffer>;
+  download(id: string, token?: string): Promise<Buffer>;
   stop(): Promise<void>;
 }
 
 const GLANCE_API = '/usr/bin/glance-api';
 
-export async function startGlance(): Promise<GlanceServer> {
+/**
+ * Keystone for Glance's own auth_token middleware (`[paste_deploy] flavor = keystone`): it
+ * validates every X-Auth-Token there, signing in as `username` to do so. Token validations
+ * are not cached, so a revoked token is refused at once.
+ */
+export interface GlanceKeystone {
+  /** Keystone's v3 endpoint, e.g. a snapledger's http://127.0.0.1:PORT/identity/v3. */
+  readonly authUrl: string;
+  readonly username: string;
+  readonly password: string;
+  readonly project: string;
+}
+
+export async function startGlance(
+  options: { keystone?: GlanceKeystone } = {},
+): Promise<GlanceServer> {
+  const keystone = options.keystone;
   const dir = await mkdtemp(join(tmpdir(), 'sl-glance-'));
   const storeDir = join(dir, 'store');
   await mkdir(storeDir);
@@ -42,8 +58,22 @@ export async function startGlance(): Promise<GlanceServer> {
       '[database]',
       `connection = sqlite:///${join(dir, 'glance.sqlite')}`,
       '[paste_deploy]',
-      'flavor =',
+      keystone ? 'flavor = keystone' : 'flavor =',
       'config_file = /etc/glance/glance-api-paste.ini',
+      ...(keystone
+        ? [
+            '[keystone_authtoken]',
+            `www_authenticate_uri = ${keystone.authUrl}`,
+            `auth_url = ${keystone.authUrl}`,
+            'auth_type = password',
+            `username = ${keystone.username}`,
+            `password = ${keystone.password}`,
+            `project_name = ${keystone.project}`,
+            'user_domain_name = Default',
+            'project_domain_name = Default',
+            'token_cache_time = -1',
+          ]
+        : []),
       '[glance_store]',
       'stores = file',
       'default_store = file',
@@ -77,14 +107,14 @@ export async function startGlance(): Promise<GlanceServer> {
   return {
     url,
     storeDir,
-    async image(id) {
-      const res = await fetch(`${url}/v2/images/${id}`);
+    async image(id, token) {
+      const res = await fetch(`${url}/v2/images/${id}`, { headers: authHeader(token) });
       if (res.status === 404) return null;
       if (!res.ok) throw new Error(`Glance GET image ${id}: ${res.status}`);
       return (await res.json()) as Record<string, unknown>;
     },
-    async download(id) {
-      const res = await fetch(`${url}/v2/images/${id}/file`);
+    async download(id, token) {
+      const res = await fetch(`${url}/v2/images/${id}/file`, { headers: authHeader(token) });
       if (res.status !== 200) throw new Error(`Glance download ${id}: ${res.status}`);
       return Buffer.from(await res.arrayBuffer());
     },
@@ -92,13 +122,17 @@ export async function startGlance(): Promise<GlanceServer> {
   };
 }
 
+const authHeader = (token?: string): Record<string, string> =>
+  token ? { 'X-Auth-Token': token } : {};
+
 async function waitUntilUp(url: string, child: ChildProcess): Promise<void> {
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`glance-api exited with ${child.exitCode}`);
     try {
       const res = await fetch(`${url}/v2/images`);
-      if (res.ok) return;
+      // Up: listing (noauth), or asking for a token (keystone).
+      if (res.ok || res.status === 401) return;
     } catch {
       // not listening yet
     }
