@@ -5,7 +5,7 @@
  * checksums agreeing, downloads and deletes going to Glance, kill points between the create
  * and the end of the upload, and a Glance that refuses or is gone.
  */
-import { readdir, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,46 @@ describe('Glance as the image store', () => {
       expect(await domain.state()).toBe('running');
     }, 180_000);
   }
+
+  it('a staged file that changed while the service was down no longer matches Glance: the snapshot fails and the Glance image is deleted', async () => {
+    await service.stop();
+    await service.start({ ...env, SNAPLEDGER_FAULTS: 'kill-at:glance-uploaded' });
+    const imageId = await createImage('changed-behind-its-back');
+    expect((await service.waitForExit()).signal).toBe('SIGKILL');
+    expect((await glance.image(imageId))?.['status']).toBe('active');
+    // The bytes Glance holds are the ones uploaded; the staged copy now differs from them
+    // (a disk error, or a hand that should not have touched it).
+    const staged = (await filesUnder(join(service.dataDir, 'images'))).find((f) =>
+      f.includes(imageId),
+    );
+    expect(staged, 'the staged file is still there after the kill').toBeDefined();
+    const handle = await open(staged!, 'r+');
+    try {
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, 4096);
+      byte[0] = byte[0]! ^ 0xff;
+      await handle.write(byte, 0, 1, 4096);
+    } finally {
+      await handle.close();
+    }
+
+    await service.start(env);
+    const row = await service.waitForSnapshot(domain.uuid, imageId);
+    expect(row.result).toBe('killed');
+    expect(row.failed_step).toBe('upload');
+    expect(row.failure_reason).toMatch(
+      /Glance stored other data than was uploaded \(Glance's ≠ ours: checksum [0-9a-f]{32} ≠ [0-9a-f]{32}; os_hash_value \(sha512\) .*\); the Glance image was deleted/,
+    );
+    expect(await glance.image(imageId)).toBeNull();
+    // snapledger's record stays, killed, as for any failed snapshot (Glance's `killed`).
+    const mine = await service.api<{ status: string; size: number | null }>(
+      'GET',
+      `/v2/images/${imageId}`,
+    );
+    expect(mine.body).toMatchObject({ status: 'killed', size: null });
+    expect(await filesUnder(join(service.dataDir, 'images'))).toEqual([]);
+    expect(await domain.state()).toBe('running');
+  }, 180_000);
 
   it("a property Glance refuses fails the snapshot with Glance's reason, and leaves nothing behind", async () => {
     // `locations` is one of Glance's own attributes, a list: it refuses a string there (400).
