@@ -66,6 +66,7 @@ import {
   type IncrementalBenchResult,
 } from './incremental.bench';
 import { benchReplay, REPLAY_BENCH_DEFAULTS, type ReplayBenchResult } from './replay.bench';
+import { LOG_WALK_HEAP_MIB } from '../../src/cli/heap-ceiling';
 import {
   benchColdSnapshot,
   median,
@@ -442,7 +443,7 @@ function renderReplay(r: ReplayBenchResult): Rendered {
         .map(([table, n]) => `${table} ${int(n)} rows`)
         .join(
           ', ',
-        )}. The rebuild printed ${plural(r.rebuildProgressLines, 'progress line')}. Peak RSS is the process's VmHWM, sampled every 100 ms.`,
+        )}. The rebuild printed ${plural(r.rebuildProgressLines, 'progress line')}. Peak RSS is the sum of the peak resident sets (VmHWM, sampled every 100 ms) of the command's process and of the child Node it runs the work in, with a ${LOG_WALK_HEAP_MIB} MiB heap ceiling (src/cli/heap-ceiling.ts).`,
     ].join('\n'),
   };
 }
