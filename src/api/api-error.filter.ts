@@ -11,6 +11,7 @@ import {
   ValidationError,
 } from '../domain/domain-errors';
 import { TransientHypervisorError } from '../drivers/hypervisor.port';
+import { ImageDataUnavailableError } from '../drivers/image-store.port';
 import { WrongExpectedRevisionError } from '../event-store/event-store.port';
 import { apiFamilyOf, errorBody } from './api-family';
 import { graphQLErrorFor } from './graphql/graphql-errors';
@@ -63,6 +64,9 @@ export function classify(error: unknown): { status: number; message: string } {
       status: 409,
       message: 'The resource changed while the request was handled; try again.',
     };
+  }
+  if (error instanceof ImageDataUnavailableError) {
+    return { status: 503, message: `The image data cannot be read right now: ${error.message}` };
   }
   if (error instanceof TransientHypervisorError) {
     return { status: 503, message: `The hypervisor is not available right now: ${error.message}` };

@@ -1,11 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GlanceClient, GlanceRefusedError, type GlanceImage } from './glance-client';
-import type {
-  ImageData,
-  ImageRecord,
-  ImageStore,
-  StoredImage,
-  UploadProgress,
+import {
+  GlanceClient,
+  GlanceRefusedError,
+  GlanceUnavailableError,
+  type GlanceImage,
+} from './glance-client';
+import {
+  ImageDataUnavailableError,
+  type ImageData,
+  type ImageRecord,
+  type ImageStore,
+  type StoredImage,
+  type UploadProgress,
 } from './image-store.port';
 import { canonicalImageId, type LocalImageStore } from './local-image-store';
 
@@ -118,11 +124,11 @@ export class GlanceImageStore implements ImageStore {
 
   async openData(imageId: string): Promise<ImageData | null> {
     const id = canonicalImageId(imageId);
-    const image = await this.glance.get(id);
+    const image = await unavailableAs503(() => this.glance.get(id));
     if (image?.status !== 'active' || image.size === null) return null;
     return {
       size: image.size,
-      read: (range) => this.glance.download(id, range),
+      read: (range) => unavailableAs503(() => this.glance.download(id, range)),
       close: async () => undefined,
     };
   }
@@ -173,6 +179,16 @@ export class GlanceImageStore implements ImageStore {
     throw new GlanceUploadRejectedError(
       `Glance stored other data than was uploaded (Glance's ≠ ours: ${differences.join('; ')}); the Glance image was deleted`,
     );
+  }
+}
+
+/** A Glance that cannot be reached makes the data unavailable (503), not the request wrong. */
+async function unavailableAs503<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof GlanceUnavailableError) throw new ImageDataUnavailableError(error.message);
+    throw error;
   }
 }
 

@@ -21,6 +21,18 @@ export interface ImageRecord extends ImageDescription {
 /** Bytes of the image's data sent to a remote store so far. */
 export type UploadProgress = (bytesSent: number, totalBytes: number) => void;
 
+/**
+ * The image exists but its data cannot be read right now: the remote store cannot be reached,
+ * or a chain image cannot be made whole for lack of space. The API answers 503 with the
+ * reason; trying later may work.
+ */
+export class ImageDataUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageDataUnavailableError';
+  }
+}
+
 /** A stored image's data, opened for a download. */
 export interface ImageData {
   readonly size: number;

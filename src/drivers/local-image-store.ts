@@ -4,7 +4,12 @@ import { copyFile, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { digestFile } from './file-digest';
 import type { ImageLayers } from './image-layers.port';
-import type { ImageData, ImageStore, StoredImage } from './image-store.port';
+import {
+  ImageDataUnavailableError,
+  type ImageData,
+  type ImageStore,
+  type StoredImage,
+} from './image-store.port';
 
 /** A canonical uuid (any version); ids are lower-cased before they become file names. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -276,7 +281,13 @@ export class LocalImageStore implements ImageStore {
     // A name of its own per download: two downloads of one image never share a file.
     const scratch = join(this.stagingDir, `${id}.${randomUUID()}.download`);
     try {
-      await this.requireLayers().flatten(this.layerFile(id), scratch);
+      try {
+        await this.requireLayers().flatten(this.layerFile(id), scratch);
+      } catch (error) {
+        throw new ImageDataUnavailableError(
+          `image ${id} could not be made whole for download in ${this.stagingDir}: ${(error as Error).message}`,
+        );
+      }
       return await openForReading(scratch);
     } finally {
       await rm(scratch, { force: true });

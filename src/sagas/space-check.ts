@@ -7,6 +7,11 @@ export interface SpaceRequest extends Omit<MeasureOptions, 'shared'> {
   readonly imageId: string;
   /** The conversion's output path, in the store's staging directory. */
   readonly target: string;
+  /**
+   * How many files of the measured size the work writes there at once (default 1): a backup
+   * in a chain also makes its image whole in a scratch file to hash it.
+   */
+  readonly copies?: number;
 }
 
 export type SpaceClaim =
@@ -51,13 +56,14 @@ export class StagingSpace {
    * its space, or says why it does not fit.
    */
   async claim(request: SpaceRequest): Promise<SpaceClaim> {
-    const { required } = await this.disks.measure({
+    const measured = await this.disks.measure({
       source: request.source,
       sourceFormat: request.sourceFormat,
       targetFormat: request.targetFormat,
       compression: request.compression,
       shared: true,
     });
+    const required = measured.required * (request.copies ?? 1);
     const store = dirname(request.target);
     const decide = async (): Promise<SpaceClaim> => {
       const decision = decideSpace({

@@ -194,3 +194,106 @@ describe('space check before converting', () => {
     expect(await domain!.state()).toBe('shut off');
   });
 });
+
+describe('space check before a backup in a chain', () => {
+  let mountPoint: string | undefined;
+  let mounted = false;
+  let service: ServiceProcess | undefined;
+  let domain: TestDomain | undefined;
+
+  beforeAll(async () => {
+    // 160 MiB: room for one image of the 60 MiB disk (with the 64 MiB margin), not for the
+    // two a chain's first backup writes at once (its layer, and the whole image it hashes).
+    mountPoint = await mkdtemp(join(tmpdir(), 'snapledger-chain-small-'));
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=160m,mode=0700', 'tmpfs', mountPoint]);
+    mounted = true;
+    [service, domain] = await Promise.all([
+      ServiceProcess.create({ dataDir: mountPoint }),
+      createTestDomain({ name: 'chainroom', diskMiB: 256, dataMiB: 60 }),
+    ]);
+    await service.start();
+    expect((await service.api('POST', '/v1/admin/instances/sync')).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await service?.dispose();
+    await domain?.destroy();
+    if (mountPoint) {
+      if (mounted) await execa('umount', [mountPoint]);
+      await rmdir(mountPoint).catch(() => rm(mountPoint!, { recursive: true, force: true }));
+    }
+  });
+
+  it('an incremental backup that cannot fit fails before copying anything, saying why', async () => {
+    const res = await service!.api<{ image_id: string }>(
+      'POST',
+      `/v2.1/servers/${domain!.uuid}/action`,
+      {
+        body: {
+          createBackup: { name: 'chain', backup_type: 'daily', rotation: 3, incremental: true },
+        },
+        headers: { 'OpenStack-API-Version': 'compute 2.45' },
+      },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const row = await service!.waitForSnapshot(domain!.uuid, res.body.image_id);
+    expect(row.result).toBe('killed');
+    expect(row.failed_step).toBe('extract');
+    expect(row.failure_reason).toMatch(
+      /^not enough space in the image store \/.*\/images\/\.staging: need \d+ bytes .* \(a backup in a chain is made whole once to compute its checksums: twice the measured disk\)$/,
+    );
+    const need = Number(/need (\d+) bytes/.exec(row.failure_reason!)![1]);
+    expect(need).toBeGreaterThan(2 * 60 * 1024 * 1024 + 64 * 1024 * 1024);
+    const types = service!.events().map((e) => e.type);
+    expect(types).not.toContain('BlocksCopied');
+    expect(types).not.toContain('SnapshotStepRetried');
+    expect(await filesUnder(join(mountPoint!, 'images'))).toEqual([]);
+    expect(await domain!.state()).toBe('shut off');
+  });
+
+  it('a plain snapshot of the same disk, one image, still fits', async () => {
+    const { row } = await snapshot(service!, domain!, 'plain');
+    expect(row.result, row.failure_reason ?? '').toBe('active');
+  });
+
+  it('a chain image that cannot be made whole for lack of space answers 503, and downloads once there is room', async () => {
+    const small = await createTestDomain({ name: 'chainsmall', diskMiB: 64, dataMiB: 8 });
+    const filler = join(mountPoint!, 'filler');
+    try {
+      expect((await service!.api('POST', '/v1/admin/instances/sync')).status).toBe(200);
+      const res = await service!.api<{ image_id: string }>(
+        'POST',
+        `/v2.1/servers/${small.uuid}/action`,
+        {
+          body: {
+            createBackup: { name: 'small', backup_type: 'daily', rotation: 3, incremental: true },
+          },
+          headers: { 'OpenStack-API-Version': 'compute 2.45' },
+        },
+      );
+      expect(res.status).toBe(202);
+      const imageId = res.body.image_id;
+      const row = await service!.waitForSnapshot(small.uuid, imageId);
+      expect(row.result, row.failure_reason ?? '').toBe('active');
+
+      // Fill the store's filesystem (dd stops at ENOSPC), then ask for the image.
+      await execa('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M'], { reject: false });
+      const full = await fetch(`${service!.baseUrl}/v2/images/${imageId}/file`, {
+        headers: { 'X-Auth-Token': service!.adminToken },
+      });
+      expect(full.status).toBe(503);
+      expect(await full.text()).toMatch(/could not be made whole for download/);
+
+      await rm(filler, { force: true });
+      const again = await fetch(`${service!.baseUrl}/v2/images/${imageId}/file`, {
+        headers: { 'X-Auth-Token': service!.adminToken },
+      });
+      expect(again.status).toBe(200);
+      const meta = await service!.api<{ size: number }>('GET', `/v2/images/${imageId}`);
+      expect((await again.arrayBuffer()).byteLength).toBe(meta.body.size);
+    } finally {
+      await rm(filler, { force: true });
+      await small.destroy();
+    }
+  });
+});

@@ -24,6 +24,8 @@ describe('Glance as the image store', () => {
   let domain: TestDomain;
   let scratch: string;
   let env: Record<string, string>;
+  /** Active images left in Glance by the tests above the last one. */
+  const keptInGlance: string[] = [];
 
   beforeAll(async () => {
     [glance, service, domain] = await Promise.all([
@@ -161,6 +163,7 @@ describe('Glance as the image store', () => {
       expect(listed.images).toHaveLength(1);
       expect(await filesUnder(join(service.dataDir, 'images'))).toEqual([]);
       expect(await domain.state()).toBe('running');
+      keptInGlance.push(imageId);
     }, 180_000);
   }
 
@@ -225,6 +228,11 @@ describe('Glance as the image store', () => {
     expect(row.result).toBe('killed');
     expect(row.failed_step).toBe('upload');
     expect(row.failure_reason).toMatch(/Glance at http:\/\/127\.0\.0\.1:\d+ could not be reached/);
+    // An image stored before answers 503 with the reason, not a 500.
+    expect(keptInGlance.length).toBeGreaterThan(0);
+    const download = await downloadVia(`/v2/images/${keptInGlance[0]}/file`);
+    expect(download.res.status).toBe(503);
+    expect(download.body.toString()).toMatch(/The image data cannot be read right now: Glance at/);
     const retried = service
       .events()
       .filter((e) => e.type === 'SnapshotStepRetried' && e.stream_name.endsWith(imageId));

@@ -136,6 +136,18 @@ describe('StagingSpace (claims of concurrent conversions)', () => {
     expect(third.ok).toBe(true);
   });
 
+  it('claims the measured size once per copy the work writes at once', async () => {
+    const required = 100 * MiB;
+    const free = 2 * required + spaceMargin(2 * required);
+    const space = new StagingSpace(tool(required), async () => free);
+    const twice = await space.claim({ ...request('root'), copies: 2 });
+    expect(twice).toMatchObject({ ok: true, need: free });
+    if (twice.ok) twice.release();
+    const thrice = await space.claim({ ...request('root'), copies: 3 });
+    expect(thrice.ok).toBe(false);
+    if (!thrice.ok) expect(thrice.reason).toContain(`(${3 * required} measured by qemu-img`);
+  });
+
   it('the same image claiming again (a retried conversion) does not count against itself', async () => {
     const required = 500 * MiB;
     const free = required + spaceMargin(required);

@@ -2,6 +2,7 @@ import type { BackupChainPlan, BlocksCopied } from '../../events';
 import type { PlannedSnapshot } from '../../domain/snapshot-process.state';
 import type { BackupChainDrivers } from '../backup-chain-drivers';
 import { PermanentStepError } from '../permanent-step.error';
+import { StagingSpace } from '../space-check';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import { timedSince } from './step-appends';
 
@@ -35,6 +36,40 @@ export async function copyChainLayer(
     );
   }
   const parentPath = parent === null ? null : drivers.store.layerPath(parent);
+  // The commit makes the image whole in a scratch file beside the layer to hash it, so even
+  // an incremental needs room for the whole image; a chain's root is that size itself too.
+  // Measured before anything is copied: a backup that cannot fit fails now.
+  const room = await StagingSpace.of(deps.disks).claim({
+    imageId,
+    source: plan.diskPath,
+    sourceFormat: plan.sourceFormat,
+    target: drivers.store.stagingPath(imageId),
+    targetFormat: 'qcow2',
+    copies: parent === null ? 2 : 1,
+  });
+  if (!room.ok) {
+    throw new PermanentStepError(
+      `${room.reason} (a backup in a chain is made whole once to compute its checksums: ${parent === null ? 'twice' : 'once'} the measured disk)`,
+    );
+  }
+  try {
+    return await copyInto(deps, drivers, state, chain, parentPath, startedAt, signal);
+  } finally {
+    room.release();
+  }
+}
+
+async function copyInto(
+  deps: SnapshotStepDependencies,
+  drivers: BackupChainDrivers,
+  state: PlannedSnapshot,
+  chain: BackupChainPlan,
+  parentPath: string | null,
+  startedAt: Date,
+  signal?: AbortSignal,
+): Promise<BlocksCopied['data']> {
+  const { imageId, plan } = state;
+  const parent = chain.parentImageId;
   let partial: string;
   let checkpointCreated: string | null = null;
   switch (chain.method) {
