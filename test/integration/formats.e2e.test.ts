@@ -138,17 +138,36 @@ describe('snapshot target format and compression', () => {
   });
 });
 
+/** A tmpfs of `sizeMiB` mounted on a new directory, for a data directory short of space. */
+async function mountSmallStore(
+  sizeMiB: number,
+): Promise<{ path: string; unmount(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'snapledger-small-'));
+  try {
+    await execa('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0700`, 'tmpfs', path]);
+  } catch (error) {
+    await rmdir(path);
+    throw error;
+  }
+  return {
+    path,
+    async unmount() {
+      await execa('umount', [path]);
+      await rmdir(path).catch(() => rm(path, { recursive: true, force: true }));
+    },
+  };
+}
+
 describe('space check before converting', () => {
+  let store: Awaited<ReturnType<typeof mountSmallStore>> | undefined;
   let mountPoint: string | undefined;
-  let mounted = false;
   let service: ServiceProcess | undefined;
   let domain: TestDomain | undefined;
 
   beforeAll(async () => {
     // A 32 MiB filesystem holds the whole data directory (events, views and image store).
-    mountPoint = await mkdtemp(join(tmpdir(), 'snapledger-small-'));
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=32m,mode=0700', 'tmpfs', mountPoint]);
-    mounted = true;
+    store = await mountSmallStore(32);
+    mountPoint = store.path;
     [service, domain] = await Promise.all([
       ServiceProcess.create({ dataDir: mountPoint }),
       createTestDomain({ name: 'toobig', diskMiB: 256, dataMiB: 64 }),
@@ -158,10 +177,7 @@ describe('space check before converting', () => {
   afterAll(async () => {
     await service?.dispose();
     await domain?.destroy();
-    if (mountPoint) {
-      if (mounted) await execa('umount', [mountPoint]);
-      await rmdir(mountPoint).catch(() => rm(mountPoint!, { recursive: true, force: true }));
-    }
+    await store?.unmount();
   });
 
   it('a snapshot that cannot fit in the store fails at once with the reason, leaving nothing behind', async () => {
@@ -196,17 +212,16 @@ describe('space check before converting', () => {
 });
 
 describe('space check before a backup in a chain', () => {
+  let store: Awaited<ReturnType<typeof mountSmallStore>> | undefined;
   let mountPoint: string | undefined;
-  let mounted = false;
   let service: ServiceProcess | undefined;
   let domain: TestDomain | undefined;
 
   beforeAll(async () => {
     // 160 MiB: room for one image of the 60 MiB disk (with the 64 MiB margin), not for the
     // two a chain's first backup writes at once (its layer, and the whole image it hashes).
-    mountPoint = await mkdtemp(join(tmpdir(), 'snapledger-chain-small-'));
-    await execa('mount', ['-t', 'tmpfs', '-o', 'size=160m,mode=0700', 'tmpfs', mountPoint]);
-    mounted = true;
+    store = await mountSmallStore(160);
+    mountPoint = store.path;
     [service, domain] = await Promise.all([
       ServiceProcess.create({ dataDir: mountPoint }),
       createTestDomain({ name: 'chainroom', diskMiB: 256, dataMiB: 60 }),
@@ -218,10 +233,7 @@ describe('space check before a backup in a chain', () => {
   afterAll(async () => {
     await service?.dispose();
     await domain?.destroy();
-    if (mountPoint) {
-      if (mounted) await execa('umount', [mountPoint]);
-      await rmdir(mountPoint).catch(() => rm(mountPoint!, { recursive: true, force: true }));
-    }
+    await store?.unmount();
   });
 
   it('an incremental backup that cannot fit fails before copying anything, saying why', async () => {

@@ -301,10 +301,13 @@ describe('incremental backups', () => {
     await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x4e 34M 1M', domain.diskPath]);
     const row = await backup('b6', { rotation: 2 });
     ids.b6 = row.image_id;
-    expect(row.backup).toMatchObject({
+    // As stored: the history's chain_length follows the merges rotation starts at once (it
+    // may already read 2 here), so the length at the moment of the backup is Uploaded's.
+    const uploaded = await waitForEvent('Uploaded', (d) => d['imageId'] === ids.b6);
+    expect(uploaded['chain']).toMatchObject({
       kind: 'incremental',
-      parent_image_id: ids.b5,
-      chain_length: 3,
+      parentImageId: ids.b5,
+      chainLength: 3,
     });
     // Kept: b6 and the plain backup (the newest two); b1, b3, b4 and b5 are rotated away.
     for (const gone of [ids.b1, ids.b3, ids.b4, ids.b5]) {
