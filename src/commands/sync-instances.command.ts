@@ -21,6 +21,8 @@ export interface SyncInstancesResult {
   readonly restored: string[];
   /** Instances whose domain left libvirt (InstanceDeleted). */
   readonly deleted: string[];
+  /** Names of the domains SNAPLEDGER_DOMAINS leaves out: not read, not instances. */
+  readonly outOfScope: string[];
   /** Domains that could not be read (they vanished mid-sync, for example). */
   readonly skipped: { domain: string; reason: string }[];
   /**

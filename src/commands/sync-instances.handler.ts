@@ -63,6 +63,7 @@ export class SyncInstancesHandler implements ICommandHandler<
       restored: [] as string[],
       deleted: [] as string[],
       deferred: [] as string[],
+      outOfScope: [] as string[],
       skipped: [] as { domain: string; reason: string }[],
       position: 0,
     };
@@ -86,6 +87,7 @@ export class SyncInstancesHandler implements ICommandHandler<
     for (const summary of summaries) {
       if (!this.config.domains.includes(summary.name)) {
         outOfScope.add(summary.uuid);
+        result.outOfScope.push(summary.name);
         continue;
       }
       let details: DomainDetails;

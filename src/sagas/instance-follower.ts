@@ -151,5 +151,6 @@ function summary(result: SyncInstancesResult): object {
     restored: result.restored.length,
     deleted: result.deleted.length,
     deferred: result.deferred.length,
+    outOfScope: result.outOfScope.length,
   };
 }

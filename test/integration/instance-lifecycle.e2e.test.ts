@@ -214,12 +214,15 @@ describe('instances follow libvirt', () => {
       expect(process.env['SNAPLEDGER_DOMAINS']).toMatch(/^sl-test-w\d+-\*$/);
       await runVirsh(other.uri, ['domrename', '--domain', other.uuid, '--new-name', outside]);
       const before = service.events().length;
-      const sync = await service.api<{ seen: number; deleted: string[]; registered: string[] }>(
-        'POST',
-        '/v1/admin/instances/sync',
-      );
+      const sync = await service.api<{
+        seen: number;
+        deleted: string[];
+        registered: string[];
+        outOfScope: string[];
+      }>('POST', '/v1/admin/instances/sync');
       expect(sync.status).toBe(200);
       expect(sync.body.deleted).toEqual([]);
+      expect(sync.body.outOfScope).toContain(outside);
       // Still there, as it was: out of scope is not gone.
       const kept = await service.api<{ server: Server }>('GET', `/v2.1/servers/${other.uuid}`, {
         token: member,
