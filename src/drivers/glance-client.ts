@@ -46,6 +46,8 @@ export class GlanceUnavailableError extends Error {
 
 /** Where GlanceClient gets its X-Auth-Token, and how it says that Glance refused one. */
 export interface GlanceAuth {
+  /** A refused token can be replaced by a new one (a Keystone sign-in), so a retry may help. */
+  readonly renewable: boolean;
   token(): Promise<string | null>;
   /** Glance answered 401 to this token: the next token() must not return it. */
   rejected(token: string): void;
@@ -53,7 +55,7 @@ export interface GlanceAuth {
 
 /** A fixed token (SNAPLEDGER_GLANCE_TOKEN), or none for a noauth or trusted Glance. */
 export function fixedGlanceToken(token: string | null): GlanceAuth {
-  return { token: async () => token, rejected: () => undefined };
+  return { renewable: false, token: async () => token, rejected: () => undefined };
 }
 
 /** How long a metadata request may take before it counts as Glance being unavailable. */
@@ -62,8 +64,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /**
  * The few calls of Glance's v2 API that an image store needs, over Node's fetch. It sends
  * `X-Auth-Token` when `auth` gives it a token (a fixed one, or a Keystone session's); without
- * one it relies on Glance's noauth or trusted pipeline. A 401 is told to `auth` and the
- * request is sent once more with the next token (a Keystone token revoked or expired early).
+ * one it relies on Glance's noauth or trusted pipeline. A 401 is told to `auth`, and with a
+ * renewable `auth` the request is sent once more with the next token (a Keystone token
+ * revoked or expired early).
  * Image ids are uuids checked by the caller, and are the only thing put in a URL.
  */
 export class GlanceClient {
@@ -139,8 +142,8 @@ export class GlanceClient {
         });
         return;
       } catch (error) {
-        if (!(error instanceof GlanceRefusedError && error.status === 401 && attempt === 1))
-          throw error;
+        const renew = this.auth.renewable && attempt === 1;
+        if (!(renew && error instanceof GlanceRefusedError && error.status === 401)) throw error;
       } finally {
         source.destroy();
         counter.destroy();
@@ -207,7 +210,7 @@ export class GlanceClient {
     if (options.accept.includes(res.status)) return res;
     if (res.status === 401 && token) {
       this.auth.rejected(token);
-      if (options.retryUnauthorized ?? true) {
+      if (this.auth.renewable && (options.retryUnauthorized ?? true)) {
         await res.body?.cancel().catch(() => undefined);
         return this.send(method, path, { ...options, retryUnauthorized: false });
       }

@@ -29,6 +29,7 @@ const SIGN_IN_TIMEOUT_MS = 30_000;
  * sign-in. The password never leaves this object except in the sign-in request body.
  */
 export class KeystoneSession implements GlanceAuth {
+  readonly renewable = true;
   private current: { token: string; issuedAt: number; expiresAt: number } | null = null;
   private signingIn: Promise<string> | null = null;
 

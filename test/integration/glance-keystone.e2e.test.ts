@@ -155,4 +155,29 @@ describe('Glance as the image store, signed in with a Keystone password', () => 
     expect(await glance.image(imageId, await signIn('image-store', STORE_PASSWORD))).toBeNull();
     expect(await domain.state()).toBe('running');
   }, 180_000);
+
+  it('a fixed token that Glance refuses fails the snapshot at upload with its 401, at once', async () => {
+    await service.stop();
+    const fixed: Record<string, string> = { ...env, SNAPLEDGER_GLANCE_TOKEN: 'not-a-token' };
+    for (const name of [
+      'SNAPLEDGER_GLANCE_AUTH_URL',
+      'SNAPLEDGER_GLANCE_USERNAME',
+      'SNAPLEDGER_GLANCE_PASSWORD',
+      'SNAPLEDGER_GLANCE_PROJECT',
+    ] as const) {
+      fixed[name] = '';
+    }
+    await service.start(fixed);
+    const imageId = await createImage('refused-token');
+    const row = await service.waitForSnapshot(domain.uuid, imageId);
+    expect(row.result).toBe('killed');
+    expect(row.failed_step).toBe('upload');
+    expect(row.failure_reason).toMatch(/^Glance answered 401 to GET \/v2\/images\/[0-9a-f-]{36}: /);
+    // Permanent: a fixed token is not tried again.
+    const retried = service
+      .events()
+      .filter((e) => e.type === 'SnapshotStepRetried' && e.stream_name.endsWith(imageId));
+    expect(retried).toEqual([]);
+    expect(await domain.state()).toBe('running');
+  }, 180_000);
 });
