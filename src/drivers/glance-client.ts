@@ -118,7 +118,9 @@ export class GlanceClient {
     onProgress?: UploadProgress,
     signal?: AbortSignal,
   ): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
+    const opened: { destroy(): void }[] = [];
+    // A stream per send: a request sent again after a refused token reads the file afresh.
+    const body = () => {
       let sent = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, done) {
@@ -130,24 +132,19 @@ export class GlanceClient {
       const source = createReadStream(path);
       source.on('error', (error) => counter.destroy(error));
       source.pipe(counter);
-      try {
-        // A streamed body cannot be sent twice: a refused token is retried here, with a new stream.
-        await this.send('PUT', `/v2/images/${imageId}/file`, {
-          accept: [204],
-          headers: { 'Content-Type': 'application/octet-stream' },
-          body: Readable.toWeb(counter) as unknown as ReadableStream<Uint8Array>,
-          signal,
-          noTimeout: true,
-          retryUnauthorized: false,
-        });
-        return;
-      } catch (error) {
-        const renew = this.auth.renewable && attempt === 1;
-        if (!(renew && error instanceof GlanceRefusedError && error.status === 401)) throw error;
-      } finally {
-        source.destroy();
-        counter.destroy();
-      }
+      opened.push(source, counter);
+      return Readable.toWeb(counter) as unknown as ReadableStream<Uint8Array>;
+    };
+    try {
+      await this.send('PUT', `/v2/images/${imageId}/file`, {
+        accept: [204],
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body,
+        signal,
+        noTimeout: true,
+      });
+    } finally {
+      for (const stream of opened) stream.destroy();
     }
   }
 
@@ -174,13 +171,13 @@ export class GlanceClient {
     options: {
       accept: readonly number[];
       json?: unknown;
-      body?: ReadableStream<Uint8Array>;
+      /** A streamed body, made anew for each time the request is sent. */
+      body?: () => ReadableStream<Uint8Array>;
       headers?: Record<string, string>;
       signal?: AbortSignal;
       noTimeout?: boolean;
-      /** Send once more with a new token after a 401 (default; not for a streamed body). */
-      retryUnauthorized?: boolean;
     },
+    sentBefore = false,
   ): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };
     const token = await this.auth.token();
@@ -195,7 +192,7 @@ export class GlanceClient {
       res = await fetch(`${this.base}${path}`, {
         method,
         headers,
-        body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
+        body: options.json !== undefined ? JSON.stringify(options.json) : options.body?.(),
         signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
         // A streamed request body needs half-duplex (Node's fetch requires saying so).
         ...(options.body ? { duplex: 'half' } : {}),
@@ -210,9 +207,9 @@ export class GlanceClient {
     if (options.accept.includes(res.status)) return res;
     if (res.status === 401 && token) {
       this.auth.rejected(token);
-      if (this.auth.renewable && (options.retryUnauthorized ?? true)) {
+      if (this.auth.renewable && !sentBefore) {
         await res.body?.cancel().catch(() => undefined);
-        return this.send(method, path, { ...options, retryUnauthorized: false });
+        return this.send(method, path, options, true);
       }
     }
     const text = await res.text().catch(() => '');

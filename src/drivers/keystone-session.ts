@@ -54,7 +54,7 @@ export class KeystoneSession implements GlanceAuth {
   private async signIn(): Promise<string> {
     const { authUrl, username, password, projectName, userDomainName, projectDomainName } =
       this.credentials;
-    const url = `${authUrl.replace(/\/+$/, '')}/auth/tokens`;
+    const url = `${authUrl}/auth/tokens`;
     const body = {
       auth: {
         identity: {
