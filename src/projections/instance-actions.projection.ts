@@ -6,8 +6,8 @@ import {
   type InstanceActionEventResult,
 } from './entities/instance-action-event.entity';
 import { InstanceAction } from './entities/instance-action.entity';
-import { InstanceView } from './entities/instance-view.entity';
-import { SnapshotHistory } from './entities/snapshot-history.entity';
+import type { InstanceView } from './entities/instance-view.entity';
+import type { SnapshotHistory } from './entities/snapshot-history.entity';
 import { insertRow, lookUpEntity, lookUpRow, updateRows } from './plain-sql';
 import { asKnownEvent, type Projection } from './projection';
 
@@ -122,7 +122,7 @@ export class InstanceActionsProjection implements Projection {
         const action = await this.actionOf(manager, event.data.imageId);
         if (!action) return;
         const key = this.eventKey(action);
-        const row = await manager.findOneBy(InstanceActionEvent, key);
+        const row = await this.eventRow(manager, key);
         if (row && row.traceback === null) {
           await updateRows(manager, InstanceActionEvent, key, {
             traceback: failureTraceback(event.data.step, event.data.reason),
@@ -158,6 +158,18 @@ export class InstanceActionsProjection implements Projection {
     };
   }
 
+  /** The compute event's traceback and finish time, if the event has started. */
+  private eventRow(
+    manager: EntityManager,
+    key: ReturnType<InstanceActionsProjection['eventKey']>,
+  ): Promise<Pick<InstanceActionEvent, 'traceback' | 'finishTime'> | null> {
+    return lookUpRow(
+      manager,
+      'SELECT traceback, "finishTime" FROM instance_action_event WHERE "instanceId" = :instanceId AND "requestId" = :requestId AND event = :event',
+      key,
+    );
+  }
+
   /** Starts the action's compute event unless it has started already. */
   private async startEvent(manager: EntityManager, imageId: string, at: string): Promise<void> {
     const action = await this.actionOf(manager, imageId);
@@ -169,10 +181,11 @@ export class InstanceActionsProjection implements Projection {
       key,
     );
     if (started !== null) return;
-    const instance = await manager.findOne(InstanceView, {
-      where: { id: action.instanceId },
-      select: { id: true, host: true },
-    });
+    const instance = await lookUpRow<Pick<InstanceView, 'host'>>(
+      manager,
+      'SELECT host FROM instance_view WHERE id = :id',
+      { id: action.instanceId },
+    );
     await insertRow(manager, InstanceActionEvent, {
       ...key,
       startTime: at,
@@ -198,12 +211,15 @@ export class InstanceActionsProjection implements Projection {
   ): Promise<void> {
     const action = await this.actionOf(manager, imageId);
     if (!action) return;
-    const history = await manager.findOne(SnapshotHistory, {
-      where: { imageId },
-      select: { imageId: true, result: true, failedStep: true, failureReason: true },
-    });
+    const history = await lookUpRow<
+      Pick<SnapshotHistory, 'result' | 'failedStep' | 'failureReason'>
+    >(
+      manager,
+      'SELECT result, "failedStep", "failureReason" FROM snapshot_history WHERE "imageId" = :imageId',
+      { imageId },
+    );
     const key = this.eventKey(action);
-    const row = await manager.findOneBy(InstanceActionEvent, key);
+    const row = await this.eventRow(manager, key);
     const outcome = snapshotOutcome({
       historyResult: history?.result ?? null,
       recordedTraceback: row?.traceback ?? null,

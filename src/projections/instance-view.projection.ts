@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { RecordedEvent } from '../events/recorded-event';
 import { InstanceView } from './entities/instance-view.entity';
-import { insertRow, updateRows } from './plain-sql';
+import { insertRow, lookUpRow, updateRows } from './plain-sql';
 import { asKnownEvent, type Projection } from './projection';
 
 /**
@@ -19,7 +19,6 @@ export class InstanceViewProjection implements Projection {
 
   async apply(recorded: RecordedEvent, manager: EntityManager): Promise<void> {
     const event = asKnownEvent(recorded);
-    const repo = manager.getRepository(InstanceView);
     const at = event.metadata.occurredAt;
     switch (event.type) {
       case 'InstanceRegistered':
@@ -40,7 +39,11 @@ export class InstanceViewProjection implements Projection {
           deleted: false,
           deletedAt: null,
         };
-        const existing = await repo.existsBy({ id: d.instanceId });
+        const existing = await lookUpRow(
+          manager,
+          'SELECT 1 AS found FROM instance_view WHERE id = :id',
+          { id: d.instanceId },
+        );
         if (existing) {
           await updateRows(manager, InstanceView, { id: d.instanceId }, fields);
         } else {

@@ -1,21 +1,134 @@
+import type { Database, Statement } from 'better-sqlite3';
 import type { EntityManager, EntityTarget } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 
 /**
- * One row of a hand-written SELECT, for the projections' hottest look-ups (a few per event
- * during a rebuild), where TypeORM's find() spends far longer building the query than the
- * database spends answering it. `sql` names its parameters `:name`; the driver turns them
- * into its own placeholders (`?` or `$1`) and binds the values, so the text is a constant
- * and its prepared statement is reused. Only plain columns (text, integers) should be
- * selected: no JSON or boolean columns, whose decoding differs between the engines.
+ * Hand-written statements for the projections, which run a few per event: during a rebuild
+ * of a million events, TypeORM's find() and query builder spent several times longer making
+ * each statement than the database spent running it.
+ *
+ * Each statement names its parameters `:name`. Its text is turned into the engine's own
+ * placeholders (`?` or `$1`) once, by the driver itself, and kept with the order of its
+ * names; the values are bound, never written into the text, so each text is one prepared
+ * statement for the life of the process. On SQLite the prepared statement runs on the
+ * connection TypeORM holds (better-sqlite3 has exactly one, so the statement runs inside the
+ * caller's transaction); on PostgreSQL it goes through the manager's query runner.
+ * Only plain columns (text, integers) should be selected by lookUpRow: JSON and boolean
+ * columns decode differently on the two engines (lookUpEntity decodes them).
  */
+
+/** A statement in the engine's placeholders, and the name bound to each, in order. */
+interface CompiledSql {
+  readonly text: string;
+  readonly names: readonly string[];
+}
+
+type Driver = EntityManager['connection']['driver'];
+
+const compiledByDriver = new WeakMap<Driver, Map<string, CompiledSql>>();
+const preparedByDatabase = new WeakMap<Database, Map<string, Statement>>();
+
+function compile(driver: Driver, sql: string): CompiledSql {
+  let cache = compiledByDriver.get(driver);
+  if (!cache) compiledByDriver.set(driver, (cache = new Map()));
+  let compiled = cache.get(sql);
+  if (!compiled) {
+    // Each name stands in for its own value: the values the driver returns, in placeholder
+    // order, are the names.
+    const stand: Record<string, string> = {};
+    for (const [, name] of sql.matchAll(/:([A-Za-z0-9_]+)/g)) stand[name!] = name!;
+    const [text, order] = driver.escapeQueryWithParameters(sql, stand);
+    compiled = { text, names: order.map(String) };
+    cache.set(sql, compiled);
+  }
+  return compiled;
+}
+
+/** The one better-sqlite3 connection behind a SQLite data source; undefined on PostgreSQL. */
+function sqliteConnection(manager: EntityManager): Database | undefined {
+  const driver = manager.connection.driver as Driver & { databaseConnection?: Database };
+  return driver.options.type === 'better-sqlite3' ? driver.databaseConnection : undefined;
+}
+
+/**
+ * A value as better-sqlite3 must be given it to store what TypeORM would: a whole number as a
+ * BigInt (bound as an INTEGER; a plain number is bound as a REAL, which a text column keeps
+ * as '5.0'), a boolean as 1 or 0.
+ */
+function sqliteValue(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (typeof value === 'boolean') return value ? 1n : 0n;
+  return value;
+}
+
+function prepared(db: Database, text: string): Statement {
+  let cache = preparedByDatabase.get(db);
+  if (!cache) preparedByDatabase.set(db, (cache = new Map()));
+  let statement = cache.get(text);
+  if (!statement) cache.set(text, (statement = db.prepare(text)));
+  return statement;
+}
+
+/** Runs `sql`; returns its first row, if it reads rows. */
+async function execute<T>(
+  manager: EntityManager,
+  sql: string,
+  parameters: Record<string, unknown>,
+): Promise<T | undefined> {
+  const { text, names } = compile(manager.connection.driver, sql);
+  const db = sqliteConnection(manager);
+  if (db) {
+    const statement = prepared(db, text);
+    const values = names.map((name) => sqliteValue(parameters[name]));
+    if (statement.reader) return statement.get(...values) as T | undefined;
+    statement.run(...values);
+    return undefined;
+  }
+  const rows = (await manager.query(
+    text,
+    names.map((name) => parameters[name]),
+  )) as unknown;
+  return Array.isArray(rows) ? (rows[0] as T | undefined) : undefined;
+}
+
+/** One row of a hand-written SELECT, or null. */
 export async function lookUpRow<T>(
   manager: EntityManager,
   sql: string,
   parameters: Record<string, string>,
 ): Promise<T | null> {
-  const [query, values] = manager.connection.driver.escapeQueryWithParameters(sql, parameters);
-  const rows = (await manager.query(query, values)) as T[];
-  return rows[0] ?? null;
+  return (await execute<T>(manager, sql, parameters)) ?? null;
+}
+
+/** An entity's columns by property name, and in order. */
+interface EntityColumns {
+  readonly name: string;
+  readonly table: string;
+  readonly all: readonly ColumnMetadata[];
+  readonly byProperty: ReadonlyMap<string, ColumnMetadata>;
+}
+
+const columnsByDriver = new WeakMap<Driver, Map<unknown, EntityColumns>>();
+
+function columnsOf<T extends object>(
+  manager: EntityManager,
+  entity: EntityTarget<T>,
+): EntityColumns {
+  const { driver } = manager.connection;
+  let cache = columnsByDriver.get(driver);
+  if (!cache) columnsByDriver.set(driver, (cache = new Map()));
+  let columns = cache.get(entity);
+  if (!columns) {
+    const metadata = manager.connection.getMetadata(entity);
+    columns = {
+      name: metadata.name,
+      table: driver.escape(metadata.tableName),
+      all: metadata.columns,
+      byProperty: new Map(metadata.columns.map((c) => [c.propertyName, c])),
+    };
+    cache.set(entity, columns);
+  }
+  return columns;
 }
 
 /**
@@ -32,7 +145,7 @@ export async function lookUpEntity<T extends object>(
   if (raw === null) return null;
   const { driver } = manager.connection;
   const row: Record<string, unknown> = {};
-  for (const column of manager.connection.getMetadata(entity).columns) {
+  for (const column of columnsOf(manager, entity).all) {
     if (column.databaseName in raw)
       row[column.propertyName] = driver.prepareHydratedValue(raw[column.databaseName], column);
   }
@@ -45,27 +158,19 @@ function columnValues<T extends object>(
   entity: EntityTarget<T>,
   values: Partial<T>,
 ): [string, unknown][] {
-  const metadata = manager.connection.getMetadata(entity);
+  const { name, byProperty } = columnsOf(manager, entity);
   const pairs: [string, unknown][] = [];
-  for (const [property, value] of Object.entries(values)) {
+  for (const property in values) {
+    const value = values[property];
     if (value === undefined) continue;
-    const column = metadata.findColumnWithPropertyName(property);
-    if (!column) throw new Error(`${metadata.name} has no column ${property}`);
+    const column = byProperty.get(property);
+    if (!column) throw new Error(`${name} has no column ${property}`);
     pairs.push([
       column.databaseName,
       manager.connection.driver.preparePersistentValue(value, column),
     ]);
   }
   return pairs;
-}
-
-async function run(
-  manager: EntityManager,
-  sql: string,
-  parameters: Record<string, unknown>,
-): Promise<void> {
-  const [query, values] = manager.connection.driver.escapeQueryWithParameters(sql, parameters);
-  await manager.query(query, values);
 }
 
 /**
@@ -81,10 +186,10 @@ export async function insertRow<T extends object>(
   const parameters: Record<string, unknown> = {};
   pairs.forEach(([, value], i) => (parameters[`v${i}`] = value));
   const escape = (name: string) => manager.connection.driver.escape(name);
-  const table = escape(manager.connection.getMetadata(entity).tableName);
   const columns = pairs.map(([name]) => escape(name)).join(', ');
   const placeholders = pairs.map((_, i) => `:v${i}`).join(', ');
-  await run(manager, `INSERT INTO ${table} (${columns}) VALUES (${placeholders})`, parameters);
+  const { table } = columnsOf(manager, entity);
+  await execute(manager, `INSERT INTO ${table} (${columns}) VALUES (${placeholders})`, parameters);
 }
 
 /**
@@ -107,8 +212,8 @@ export async function updateRows<T extends object>(
   sets.forEach(([, value], i) => (parameters[`s${i}`] = value));
   keys.forEach(([, value], i) => (parameters[`w${i}`] = value));
   const escape = (name: string) => manager.connection.driver.escape(name);
-  const table = escape(manager.connection.getMetadata(entity).tableName);
+  const { table } = columnsOf(manager, entity);
   const set = sets.map(([name], i) => `${escape(name)} = :s${i}`).join(', ');
   const condition = keys.map(([name], i) => `${escape(name)} = :w${i}`).join(' AND ');
-  await run(manager, `UPDATE ${table} SET ${set} WHERE ${condition}`, parameters);
+  await execute(manager, `UPDATE ${table} SET ${set} WHERE ${condition}`, parameters);
 }

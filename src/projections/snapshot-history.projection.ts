@@ -1,14 +1,14 @@
 import { MoreThan, type EntityManager, type Repository } from 'typeorm';
 import { isRequestedTaskState, type LayerMerged, type SnapshotPlanned } from '../events';
 import type { RecordedEvent } from '../events/recorded-event';
-import { InstanceView } from './entities/instance-view.entity';
+import type { InstanceView } from './entities/instance-view.entity';
 import {
   SnapshotHistory,
   type SnapshotHistoryStepName,
   type SnapshotStepRecord,
 } from './entities/snapshot-history.entity';
 import { downtimeMsOf, type DowntimeRecord } from './downtime';
-import { insertRow, lookUpEntity, updateRows } from './plain-sql';
+import { insertRow, lookUpEntity, lookUpRow, updateRows } from './plain-sql';
 import { asKnownEvent, msBetween, wholePercent, type Projection } from './projection';
 
 /**
@@ -65,10 +65,11 @@ export class SnapshotHistoryProjection implements Projection {
 
     if (event.type === 'ImageReserved') {
       const d = event.data;
-      const instance = await manager.findOne(InstanceView, {
-        where: { id: d.instanceId },
-        select: { id: true, taskState: true, taskImageId: true },
-      });
+      const instance = await lookUpRow<Pick<InstanceView, 'taskState' | 'taskImageId'>>(
+        manager,
+        'SELECT "taskState", "taskImageId" FROM instance_view WHERE id = :id',
+        { id: d.instanceId },
+      );
       await insertRow(manager, SnapshotHistory, {
         imageId: d.imageId,
         instanceId: d.instanceId,
