@@ -30,14 +30,13 @@ export class AuditLogProjection implements Projection {
       (category?.category === StreamCategory.Image || category?.category === StreamCategory.Snapshot
         ? category.id
         : null);
-    const image =
-      imageId === null
-        ? null
-        : await lookUpRow<Pick<ImageView, 'projectId' | 'instanceId'>>(
-            manager,
-            'SELECT "projectId", "instanceId" FROM image_view WHERE id = :id',
-            { id: imageId },
-          );
+    const owners = ownersIn(manager);
+    // A new registration of the instance may have moved it to another project.
+    if (event.type === 'InstanceRegistered' || event.type === 'InstanceRestored') {
+      const registered = idFrom(event.data, 'instanceId');
+      if (registered !== null) owners.instances.delete(registered);
+    }
+    const image = imageId === null ? null : await imageOwner(manager, owners, imageId);
     // Events such as ConversionProgressed name only the image: its row names the instance.
     const instanceId =
       idFrom(event.data, 'instanceId') ??
@@ -50,13 +49,7 @@ export class AuditLogProjection implements Projection {
     // The instance's project decides only for instance streams, or when no image row does.
     const byInstance = category?.category === StreamCategory.Instance || image?.projectId == null;
     const instance =
-      instanceId === null || !byInstance
-        ? null
-        : await lookUpRow<Pick<InstanceView, 'projectId'>>(
-            manager,
-            'SELECT "projectId" FROM instance_view WHERE id = :id',
-            { id: instanceId },
-          );
+      instanceId === null || !byInstance ? null : await instanceOwner(manager, owners, instanceId);
     const projectId =
       category?.category === StreamCategory.Instance
         ? (instance?.projectId ?? image?.projectId ?? null)
@@ -82,6 +75,63 @@ export class AuditLogProjection implements Projection {
     };
     await insertRow(manager, AuditLogEntry, row);
   }
+}
+
+type ImageOwner = Pick<ImageView, 'projectId' | 'instanceId'>;
+type InstanceOwner = Pick<InstanceView, 'projectId'>;
+
+/**
+ * The owners one transaction has read. Nearly every event needs its image's or instance's
+ * project, and a snapshot's events come one after another, so a rebuild would otherwise read
+ * the same row several times per snapshot. An image's project and instance never change once
+ * reserved; an instance's project changes only when it is registered again, which drops it
+ * here. Kept per transaction (per EntityManager), so a rolled-back transaction's reads are
+ * never seen by the next one; rows not found are not kept.
+ */
+interface Owners {
+  readonly images: Map<string, ImageOwner>;
+  readonly instances: Map<string, InstanceOwner>;
+}
+
+const ownersByTransaction = new WeakMap<EntityManager, Owners>();
+
+function ownersIn(manager: EntityManager): Owners {
+  let owners = ownersByTransaction.get(manager);
+  if (!owners)
+    ownersByTransaction.set(manager, (owners = { images: new Map(), instances: new Map() }));
+  return owners;
+}
+
+async function imageOwner(
+  manager: EntityManager,
+  owners: Owners,
+  imageId: string,
+): Promise<ImageOwner | null> {
+  const known = owners.images.get(imageId);
+  if (known) return known;
+  const row = await lookUpRow<ImageOwner>(
+    manager,
+    'SELECT "projectId", "instanceId" FROM image_view WHERE id = :id',
+    { id: imageId },
+  );
+  if (row) owners.images.set(imageId, row);
+  return row;
+}
+
+async function instanceOwner(
+  manager: EntityManager,
+  owners: Owners,
+  instanceId: string,
+): Promise<InstanceOwner | null> {
+  const known = owners.instances.get(instanceId);
+  if (known) return known;
+  const row = await lookUpRow<InstanceOwner>(
+    manager,
+    'SELECT "projectId" FROM instance_view WHERE id = :id',
+    { id: instanceId },
+  );
+  if (row) owners.instances.set(instanceId, row);
+  return row;
 }
 
 /**

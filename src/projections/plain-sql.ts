@@ -69,26 +69,36 @@ function prepared(db: Database, text: string): Statement {
   return statement;
 }
 
-/** Runs `sql`; returns its first row, if it reads rows. */
-async function execute<T>(
+/** Runs a statement in the engine's placeholders; returns its first row, if it reads rows. */
+async function run<T>(
+  manager: EntityManager,
+  text: string,
+  values: unknown[],
+): Promise<T | undefined> {
+  const db = sqliteConnection(manager);
+  if (db) {
+    const statement = prepared(db, text);
+    for (let i = 0; i < values.length; i += 1) values[i] = sqliteValue(values[i]);
+    if (statement.reader) return statement.get(...values) as T | undefined;
+    statement.run(...values);
+    return undefined;
+  }
+  const rows = (await manager.query(text, values)) as unknown;
+  return Array.isArray(rows) ? (rows[0] as T | undefined) : undefined;
+}
+
+/** Runs `sql`, whose parameters are named; returns its first row, if it reads rows. */
+function execute<T>(
   manager: EntityManager,
   sql: string,
   parameters: Record<string, unknown>,
 ): Promise<T | undefined> {
   const { text, names } = compile(manager.connection.driver, sql);
-  const db = sqliteConnection(manager);
-  if (db) {
-    const statement = prepared(db, text);
-    const values = names.map((name) => sqliteValue(parameters[name]));
-    if (statement.reader) return statement.get(...values) as T | undefined;
-    statement.run(...values);
-    return undefined;
-  }
-  const rows = (await manager.query(
+  return run<T>(
+    manager,
     text,
     names.map((name) => parameters[name]),
-  )) as unknown;
-  return Array.isArray(rows) ? (rows[0] as T | undefined) : undefined;
+  );
 }
 
 /** One row of a hand-written SELECT, or null. */
@@ -152,25 +162,71 @@ export async function lookUpEntity<T extends object>(
   return row as T;
 }
 
-/** The row's defined properties as [column, value encoded for the database] pairs. */
-function columnValues<T extends object>(
+/**
+ * An INSERT or UPDATE of one entity with a given set of columns: its text in the engine's
+ * placeholders, and the column bound to each placeholder, in order.
+ */
+interface WriteShape {
+  readonly text: string;
+  readonly columns: readonly ColumnMetadata[];
+}
+
+const writeShapesByDriver = new WeakMap<Driver, Map<unknown, Map<string, WriteShape>>>();
+
+/** The defined (not undefined) properties of `values`, in their order. */
+function definedProperties(values: object): string[] {
+  const names: string[] = [];
+  for (const [name, value] of Object.entries(values)) if (value !== undefined) names.push(name);
+  return names;
+}
+
+/**
+ * The cached shape for `key` (the statement kind and its property names), made by `make`
+ * the first time: the callers write the same few shapes for every event.
+ */
+function writeShape<T extends object>(
   manager: EntityManager,
   entity: EntityTarget<T>,
-  values: Partial<T>,
-): [string, unknown][] {
-  const { name, byProperty } = columnsOf(manager, entity);
-  const pairs: [string, unknown][] = [];
-  for (const property in values) {
-    const value = values[property];
-    if (value === undefined) continue;
-    const column = byProperty.get(property);
-    if (!column) throw new Error(`${name} has no column ${property}`);
-    pairs.push([
-      column.databaseName,
-      manager.connection.driver.preparePersistentValue(value, column),
-    ]);
+  key: string,
+  make: (columns: EntityColumns, escape: (name: string) => string) => [string, ColumnMetadata[]],
+): WriteShape {
+  const { driver } = manager.connection;
+  let byEntity = writeShapesByDriver.get(driver);
+  if (!byEntity) writeShapesByDriver.set(driver, (byEntity = new Map()));
+  let shapes = byEntity.get(entity);
+  if (!shapes) byEntity.set(entity, (shapes = new Map()));
+  let shape = shapes.get(key);
+  if (!shape) {
+    const [sql, columns] = make(columnsOf(manager, entity), (name) => driver.escape(name));
+    // The named parameters :p0, :p1... become the engine's placeholders, in the same order.
+    shape = { text: compile(driver, sql).text, columns };
+    shapes.set(key, shape);
   }
-  return pairs;
+  return shape;
+}
+
+/** The entity's columns for the given property names (an unknown name is an error). */
+function columnsNamed(columns: EntityColumns, properties: readonly string[]): ColumnMetadata[] {
+  return properties.map((property) => {
+    const column = columns.byProperty.get(property);
+    if (!column) throw new Error(`${columns.name} has no column ${property}`);
+    return column;
+  });
+}
+
+/** Each value encoded for its column by the driver, as TypeORM encodes it when it writes. */
+function encoded(
+  manager: EntityManager,
+  columns: readonly ColumnMetadata[],
+  offset: number,
+  source: Record<string, unknown>,
+  into: unknown[],
+): void {
+  const { driver } = manager.connection;
+  for (let i = 0; i < columns.length; i += 1) {
+    const column = columns[i]!;
+    into[offset + i] = driver.preparePersistentValue(source[column.propertyName], column);
+  }
 }
 
 /**
@@ -182,14 +238,16 @@ export async function insertRow<T extends object>(
   entity: EntityTarget<T>,
   row: Partial<T>,
 ): Promise<void> {
-  const pairs = columnValues(manager, entity, row);
-  const parameters: Record<string, unknown> = {};
-  pairs.forEach(([, value], i) => (parameters[`v${i}`] = value));
-  const escape = (name: string) => manager.connection.driver.escape(name);
-  const columns = pairs.map(([name]) => escape(name)).join(', ');
-  const placeholders = pairs.map((_, i) => `:v${i}`).join(', ');
-  const { table } = columnsOf(manager, entity);
-  await execute(manager, `INSERT INTO ${table} (${columns}) VALUES (${placeholders})`, parameters);
+  const properties = definedProperties(row);
+  const shape = writeShape(manager, entity, properties.join(','), (columns, escape) => {
+    const named = columnsNamed(columns, properties);
+    const names = named.map((c) => escape(c.databaseName)).join(', ');
+    const placeholders = named.map((_, i) => `:p${i}`).join(', ');
+    return [`INSERT INTO ${columns.table} (${names}) VALUES (${placeholders})`, named];
+  });
+  const values = new Array<unknown>(shape.columns.length);
+  encoded(manager, shape.columns, 0, row as Record<string, unknown>, values);
+  await run(manager, shape.text, values);
 }
 
 /**
@@ -203,17 +261,42 @@ export async function updateRows<T extends object>(
   where: Partial<T>,
   patch: Partial<T>,
 ): Promise<void> {
-  const sets = columnValues(manager, entity, patch);
+  const sets = definedProperties(patch);
   if (sets.length === 0) return;
-  const keys = columnValues(manager, entity, where);
-  if (keys.length === 0 || keys.some(([, value]) => value === null))
+  const keys = definedProperties(where);
+  if (keys.length === 0 || keys.some((key) => (where as Record<string, unknown>)[key] === null))
     throw new Error('updateRows needs a WHERE of non-null values');
-  const parameters: Record<string, unknown> = {};
-  sets.forEach(([, value], i) => (parameters[`s${i}`] = value));
-  keys.forEach(([, value], i) => (parameters[`w${i}`] = value));
-  const escape = (name: string) => manager.connection.driver.escape(name);
-  const { table } = columnsOf(manager, entity);
-  const set = sets.map(([name], i) => `${escape(name)} = :s${i}`).join(', ');
-  const condition = keys.map(([name], i) => `${escape(name)} = :w${i}`).join(' AND ');
-  await execute(manager, `UPDATE ${table} SET ${set} WHERE ${condition}`, parameters);
+  const shape = writeShape(
+    manager,
+    entity,
+    `${sets.join(',')}|${keys.join(',')}`,
+    (columns, escape) => {
+      const setColumns = columnsNamed(columns, sets);
+      const keyColumns = columnsNamed(columns, keys);
+      const set = setColumns.map((c, i) => `${escape(c.databaseName)} = :p${i}`).join(', ');
+      const condition = keyColumns
+        .map((c, i) => `${escape(c.databaseName)} = :p${setColumns.length + i}`)
+        .join(' AND ');
+      return [
+        `UPDATE ${columns.table} SET ${set} WHERE ${condition}`,
+        [...setColumns, ...keyColumns],
+      ];
+    },
+  );
+  const values = new Array<unknown>(shape.columns.length);
+  encoded(
+    manager,
+    shape.columns.slice(0, sets.length),
+    0,
+    patch as Record<string, unknown>,
+    values,
+  );
+  encoded(
+    manager,
+    shape.columns.slice(sets.length),
+    sets.length,
+    where as Record<string, unknown>,
+    values,
+  );
+  await run(manager, shape.text, values);
 }

@@ -48,7 +48,9 @@ export class SnapshotHistoryProjection implements Projection {
     const at = event.metadata.occurredAt;
     const repo = manager.getRepository(SnapshotHistory);
 
+    const rows = rowsIn(manager);
     if (event.type === 'InstanceDeleted' || event.type === 'InstanceRestored') {
+      rows.clear();
       await updateRows(
         manager,
         SnapshotHistory,
@@ -59,6 +61,7 @@ export class SnapshotHistoryProjection implements Projection {
     }
 
     if (event.type === 'LayerMerged') {
+      rows.clear();
       await applyLayerMerged(event.data, repo);
       return;
     }
@@ -130,12 +133,14 @@ export class SnapshotHistoryProjection implements Projection {
       default:
         return;
     }
-    const row = await lookUpEntity(
-      manager,
-      SnapshotHistory,
-      'SELECT * FROM snapshot_history WHERE "imageId" = :imageId',
-      { imageId },
-    );
+    const row =
+      rows.get(imageId) ??
+      (await lookUpEntity(
+        manager,
+        SnapshotHistory,
+        'SELECT * FROM snapshot_history WHERE "imageId" = :imageId',
+        { imageId },
+      ));
     if (!row) return;
 
     const step = (
@@ -289,7 +294,30 @@ export class SnapshotHistoryProjection implements Projection {
         return;
     }
     await updateRows(manager, SnapshotHistory, { imageId }, patch);
+    rows.set(imageId, withPatch(row, patch));
   }
+}
+
+/**
+ * The history rows read or written in one transaction (per EntityManager), as they stand in
+ * it: a snapshot's events come one after another, and each would otherwise read its row
+ * again. Only this projection writes snapshot_history; its updates by instance and its
+ * chain merges touch many rows and empty the map. A rolled-back transaction's map is never
+ * seen again: the next transaction has a manager of its own.
+ */
+const rowsByTransaction = new WeakMap<EntityManager, Map<string, SnapshotHistory>>();
+
+function rowsIn(manager: EntityManager): Map<string, SnapshotHistory> {
+  let rows = rowsByTransaction.get(manager);
+  if (!rows) rowsByTransaction.set(manager, (rows = new Map()));
+  return rows;
+}
+
+/** The row after `patch`, whose undefined properties change nothing (as in updateRows). */
+function withPatch(row: SnapshotHistory, patch: Partial<SnapshotHistory>): SnapshotHistory {
+  const next: Record<string, unknown> = { ...row };
+  for (const [key, value] of Object.entries(patch)) if (value !== undefined) next[key] = value;
+  return next as unknown as SnapshotHistory;
 }
 
 /** What the plan says of a backup asked to be incremental. */

@@ -469,6 +469,34 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
       });
     });
 
+    it('gives the events after a new registration the project the instance moved to, live and in one rebuild batch', async () => {
+      // given: the instance is registered again, into another project, between two syncs
+      const history = given().registered().powerSynced('paused', 'paused', t('01.000'));
+      const first = history.events[0]!.data as Record<string, unknown>;
+      history
+        .record(
+          instanceStream(VM),
+          'InstanceRegistered',
+          { ...first, projectId: 'p-new' },
+          t('02.000'),
+        )
+        .powerSynced('running', 'active', t('03.000'));
+      const last = await spec.append(history);
+      await spec.project(last);
+      const owners = async () =>
+        (await audit().find({ order: { position: 'ASC' } })).map((r) => [r.type, r.projectId]);
+      const expected = [
+        ['InstanceRegistered', PROJECT],
+        ['PowerStateSynced', PROJECT],
+        ['InstanceRegistered', 'p-new'],
+        ['PowerStateSynced', 'p-new'],
+      ];
+      expect(await owners()).toEqual(expected);
+      // a rebuild applies all four in one transaction, which remembers the owners it read
+      await spec.runner!.rebuild();
+      expect(await owners()).toEqual(expected);
+    });
+
     it('records event types it does not know, and the views ignore them', () =>
       spec
         .given(
