@@ -1,20 +1,11 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { NestFactory } from '@nestjs/core';
-import { CommandBus } from '@nestjs/cqrs';
 import { Command, Option } from 'commander';
-import { TokenService } from '../api/auth/token.service';
-import { PROJECTION_RUNNER } from '../di-tokens';
 import { storageLocations } from '../database/storage-locations';
-import { serve } from '../http-server';
-import { runAgent } from '../agent-process';
-import { AppModule } from '../app.module';
-import { SyncInstancesCommand, type SyncInstancesResult } from '../commands/sync-instances.command';
+import type { SyncInstancesResult } from '../commands/sync-instances.command';
 import { hostNameFrom, loadConfig, type SnapledgerConfig } from '../config/snapledger.config';
 import { SYSTEM_ACTOR } from '../events';
 import { createLogger } from '../logger';
-import { ServiceLock } from '../service-lock';
-import type { ProjectionRunner } from '../projections/projection-runner';
 import { ApiClient, ApiError, resolveToken } from './api-client';
 import { CliError, ExitCode, exitCodeOf } from './exit-codes';
 import { actionsCommand } from './actions.command';
@@ -26,6 +17,7 @@ import { registerHistoryCommand } from './history.command';
 import { registerImagesCommand } from './images.command';
 import { registerUserCommand } from './user.command';
 import { registerVerifyCommand } from './verify.command';
+import { registerProjectionsCommand } from './rebuild.command';
 
 /**
  * Opens and closes the event store once before the application is built when it is on a
@@ -55,6 +47,8 @@ async function withLocalContext<T>(
 ): Promise<T> {
   await checkSharedStore(config);
   const logger = createLogger('stderr', process.env.SNAPLEDGER_LOG_LEVEL ?? 'warn');
+  const { NestFactory } = await import('@nestjs/core');
+  const { AppModule } = await import('../app.module.js');
   const app = await NestFactory.createApplicationContext(
     AppModule.forRoot(config, logger, { http: false, role: null }),
     {
@@ -98,6 +92,10 @@ export function buildCli(): Command {
       if (opts.role === 'api') requireSharedDatabase(config, 'serve --role api');
       await checkSharedStore(config);
       const logger = createLogger('stdout');
+      const [{ serve }, { AppModule }] = await Promise.all([
+        import('../http-server.js'),
+        import('../app.module.js'),
+      ]);
       await serve(config, logger, () =>
         AppModule.forRoot(config, logger, { http: true, role: opts.role }),
       );
@@ -124,6 +122,10 @@ export function buildCli(): Command {
       };
       requireSharedDatabase(config, 'agent');
       await checkSharedStore(config);
+      const [{ runAgent }, { AppModule }] = await Promise.all([
+        import('../agent-process.js'),
+        import('../app.module.js'),
+      ]);
       await runAgent(config, createLogger('stdout'), () =>
         AppModule.forRoot(config, createLogger('stdout'), { http: false, role: 'agent' }),
       );
@@ -241,8 +243,15 @@ export function buildCli(): Command {
     .description('list the domains on the libvirt connection now and record what changed')
     .action(async () => {
       const config = loadConfig();
+      const [{ CommandBus }, { SyncInstancesCommand }] = await Promise.all([
+        import('@nestjs/cqrs'),
+        import('../commands/sync-instances.command.js'),
+      ]);
       const result = await withLocalContext(config, (get) =>
-        get<CommandBus>(CommandBus).execute<SyncInstancesCommand, SyncInstancesResult>(
+        get<InstanceType<typeof CommandBus>>(CommandBus).execute<
+          InstanceType<typeof SyncInstancesCommand>,
+          SyncInstancesResult
+        >(
           new SyncInstancesCommand({
             actor: SYSTEM_ACTOR,
             requestId: `req-${randomUUID()}`,
@@ -269,8 +278,9 @@ export function buildCli(): Command {
         .flatMap((r) => r.split(','))
         .map((r) => r.trim())
         .filter(Boolean);
+      const { TokenService } = await import('../api/auth/token.service.js');
       const issued = await withLocalContext(config, (get) =>
-        get<TokenService>(TokenService).issue({
+        get<InstanceType<typeof TokenService>>(TokenService).issue({
           userId: opts.user,
           projectId: opts.project,
           roles,
@@ -291,8 +301,9 @@ export function buildCli(): Command {
     .argument('<token>', 'the token to revoke')
     .action(async (value: string) => {
       const config = loadConfig();
+      const { TokenService } = await import('../api/auth/token.service.js');
       const revoked = await withLocalContext(config, (get) =>
-        get<TokenService>(TokenService).revoke(value),
+        get<InstanceType<typeof TokenService>>(TokenService).revoke(value),
       );
       if (!revoked) throw new CliError('no such token', ExitCode.notFound);
       print({ revoked: true });
@@ -300,26 +311,7 @@ export function buildCli(): Command {
 
   registerVerifyCommand(program, loadConfig);
 
-  const projections = program.command('projections').description('read models');
-  projections
-    .command('rebuild')
-    .description('drop every view and replay the whole event log into it (stop the service first)')
-    .action(async () => {
-      const config = loadConfig();
-      new ServiceLock(config.dataDir).assertFree('projections rebuild');
-      let lastLine = Date.now();
-      const result = await withLocalContext(config, (get) =>
-        get<ProjectionRunner>(PROJECTION_RUNNER).rebuild((events, last) => {
-          if (Date.now() - lastLine < 1000) return;
-          lastLine = Date.now();
-          const share = last === 0 ? 100 : Math.min(100, Math.floor((events * 100) / last));
-          process.stderr.write(
-            `rebuild: ${events.toLocaleString('en-US')} of ${last.toLocaleString('en-US')} events (${share}%)\n`,
-          );
-        }),
-      );
-      print(result);
-    });
+  registerProjectionsCommand(program, loadConfig);
 
   return program;
 }

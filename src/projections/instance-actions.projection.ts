@@ -8,8 +8,29 @@ import {
 import { InstanceAction } from './entities/instance-action.entity';
 import type { InstanceView } from './entities/instance-view.entity';
 import type { SnapshotHistory } from './entities/snapshot-history.entity';
-import { insertRow, lookUpEntity, lookUpRow, updateRows } from './plain-sql';
+import { insertRow, lookUpRow, updateRows } from './plain-sql';
 import { asKnownEvent, type Projection } from './projection';
+
+/** What identifies an action and its compute event. */
+type ActionKey = Pick<InstanceAction, 'instanceId' | 'requestId' | 'action'>;
+
+/**
+ * What one transaction (one EntityManager) has learned: the action of each image, and the
+ * images whose compute event has started. Neither is ever undone by a later event, and a
+ * rolled-back transaction's memo is not seen by the next one.
+ */
+interface ActionsMemo {
+  readonly actions: Map<string, ActionKey>;
+  readonly started: Set<string>;
+}
+
+const memoByTransaction = new WeakMap<EntityManager, ActionsMemo>();
+
+function memoIn(manager: EntityManager): ActionsMemo {
+  let memo = memoByTransaction.get(manager);
+  if (!memo) memoByTransaction.set(manager, (memo = { actions: new Map(), started: new Set() }));
+  return memo;
+}
 
 /** Nova's action name for the task state an API request takes, or null if it starts none. */
 export function actionNameForTaskState(to: TaskState | null): string | null {
@@ -141,16 +162,21 @@ export class InstanceActionsProjection implements Projection {
     }
   }
 
-  private actionOf(manager: EntityManager, imageId: string): Promise<InstanceAction | null> {
-    return lookUpEntity(
+  /** The action that reserved the image; kept for the transaction (it never changes). */
+  private async actionOf(manager: EntityManager, imageId: string): Promise<ActionKey | null> {
+    const memo = memoIn(manager);
+    const known = memo.actions.get(imageId);
+    if (known) return known;
+    const action = await lookUpRow<ActionKey>(
       manager,
-      InstanceAction,
-      'SELECT * FROM instance_action WHERE "imageId" = :imageId',
+      'SELECT "instanceId", "requestId", action FROM instance_action WHERE "imageId" = :imageId',
       { imageId },
     );
+    if (action) memo.actions.set(imageId, action);
+    return action;
   }
 
-  private eventKey(action: InstanceAction) {
+  private eventKey(action: ActionKey) {
     return {
       instanceId: action.instanceId,
       requestId: action.requestId,
@@ -175,12 +201,15 @@ export class InstanceActionsProjection implements Projection {
     const action = await this.actionOf(manager, imageId);
     if (!action) return;
     const key = this.eventKey(action);
-    const started = await lookUpRow(
+    const { started } = memoIn(manager);
+    if (started.has(imageId)) return;
+    const found = await lookUpRow(
       manager,
       'SELECT 1 AS found FROM instance_action_event WHERE "instanceId" = :instanceId AND "requestId" = :requestId AND event = :event',
       key,
     );
-    if (started !== null) return;
+    started.add(imageId);
+    if (found !== null) return;
     const instance = await lookUpRow<Pick<InstanceView, 'host'>>(
       manager,
       'SELECT host FROM instance_view WHERE id = :id',

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows as query, startPostgres, type PostgresServer } from '../support/postgres-server';
@@ -84,6 +85,25 @@ describe('SNAPLEDGER_DATABASE_URL: the log, the views and the service state in P
       'GET',
       `/v1/instances/${domains[0]!.uuid}/snapshots`,
     );
+    // While the service keeps the views, a rebuild from another machine's data directory
+    // (where no service lock stops it) is refused by the views lease, and changes nothing.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'snapledger-rebuild-'));
+    try {
+      const refused = await service.cli(['projections', 'rebuild'], {
+        SNAPLEDGER_DATABASE_URL: url,
+        SNAPLEDGER_DATA_DIR: elsewhere,
+      });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('an API process keeps the views');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+    const still = await service.api<{ snapshots: SnapshotRow[] }>(
+      'GET',
+      `/v1/instances/${domains[0]!.uuid}/snapshots`,
+    );
+    expect(still.body.snapshots).toEqual(before.body.snapshots);
+
     await service.stop();
     const rebuild = await service.cli(['projections', 'rebuild'], {
       SNAPLEDGER_DATABASE_URL: url,
