@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import type { SnapledgerConfig } from '../config/snapledger.config';
-import { storageLocations } from '../database/storage-locations';
+import { storageLocations, type StorageLocations } from '../database/storage-locations';
+import { preparePrivateDataFiles } from '../config/private-data-files';
+import { recordVerification } from '../api/log-integrity/log-verification.records';
+import { createServiceStateDataSource } from '../service-state.data-source';
 import { isHashedLog } from '../event-store/hashed-log.port';
 import { formatHead, parseHead, type LogHead } from '../event-store/log-hash';
 import { verifyLog, type LogVerification } from '../event-store/log-verification';
@@ -34,6 +37,40 @@ function describe(result: LogVerification): string {
  * and recomputes the hash chain (src/event-store/log-verification.ts). Exit 0 when whole,
  * 9 at the first break.
  */
+/**
+ * Keeps the finished walk in the service state, where the running service (GET
+ * /v1/log/verification, the review page) reports it as the last one. A failure to keep it is
+ * reported and changes nothing else: the walk's own answer stands.
+ */
+async function keep(
+  locations: StorageLocations,
+  startedAt: Date,
+  result: LogVerification,
+): Promise<void> {
+  try {
+    preparePrivateDataFiles(locations.privateFiles);
+    const state = createServiceStateDataSource(locations.state);
+    await state.initialize();
+    try {
+      const finishedAt = new Date();
+      await recordVerification(state, {
+        source: 'cli',
+        requestedBy: null,
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+        result,
+      });
+    } finally {
+      await state.destroy();
+    }
+  } catch (error) {
+    process.stderr.write(
+      `verify: the result could not be kept in the service state: ${(error as Error).message}\n`,
+    );
+  }
+}
+
 export function registerVerifyCommand(program: Command, loadConfig: () => SnapledgerConfig): void {
   program
     .command('verify')
@@ -64,6 +101,7 @@ export function registerVerifyCommand(program: Command, loadConfig: () => Snaple
           );
         }
         let lastLine = Date.now();
+        const startedAt = new Date();
         const result = await verifyLog(store, {
           expectHead,
           batchSize: 10_000,
@@ -76,6 +114,7 @@ export function registerVerifyCommand(program: Command, loadConfig: () => Snaple
             );
           },
         });
+        await keep(locations, startedAt, result);
         if (opts.exportHead && result.ok && result.head === null) {
           throw new CliError('the log is empty: there is no head to keep yet', ExitCode.failure);
         }

@@ -118,6 +118,9 @@ describe('snapledger verify (the real CLI on a real SQLite log)', () => {
             verified: number;
             head: string | null;
             break: { position: number; kind: string; detail: string | null } | null;
+            source: string;
+            requested_by: string | null;
+            finished_at: string;
           } | null;
         };
       };
@@ -145,15 +148,40 @@ describe('snapledger verify (the real CLI on a real SQLite log)', () => {
         ok: false,
         verified: 1499,
         break: { position: 1500, kind: 'hash-mismatch', detail: null },
+        source: 'service',
+        // who asked is a user of any project: admins only
+        requested_by: null,
       });
       const asAdmin = await service.api<State>('GET', '/v1/log/verification');
       expect(asAdmin.body.verification.last?.break?.detail).toMatch(/^position 1500 \(stream /);
-      // The CLI, reading the file itself, agrees.
+      expect(asAdmin.body.verification.last?.requested_by).toBe('u-member');
+      // The CLI, reading the file itself, agrees, and its walk becomes the last one.
       const cli = await verify('--json');
       expect(JSON.parse(cli.stdout)).toMatchObject({ verified: 1499, break: { position: 1500 } });
       expect(asAdmin.body.verification.last?.head).toBe(
         `1499:${(JSON.parse(cli.stdout) as { head: { hash: string } }).head.hash}`,
       );
+      const afterCli = (await service.api<State>('GET', '/v1/log/verification')).body;
+      expect(afterCli.verification.last).toMatchObject({
+        ok: false,
+        verified: 1499,
+        break: { position: 1500, kind: 'hash-mismatch' },
+        source: 'cli',
+        requested_by: null,
+        head: asAdmin.body.verification.last?.head,
+      });
+      expect(afterCli.verification.last!.finished_at > state.verification.last!.finished_at).toBe(
+        true,
+      );
+
+      // The last walk outlives a restart of the service.
+      await service.stop();
+      await service.start();
+      const restarted = await service.api<State>('GET', '/v1/log/verification', { token: member });
+      expect(restarted.body.verification).toMatchObject({
+        running: null,
+        last: { ok: false, verified: 1499, source: 'cli', break: { position: 1500 } },
+      });
     } finally {
       await service.stop();
     }

@@ -202,6 +202,7 @@ describe('the review page in Chromium', () => {
       .poll(() => page.getByTestId('log-verdict').textContent(), POLL)
       .toBe('log: hash chain whole');
     const head = (await page.getByTestId('log-head').textContent()) ?? '';
+    expect(await page.getByTestId('log-checked').textContent()).toContain('by the service');
     const exported = await service.cli(['verify', '--export-head']);
     expect(exported.code, exported.stderr).toBe(0);
     // The CLI reads later: its head is at or after the page's. Both hold the page's head.

@@ -166,6 +166,8 @@ export interface LogVerification {
     started_at: string;
     finished_at: string;
     duration_ms: number;
+    source: 'service' | 'cli';
+    requested_by: string | null;
   } | null;
   error: string | null;
 }

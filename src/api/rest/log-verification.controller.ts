@@ -9,7 +9,8 @@ import {
 
 /**
  * The state in the native API's snake_case shape. A break's detail names streams and event
- * ids of every project, so only an admin sees it; everyone sees where and what kind.
+ * ids of every project, so only an admin sees it (and who asked for the walk); everyone sees
+ * where and what kind.
  */
 const stateShape = (s: LogVerificationState, admin: boolean) => ({
   supported: s.supported,
@@ -41,6 +42,10 @@ const stateShape = (s: LogVerificationState, admin: boolean) => ({
           started_at: s.last.startedAt,
           finished_at: s.last.finishedAt,
           duration_ms: s.last.durationMs,
+          // `service` (this API) or `cli` (`snapledger verify` on the host)
+          source: s.last.source,
+          // a user of any project: admins only
+          requested_by: admin ? s.last.requestedBy : null,
         },
   error: admin ? s.error : s.error === null ? null : 'The last verification could not finish.',
 });
@@ -55,16 +60,16 @@ export class LogVerificationController {
   constructor(private readonly status: LogVerificationStatus) {}
 
   @Get('verification')
-  show(@Caller() caller: RequestContext) {
-    return { verification: stateShape(this.status.state(), isAdmin(caller.actor)) };
+  async show(@Caller() caller: RequestContext) {
+    return { verification: stateShape(await this.status.read(), isAdmin(caller.actor)) };
   }
 
   @Post('verification')
   @HttpCode(202)
-  start(@Caller() caller: RequestContext) {
+  async start(@Caller() caller: RequestContext) {
     if (!isMemberOrAdmin(caller.actor))
       throw new ForbiddenException('Checking the log needs the member or admin role.');
-    this.status.start();
-    return { verification: stateShape(this.status.state(), isAdmin(caller.actor)) };
+    this.status.start(caller.actor.userId);
+    return { verification: stateShape(await this.status.read(), isAdmin(caller.actor)) };
   }
 }

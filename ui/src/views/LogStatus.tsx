@@ -4,7 +4,8 @@ import type { Session } from '../session';
 import { ErrorLine } from './ErrorLine';
 
 /**
- * The log's hash chain as the service last verified it (GET /v1/log/verification), with a
+ * The log's hash chain as it was last verified, by the service or by `snapledger verify` on the
+ * host (GET /v1/log/verification), with a
  * button that starts a new walk and a progress bar while it runs. `compact` is the header
  * badge; the full view also shows the head to keep for `snapledger verify --expect-head`.
  */
@@ -75,8 +76,11 @@ export function LogStatus({ session, compact = false }: { session: Session; comp
       {last && (
         <dl class="facts">
           <dt>Checked</dt>
-          <dd>
-            {when(last.finished_at)} in {duration(last.duration_ms)}
+          <dd data-testid="log-checked">
+            {when(last.finished_at)} in {duration(last.duration_ms)},{' '}
+            {last.source === 'cli'
+              ? 'by snapledger verify on the host'
+              : `by the service${last.requested_by ? `, asked by ${last.requested_by}` : ''}`}
           </dd>
           <dt>Events verified</dt>
           <dd>
