@@ -14,7 +14,13 @@ import { SagaCheckpoint, SnapshotProcessRecord } from './sagas/snapshot-process.
  */
 export function createServiceStateDataSource(target: DatabaseTarget): DataSource {
   return createStoreDataSource(target, {
-    entities: [AuthToken, UserAccount, SnapshotProcessRecord, SagaCheckpoint, LogVerificationRecord],
+    entities: [
+      AuthToken,
+      UserAccount,
+      SnapshotProcessRecord,
+      SagaCheckpoint,
+      LogVerificationRecord,
+    ],
     postgresSchema: 'service_state',
     sqliteSynchronous: 'FULL',
   });

@@ -28,6 +28,7 @@ export class CreateImageHandler implements ICommandHandler<CreateImageCommand, C
       imageType: 'snapshot',
       name: request.name,
       metadata: request.metadata,
+      incremental: request.incremental,
       request: command.request,
     });
   }

@@ -36,7 +36,11 @@ export const createImageSchema = {
   properties: {
     createImage: {
       type: 'object',
-      properties: { name: nameSchema, metadata: metadataSchema },
+      properties: {
+        name: nameSchema,
+        metadata: metadataSchema,
+        incremental: { type: 'boolean' },
+      },
       required: ['name'],
       additionalProperties: false,
     },
@@ -76,12 +80,17 @@ export function checkImageMetadataQuota(
 }
 
 const validateCreateImageBody = compileNovaSchema<{
-  createImage: { name: string; metadata?: Record<string, string> };
+  createImage: { name: string; metadata?: Record<string, string>; incremental?: boolean };
 }>(createImageSchema);
 
 export interface CreateImageRequest {
   readonly name: string;
   readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * snapledger's extension: store only what changed since the instance's newest incremental
+   * snapshot (a layer in its chain), when true.
+   */
+  readonly incremental: boolean;
 }
 
 /**
@@ -96,7 +105,7 @@ export function parseCreateImageBody(
   const entity = body.createImage;
   const metadata = entity.metadata ?? {};
   checkImageMetadataQuota(metadata, options.metadataQuota);
-  return { name: entity.name, metadata };
+  return { name: entity.name, metadata, incremental: entity.incremental === true };
 }
 
 /**

@@ -36,7 +36,7 @@ export interface SnapshotRequest {
   readonly reservation?: Pick<ImageReserved['data'], 'backupType' | 'rotation'>;
   /**
    * createBackup: incremental or not, as the request said; absent, the instance's backup
-   * policy decides.
+   * policy decides. createImage: incremental only when the request says so.
    */
   readonly incremental?: boolean;
   readonly request: RequestContext;
@@ -98,9 +98,7 @@ export async function requestSnapshot(
     visibility,
     properties,
     ...input.reservation,
-    ...(input.imageType === 'backup' && (input.incremental ?? instance.incrementalBackups)
-      ? { incremental: true }
-      : {}),
+    ...(wantsIncremental(input, instance.incrementalBackups) ? { incremental: true } : {}),
   });
   try {
     const result = await appender.append(imageStream(imageId), reserved, 'no_stream', causation);
@@ -109,6 +107,12 @@ export async function requestSnapshot(
     await releaseTaskState(appender, instanceId, imageId, causation, error);
     throw error;
   }
+}
+
+/** A backup follows the request, else the instance's policy; a snapshot only the request. */
+function wantsIncremental(input: SnapshotRequest, policy: boolean): boolean {
+  if (input.imageType === 'backup') return input.incremental ?? policy;
+  return input.incremental === true;
 }
 
 /**

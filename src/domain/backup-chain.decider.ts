@@ -5,6 +5,7 @@ import {
   newestOfSeries,
   type BackupChainsState,
   type ChainMember,
+  type ChainSeries,
 } from './backup-chain.state';
 
 /** The name of the libvirt checkpoint a backup creates: its image id, under our prefix. */
@@ -13,7 +14,8 @@ export const checkpointNameOf = (imageId: string): string => `snapledger-${image
 /** What the plan step observed, for a backup asked to be incremental. */
 export interface ChainPlanFacts {
   readonly imageId: string;
-  readonly backupType: string;
+  /** The series the image joins: a backup's backup_type, or the instance's snapshots. */
+  readonly series: ChainSeries;
   readonly chains: BackupChainsState;
   /** The domain's QEMU runs (running or paused): a live backup job is possible. */
   readonly running: boolean;
@@ -57,9 +59,16 @@ export function planBackupChain(facts: ChainPlanFacts): BackupChainPlan | Unchai
     };
   }
   const checkpoint = checkpointNameOf(facts.imageId);
+  const { series } = facts;
+  const kind = series.imageType === 'snapshot' ? { imageType: 'snapshot' as const } : {};
+  const named =
+    series.imageType === 'snapshot'
+      ? 'incremental snapshot'
+      : `backup of series "${series.backupType}"`;
   const full = (fullReason: string): BackupChainPlan => ({
     method: facts.running ? 'backup-job' : 'convert',
-    backupType: facts.backupType,
+    backupType: series.backupType,
+    ...kind,
     chainId: facts.imageId,
     parentImageId: null,
     parentChainLength: 0,
@@ -67,12 +76,13 @@ export function planBackupChain(facts: ChainPlanFacts): BackupChainPlan | Unchai
     checkpoint: facts.running ? checkpoint : null,
     fullReason,
   });
-  const parent = newestOfSeries(facts.chains, facts.backupType);
-  if (!parent) return full(`no earlier backup of series "${facts.backupType}" to build on`);
+  const parent = newestOfSeries(facts.chains, series);
+  if (!parent) return full(`no earlier ${named} to build on`);
   const usable = facts.newestUsable(parent);
-  if (!usable.ok) return full(`the newest backup ${parent.imageId} ${usable.why}`);
+  if (!usable.ok) return full(`the newest ${series.imageType} ${parent.imageId} ${usable.why}`);
   const layer = {
-    backupType: facts.backupType,
+    backupType: series.backupType,
+    ...kind,
     chainId: parent.chainId,
     parentImageId: parent.imageId,
     parentChainLength: chainLengthOf(facts.chains, parent.imageId),
@@ -90,7 +100,7 @@ export function planBackupChain(facts: ChainPlanFacts): BackupChainPlan | Unchai
   }
   if (parent.checkpoint === null) {
     return full(
-      `the newest backup ${parent.imageId} was taken while the domain was shut off, and no checkpoint marks it`,
+      `the newest ${series.imageType} ${parent.imageId} was taken while the domain was shut off, and no checkpoint marks it`,
     );
   }
   if (!facts.checkpoints.includes(parent.checkpoint)) {

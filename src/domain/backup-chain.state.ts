@@ -1,8 +1,21 @@
 import type { BackupChainEvent, LayerMergeStarted } from '../events';
 
 /** One image of a chain, as it lies now (merges move a layer onto another parent). */
+/**
+ * The series of incremental createImage snapshots: one per instance, apart from every
+ * createBackup series whatever its backup_type (a member's imageType keeps them apart).
+ */
+export const SNAPSHOT_SERIES = 'createImage';
+
+/** Which images a new one of a chain may lie over: the same kind, the same series. */
+export interface ChainSeries {
+  readonly imageType: 'backup' | 'snapshot';
+  readonly backupType: string;
+}
+
 export interface ChainMember {
   readonly imageId: string;
+  readonly imageType: 'backup' | 'snapshot';
   readonly backupType: string;
   readonly chainId: string;
   readonly parentImageId: string | null;
@@ -38,6 +51,7 @@ export function evolveBackupChains(
       const members = new Map(state.members);
       members.set(d.imageId, {
         imageId: d.imageId,
+        imageType: d.imageType ?? 'backup',
         backupType: d.backupType,
         chainId: d.chainId,
         parentImageId: d.parentImageId,
@@ -92,10 +106,11 @@ export function childOf(state: BackupChainsState, imageId: string): ChainMember 
 }
 
 /** The series' newest image still in a chain, and not being merged away. */
-export function newestOfSeries(state: BackupChainsState, backupType: string): ChainMember | null {
+export function newestOfSeries(state: BackupChainsState, series: ChainSeries): ChainMember | null {
   let newest: ChainMember | null = null;
   for (const member of state.members.values()) {
-    if (member.backupType !== backupType || state.merging.has(member.imageId)) continue;
+    if (member.imageType !== series.imageType || member.backupType !== series.backupType) continue;
+    if (state.merging.has(member.imageId)) continue;
     if (!newest || member.order > newest.order) newest = member;
   }
   return newest;

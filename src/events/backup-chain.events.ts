@@ -15,8 +15,14 @@ export type ChainLayerAdded = {
   readonly data: {
     readonly instanceId: string;
     readonly imageId: string;
-    /** The rotation series (createBackup's backup_type) the backup belongs to. */
+    /**
+     * The series the image belongs to: createBackup's backup_type (its rotation series), or,
+     * for createImage (`imageType` snapshot), the one series of the instance's incremental
+     * snapshots.
+     */
     readonly backupType: string;
+    /** `snapshot` for an incremental createImage; absent for a backup (and in older logs). */
+    readonly imageType?: 'snapshot';
     /** The chain's first image, which names the chain for as long as it lasts. */
     readonly chainId: string;
     /** The image this layer lies over; null for a chain's root (a whole image). */

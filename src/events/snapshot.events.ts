@@ -55,6 +55,8 @@ export type SnapshotPlanned = {
 export interface BackupChainPlan {
   readonly method: 'backup-job' | 'compare' | 'convert';
   readonly backupType: string;
+  /** `snapshot` for an incremental createImage's chain; absent for a backup's. */
+  readonly imageType?: 'snapshot';
   /** The chain this backup joins: its root's image id (this image's, for a new chain). */
   readonly chainId: string;
   readonly parentImageId: string | null;

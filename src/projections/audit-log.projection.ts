@@ -241,9 +241,12 @@ export function summarize(recorded: RecordedEvent): string {
     }
     case 'ChainLayerAdded': {
       const d = event.data;
+      const what = d.imageType === 'snapshot' ? 'snapshot' : 'backup';
+      const series =
+        d.imageType === 'snapshot' ? 'incremental snapshots' : `series "${d.backupType}"`;
       return d.parentImageId === null
-        ? `backup ${d.imageId} starts a chain of series "${d.backupType}"`
-        : `backup ${d.imageId} added to its chain over ${d.parentImageId}`;
+        ? `${what} ${d.imageId} starts a chain of ${series}`
+        : `${what} ${d.imageId} added to its chain over ${d.parentImageId}`;
     }
     case 'LayerMergeStarted': {
       const d = event.data;

@@ -10,6 +10,7 @@ import {
   childOf,
   foldBackupChains,
   newestOfSeries,
+  SNAPSHOT_SERIES,
 } from '../../src/domain/backup-chain.state';
 import { decideBackupPolicy } from '../../src/domain/backup-policy.decider';
 import { InstanceNotFoundError } from '../../src/domain/domain-errors';
@@ -52,12 +53,28 @@ const merged = (
   },
 });
 
+const snapshotAdded = (imageId: string, parentImageId: string | null): BackupChainEvent => ({
+  type: 'ChainLayerAdded',
+  data: {
+    instanceId: VM,
+    imageId,
+    backupType: SNAPSHOT_SERIES,
+    imageType: 'snapshot',
+    chainId: parentImageId === null ? imageId : 's-root',
+    parentImageId,
+    checkpoint: `snapledger-${imageId}`,
+  },
+});
+
 /** root ← a ← b, one series. */
 const chain = foldBackupChains([added('root', null), added('a', 'root'), added('b', 'a')]);
 
+const DAILY = { imageType: 'backup', backupType: 'daily' } as const;
+const SNAPSHOTS = { imageType: 'snapshot', backupType: SNAPSHOT_SERIES } as const;
+
 const facts = (over: Partial<ChainPlanFacts> = {}): ChainPlanFacts => ({
   imageId: 'new',
-  backupType: 'daily',
+  series: DAILY,
   chains: chain,
   running: true,
   diskFormat: 'qcow2',
@@ -75,8 +92,8 @@ describe('backup chains (fold)', () => {
     expect(chainLengthOf(chain, 'unknown')).toBe(0);
     expect(childOf(chain, 'a')?.imageId).toBe('b');
     expect(childOf(chain, 'b')).toBeNull();
-    expect(newestOfSeries(chain, 'daily')?.imageId).toBe('b');
-    expect(newestOfSeries(chain, 'weekly')).toBeNull();
+    expect(newestOfSeries(chain, DAILY)?.imageId).toBe('b');
+    expect(newestOfSeries(chain, { imageType: 'backup', backupType: 'weekly' })).toBeNull();
   });
 
   it('given a middle layer merged away, when folded, then its child lies over its parent', () => {
@@ -101,7 +118,7 @@ describe('backup chains (fold)', () => {
       },
     ]);
     expect(started.merging.has('a')).toBe(true);
-    expect(newestOfSeries(started, 'daily')?.imageId).toBe('root');
+    expect(newestOfSeries(started, DAILY)?.imageId).toBe('root');
   });
 
   it('given the same layer added twice, when folded, then it is kept once', () => {
@@ -180,9 +197,55 @@ describe('planBackupChain', () => {
   });
 
   it('given another series, when planned, then it does not build on this one', () => {
-    expect(planBackupChain(facts({ backupType: 'weekly' }))).toMatchObject({
+    expect(
+      planBackupChain(facts({ series: { imageType: 'backup', backupType: 'weekly' } })),
+    ).toMatchObject({
       parentImageId: null,
       chainId: 'new',
+    });
+  });
+
+  it('given incremental snapshots and backups of the same instance, when planned, then each builds only on its own kind', () => {
+    // A backup series named like the snapshots' series is still another series.
+    const mixed = foldBackupChains([
+      added('b-root', null, 'snapledger-b-root', SNAPSHOT_SERIES),
+      snapshotAdded('s-root', null),
+      snapshotAdded('s-1', 's-root'),
+      added('b-1', 'b-root', 'snapledger-b-1', SNAPSHOT_SERIES),
+    ]);
+    expect(mixed.members.get('s-1')?.imageType).toBe('snapshot');
+    expect(mixed.members.get('b-1')?.imageType).toBe('backup');
+    const checkpoints = [
+      'snapledger-b-root',
+      'snapledger-b-1',
+      'snapledger-s-root',
+      'snapledger-s-1',
+    ];
+    expect(planBackupChain(facts({ chains: mixed, series: SNAPSHOTS, checkpoints }))).toEqual({
+      method: 'backup-job',
+      backupType: SNAPSHOT_SERIES,
+      imageType: 'snapshot',
+      chainId: 's-root',
+      parentImageId: 's-1',
+      parentChainLength: 2,
+      parentCheckpoint: 'snapledger-s-1',
+      checkpoint: 'snapledger-new',
+      fullReason: null,
+    });
+    expect(
+      planBackupChain(
+        facts({
+          chains: mixed,
+          series: { imageType: 'backup', backupType: SNAPSHOT_SERIES },
+          checkpoints,
+        }),
+      ),
+    ).toMatchObject({ parentImageId: 'b-1', chainId: 'root' });
+    // The first incremental snapshot starts a chain, and says why.
+    expect(planBackupChain(facts({ series: SNAPSHOTS }))).toMatchObject({
+      parentImageId: null,
+      imageType: 'snapshot',
+      fullReason: 'no earlier incremental snapshot to build on',
     });
   });
 });

@@ -62,11 +62,30 @@ describe('parseCreateImageBody: a valid body', () => {
           metadata: { purpose: 'test', 'os:distro': 'debian' },
         },
       }),
-    ).toEqual({ name: 'nightly backup', metadata: { purpose: 'test', 'os:distro': 'debian' } });
+    ).toEqual({
+      name: 'nightly backup',
+      metadata: { purpose: 'test', 'os:distro': 'debian' },
+      incremental: false,
+    });
   });
 
   it('given a name and no metadata, when parsed, then metadata is an empty object', () => {
-    expect(parseCreateImageBody(withName('snap'))).toEqual({ name: 'snap', metadata: {} });
+    expect(parseCreateImageBody(withName('snap'))).toEqual({
+      name: 'snap',
+      metadata: {},
+      incremental: false,
+    });
+  });
+
+  it("given snapledger's incremental extension, when parsed, then it is returned, and only a boolean is accepted", () => {
+    expect(
+      parseCreateImageBody({ createImage: { name: 'snap', incremental: true } }).incremental,
+    ).toBe(true);
+    expect(() =>
+      parseCreateImageBody({ createImage: { name: 'snap', incremental: 'yes' } }),
+    ).toThrow(
+      "Invalid input for field/attribute incremental. Value: yes. 'yes' is not of type 'boolean'",
+    );
   });
 
   it('given empty metadata, when parsed, then it is accepted', () => {

@@ -1,5 +1,10 @@
 import { planBackupChain } from '../../domain/backup-chain.decider';
-import { newestOfSeries, type ChainMember } from '../../domain/backup-chain.state';
+import {
+  newestOfSeries,
+  SNAPSHOT_SERIES,
+  type ChainMember,
+  type ChainSeries,
+} from '../../domain/backup-chain.state';
 import { foldImage } from '../../domain/image.state';
 import { SNAPSHOT_ALLOWED_VM_STATES } from '../../domain/instance.decider';
 import type { DomainDetails } from '../../drivers/hypervisor.port';
@@ -76,25 +81,33 @@ export class PlanStep implements RequestStep<'plan'> {
       ...(live ? { diskTarget: domain.snapshotDisk.target } : {}),
     };
     const { image } = state;
-    if (image.imageType !== 'backup' || !image.incrementalRequested || image.backupType === null) {
-      return base;
-    }
-    return this.planChain(base, domain, running, image.backupType);
+    if (!image.incrementalRequested) return base;
+    if (image.imageType === 'snapshot')
+      return this.planChain(base, domain, running, {
+        imageType: 'snapshot',
+        backupType: SNAPSHOT_SERIES,
+      });
+    if (image.backupType === null) return base;
+    return this.planChain(base, domain, running, {
+      imageType: 'backup',
+      backupType: image.backupType,
+    });
   }
 
   /**
-   * A backup asked to be incremental: a layer over the series' newest chain image, or a full
-   * backup that starts a chain, or (store or disk cannot hold chains) the plain plan.
+   * A backup (or createImage) asked to be incremental: a layer over the series' newest chain
+   * image, or a full image that starts a chain, or (store or disk cannot hold chains) the
+   * plain plan.
    */
   private async planChain(
     base: SnapshotPlan,
     domain: DomainDetails,
     running: boolean,
-    backupType: string,
+    series: ChainSeries,
   ): Promise<SnapshotPlan> {
     const drivers = this.deps.chains;
     const chains = drivers ? (await loadBackupChains(drivers.log, base.instanceId)).state : null;
-    const newest = chains ? newestOfSeries(chains, backupType) : null;
+    const newest = chains ? newestOfSeries(chains, series) : null;
     const usable = newest ? await this.usable(newest) : null;
     const liveQcow2 = running && base.sourceFormat === 'qcow2' && drivers !== null;
     const checkpoints = liveQcow2 ? await drivers.jobs.checkpoints(domain.name) : [];
@@ -108,7 +121,7 @@ export class PlanStep implements RequestStep<'plan'> {
         : null;
     const decided = planBackupChain({
       imageId: base.imageId,
-      backupType,
+      series,
       chains: chains ?? { members: new Map(), merging: new Map(), added: 0 },
       running,
       diskFormat: base.sourceFormat,

@@ -88,6 +88,7 @@ export class UploadStep implements PlanStep<'upload'> {
               instanceId: plan.instanceId,
               imageId,
               backupType: chain.backupType,
+              ...(chain.imageType ? { imageType: chain.imageType } : {}),
               chainId: chain.chainId,
               parentImageId: parent,
               checkpoint: chain.checkpoint,

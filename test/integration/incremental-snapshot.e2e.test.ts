@@ -1,0 +1,199 @@
+/**
+ * Incremental createImage (snapledger's `incremental` extension of Nova's createImage), end to
+ * end on a real QEMU domain and a real service: the first incremental snapshot is whole and
+ * creates a checkpoint; the next copies only what the guest wrote since; a createBackup chain
+ * of the same instance stays apart, even with a backup_type named like the snapshots' series;
+ * a createImage without the extension is a plain whole image; deleting the chain's root
+ * merges it into the layer over it. Every image is downloaded whole and compared with the
+ * disk as it was when it was taken.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceProcess, type SnapshotRow } from '../support/service-process';
+import { copyDiskAsItIs, writeThroughQemu } from '../support/guest-disk';
+import { createTestDomain, imagesHaveSameContent, type TestDomain } from '../support/test-domain';
+
+const MiB = 1024 * 1024;
+
+interface ChainRow extends SnapshotRow {
+  image_type: string;
+  backup: {
+    kind: 'full' | 'incremental';
+    full_reason: string | null;
+    chain_id: string | null;
+    parent_image_id: string | null;
+    chain_length: number | null;
+    bytes_copied: number | null;
+  } | null;
+}
+
+describe('incremental createImage', () => {
+  let service: ServiceProcess;
+  let domain: TestDomain;
+  let scratch: string;
+  const moments = new Map<string, string>();
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    service = await ServiceProcess.create();
+    await service.start();
+    domain = await createTestDomain({ name: 'incr-snap', diskMiB: 64, dataMiB: 8, start: true });
+    await service.syncInstances();
+    scratch = await mkdtemp(join(tmpdir(), 'sl-incremental-snap-'));
+  }, 120_000);
+
+  afterAll(async () => {
+    try {
+      await service?.dispose();
+    } finally {
+      await domain?.destroy();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  /** POSTs a server action and waits for the image to become active; keeps the disk's moment. */
+  async function act(body: Record<string, unknown>): Promise<ChainRow> {
+    const res = await service.api<{ image_id: string }>(
+      'POST',
+      `/v2.1/servers/${domain.uuid}/action`,
+      { body, headers: { 'OpenStack-API-Version': 'compute 2.45' } },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const imageId = res.body.image_id;
+    const row = (await service.waitForSnapshot(domain.uuid, imageId)) as ChainRow;
+    expect(row.result, JSON.stringify(row)).toBe('active');
+    const moment = join(scratch, `${imageId}.moment.qcow2`);
+    await copyDiskAsItIs(domain, moment);
+    moments.set(imageId, moment);
+    return row;
+  }
+
+  const snapshot = (name: string, incremental?: boolean) =>
+    act({ createImage: { name, ...(incremental === undefined ? {} : { incremental }) } });
+
+  /** Downloads the whole image; checks its checksums, that it has no backing file, its content. */
+  async function expectWhole(imageId: string): Promise<void> {
+    const res = await fetch(`${service.baseUrl}/v2/images/${imageId}/file`, {
+      headers: { 'X-Auth-Token': service.adminToken },
+    });
+    expect(res.status).toBe(200);
+    const data = Buffer.from(await res.arrayBuffer());
+    const meta = await service.api<{ checksum: string; os_hash_value: string }>(
+      'GET',
+      `/v2/images/${imageId}`,
+    );
+    expect(createHash('md5').update(data).digest('hex')).toBe(meta.body.checksum);
+    expect(createHash('sha512').update(data).digest('hex')).toBe(meta.body.os_hash_value);
+    const file = join(scratch, `${imageId}.download.qcow2`);
+    await writeFile(file, data);
+    const info = JSON.parse(
+      (await execa('qemu-img', ['info', '--output=json', '-f', 'qcow2', file])).stdout,
+    ) as Record<string, unknown>;
+    expect(info['backing-filename']).toBeUndefined();
+    expect(
+      await imagesHaveSameContent(
+        { path: file, format: 'qcow2' },
+        { path: moments.get(imageId) ?? '', format: 'qcow2' },
+        { sameSize: true },
+      ),
+    ).toBe(true);
+    await rm(file, { force: true });
+  }
+
+  async function waitForEvent(type: string, match: (data: Record<string, unknown>) => boolean) {
+    for (let i = 0; i < 150; i += 1) {
+      const found = service
+        .events()
+        .find((e) => e.type === type && match(JSON.parse(e.data) as Record<string, unknown>));
+      if (found) return JSON.parse(found.data) as Record<string, unknown>;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no ${type} event\n${service.logs.slice(-3000)}`);
+  }
+
+  it('refuses an incremental that is not a boolean with a 400', async () => {
+    const res = await service.api<{ badRequest: { message: string } }>(
+      'POST',
+      `/v2.1/servers/${domain.uuid}/action`,
+      { body: { createImage: { name: 'bad', incremental: 'yes' } } },
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.badRequest.message).toContain("'yes' is not of type 'boolean'");
+  });
+
+  it('takes the first incremental snapshot whole, live, with a checkpoint', async () => {
+    const row = await snapshot('s1', true);
+    ids.s1 = row.image_id;
+    expect(row.mode).toBe('live');
+    expect(row.downtime_ms).toBe(0);
+    expect(row.backup).toMatchObject({ kind: 'full', chain_length: 1, parent_image_id: null });
+    expect(row.backup?.full_reason).toBe('no earlier incremental snapshot to build on');
+    const checkpoints = await domain.virsh('checkpoint-list', '--name');
+    expect(checkpoints).toContain(`snapledger-${ids.s1}`);
+    await expectWhole(ids.s1);
+  }, 120_000);
+
+  it('copies only what the guest wrote since into a layer over it', async () => {
+    await writeThroughQemu(domain, 0x4e, 12, 2);
+    const row = await snapshot('s2', true);
+    ids.s2 = row.image_id;
+    expect(row.downtime_ms).toBe(0);
+    expect(row.backup).toMatchObject({
+      kind: 'incremental',
+      parent_image_id: ids.s1,
+      chain_id: ids.s1,
+      chain_length: 2,
+      full_reason: null,
+    });
+    expect(row.backup?.bytes_copied).toBe(2 * MiB);
+    const image = await service.api<{ image_type: string }>('GET', `/v2/images/${ids.s2}`);
+    expect(image.body.image_type).toBe('snapshot');
+    const added = await waitForEvent('ChainLayerAdded', (d) => d['imageId'] === ids.s2);
+    expect(added).toMatchObject({ imageType: 'snapshot', parentImageId: ids.s1 });
+    const audit = await service.api<{ audit: { type: string; summary: string }[] }>(
+      'GET',
+      `/v1/audit?image=${ids.s2}&type=ChainLayerAdded`,
+    );
+    expect(audit.status).toBe(200);
+    expect(audit.body.audit.map((e) => e.summary)).toContain(
+      `snapshot ${ids.s2} added to its chain over ${ids.s1}`,
+    );
+    await expectWhole(ids.s2);
+    await expectWhole(ids.s1);
+  }, 120_000);
+
+  it('keeps backup chains apart, even a backup_type named like the snapshots series', async () => {
+    await writeThroughQemu(domain, 0x5f, 20, 1);
+    const row = await act({
+      createBackup: { name: 'b1', backup_type: 'createImage', rotation: 5, incremental: true },
+    });
+    ids.b1 = row.image_id;
+    expect(row.backup).toMatchObject({ kind: 'full', parent_image_id: null, chain_id: ids.b1 });
+    expect(row.backup?.full_reason).toBe('no earlier backup of series "createImage" to build on');
+    // and the next incremental snapshot still lies over the snapshots
+    const next = await snapshot('s3', true);
+    ids.s3 = next.image_id;
+    expect(next.backup).toMatchObject({ kind: 'incremental', parent_image_id: ids.s2 });
+    expect(next.backup?.bytes_copied).toBe(1 * MiB);
+    await expectWhole(ids.s3);
+  }, 120_000);
+
+  it('makes a createImage without the extension a plain whole image, outside any chain', async () => {
+    const row = await snapshot('plain');
+    expect(row.backup).toBeNull();
+    await expectWhole(row.image_id);
+  }, 120_000);
+
+  it('merges the chain root into the layer over it when the root is deleted', async () => {
+    const res = await service.api('DELETE', `/v2/images/${ids.s1}`);
+    expect(res.status).toBe(204);
+    const merged = await waitForEvent('LayerMerged', (d) => d['removedImageId'] === ids.s1);
+    expect(merged).toMatchObject({ childImageId: ids.s2, newParentImageId: null });
+    await expectWhole(ids.s2);
+    await expectWhole(ids.s3);
+  }, 120_000);
+});
