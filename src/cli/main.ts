@@ -138,6 +138,11 @@ export function buildCli(): Command {
     .requiredOption('--name <name>', 'name of the new image')
     .option('--wait', 'wait for the snapshot to finish, with a progress bar', false)
     .option(
+      '--incremental',
+      "store only what changed since the instance's newest incremental snapshot",
+      false,
+    )
+    .option(
       '--url <url>',
       'API base URL (default SNAPLEDGER_URL or http://127.0.0.1:$SNAPLEDGER_PORT)',
     )
@@ -150,6 +155,7 @@ export function buildCli(): Command {
         opts: {
           name: string;
           wait: boolean;
+          incremental: boolean;
           url?: string;
           token?: string;
           json: boolean;
@@ -163,6 +169,7 @@ export function buildCli(): Command {
         const config = loadConfig();
         const result = await snapshotCommand(apiFor(config, opts), instance, {
           name: opts.name,
+          incremental: opts.incremental,
           wait: opts.wait,
           out: process.stderr,
           progress: process.stderr.isTTY === true || process.env.SNAPLEDGER_PROGRESS === '1',

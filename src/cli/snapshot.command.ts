@@ -40,6 +40,8 @@ export async function snapshotCommand(
   instanceRef: string,
   options: {
     name: string;
+    /** snapledger's extension: a layer over the instance's newest incremental snapshot. */
+    incremental?: boolean;
     wait: boolean;
     out: NodeJS.WriteStream;
     progress: boolean;
@@ -51,7 +53,9 @@ export async function snapshotCommand(
     'POST',
     `/v2.1/servers/${instance.id}/action`,
     {
-      body: { createImage: { name: options.name } },
+      body: {
+        createImage: { name: options.name, ...(options.incremental ? { incremental: true } : {}) },
+      },
       headers: { 'OpenStack-API-Version': 'compute 2.45' },
     },
   );

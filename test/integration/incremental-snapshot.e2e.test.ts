@@ -182,6 +182,31 @@ describe('incremental createImage', () => {
     await expectWhole(ids.s3);
   }, 120_000);
 
+  it('takes one from the CLI with --incremental', async () => {
+    await writeThroughQemu(domain, 0x61, 28, 1);
+    const cli = await service.cli([
+      'snapshot',
+      domain.name,
+      '--name',
+      's4',
+      '--incremental',
+      '--wait',
+      '--json',
+    ]);
+    expect(cli.code, cli.stderr).toBe(0);
+    const imageId = (JSON.parse(cli.stdout) as { id: string }).id;
+    const history = await service.api<{ snapshots: ChainRow[] }>(
+      'GET',
+      `/v1/instances/${domain.uuid}/snapshots`,
+    );
+    const row = history.body.snapshots.find((r) => r.image_id === imageId);
+    expect(row?.backup).toMatchObject({
+      kind: 'incremental',
+      parent_image_id: ids.s3,
+      bytes_copied: 1 * MiB,
+    });
+  }, 120_000);
+
   it('makes a createImage without the extension a plain whole image, outside any chain', async () => {
     const row = await snapshot('plain');
     expect(row.backup).toBeNull();
