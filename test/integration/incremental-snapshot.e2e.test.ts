@@ -7,15 +7,14 @@
  * merges it into the layer over it. Every image is downloaded whole and compared with the
  * disk as it was when it was taken.
  */
-import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectWholeDownload, waitForLoggedEvent } from '../support/chain-images';
 import { ServiceProcess, type SnapshotRow } from '../support/service-process';
 import { copyDiskAsItIs, writeThroughQemu } from '../support/guest-disk';
-import { createTestDomain, imagesHaveSameContent, type TestDomain } from '../support/test-domain';
+import { createTestDomain, type TestDomain } from '../support/test-domain';
 
 const MiB = 1024 * 1024;
 
@@ -75,45 +74,12 @@ describe('incremental createImage', () => {
   const snapshot = (name: string, incremental?: boolean) =>
     act({ createImage: { name, ...(incremental === undefined ? {} : { incremental }) } });
 
-  /** Downloads the whole image; checks its checksums, that it has no backing file, its content. */
-  async function expectWhole(imageId: string): Promise<void> {
-    const res = await fetch(`${service.baseUrl}/v2/images/${imageId}/file`, {
-      headers: { 'X-Auth-Token': service.adminToken },
-    });
-    expect(res.status).toBe(200);
-    const data = Buffer.from(await res.arrayBuffer());
-    const meta = await service.api<{ checksum: string; os_hash_value: string }>(
-      'GET',
-      `/v2/images/${imageId}`,
-    );
-    expect(createHash('md5').update(data).digest('hex')).toBe(meta.body.checksum);
-    expect(createHash('sha512').update(data).digest('hex')).toBe(meta.body.os_hash_value);
-    const file = join(scratch, `${imageId}.download.qcow2`);
-    await writeFile(file, data);
-    const info = JSON.parse(
-      (await execa('qemu-img', ['info', '--output=json', '-f', 'qcow2', file])).stdout,
-    ) as Record<string, unknown>;
-    expect(info['backing-filename']).toBeUndefined();
-    expect(
-      await imagesHaveSameContent(
-        { path: file, format: 'qcow2' },
-        { path: moments.get(imageId) ?? '', format: 'qcow2' },
-        { sameSize: true },
-      ),
-    ).toBe(true);
-    await rm(file, { force: true });
-  }
+  /** Downloads the whole image and checks it against its checksums and its moment. */
+  const expectWhole = (imageId: string) =>
+    expectWholeDownload(service, imageId, moments.get(imageId) ?? '', scratch);
 
-  async function waitForEvent(type: string, match: (data: Record<string, unknown>) => boolean) {
-    for (let i = 0; i < 150; i += 1) {
-      const found = service
-        .events()
-        .find((e) => e.type === type && match(JSON.parse(e.data) as Record<string, unknown>));
-      if (found) return JSON.parse(found.data) as Record<string, unknown>;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`no ${type} event\n${service.logs.slice(-3000)}`);
-  }
+  const waitForEvent = (type: string, match: (data: Record<string, unknown>) => boolean) =>
+    waitForLoggedEvent(service, type, match);
 
   it('refuses an incremental that is not a boolean with a 400', async () => {
     const res = await service.api<{ badRequest: { message: string } }>(
