@@ -22,9 +22,10 @@ export type ImageReserved = {
     /** createBackup only: how many backups of this type to keep once this one is active. */
     readonly rotation?: number;
     /**
-     * createBackup only: the backup was asked to be incremental (the request's `incremental`,
-     * or the instance's backup policy): a layer over the series' newest backup when the plan
-     * can make one. Absent: a whole image, as Nova makes.
+     * The image was asked to be incremental: a createBackup by the request's `incremental` or
+     * the instance's backup policy, a createImage by the request's `incremental` only. It
+     * becomes a layer over its series' newest chain image when the plan can make one.
+     * Absent: a whole image, as Nova makes.
      */
     readonly incremental?: boolean;
   };
