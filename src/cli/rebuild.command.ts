@@ -8,10 +8,7 @@ import { createViewProjections, ProjectionRunner } from '../projections/projecti
 import { createViewsDataSource } from '../projections/views.data-source';
 import { ServiceLock } from '../service-lock';
 import { CliError, ExitCode } from './exit-codes';
-
-const PROGRESS_EVERY_MS = 1000;
-
-const count = (n: number): string => n.toLocaleString('en-US');
+import { progressLine } from './progress-line';
 
 /**
  * The views lease, on a shared PostgreSQL database: while the rebuild holds it, no API
@@ -63,15 +60,7 @@ export function registerProjectionsCommand(
               createViewProjections(),
               logger.child({ component: 'projections' }),
             );
-            let lastLine = Date.now();
-            const result = await runner.rebuild((events, last) => {
-              if (Date.now() - lastLine < PROGRESS_EVERY_MS) return;
-              lastLine = Date.now();
-              const share = last === 0 ? 100 : Math.min(100, Math.floor((events * 100) / last));
-              process.stderr.write(
-                `rebuild: ${count(events)} of ${count(last)} events (${share}%)\n`,
-              );
-            });
+            const result = await runner.rebuild(progressLine('rebuild'));
             process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
           } finally {
             await views.destroy();

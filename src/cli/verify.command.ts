@@ -8,6 +8,7 @@ import { isHashedLog } from '../event-store/hashed-log.port';
 import { formatHead, parseHead, type LogHead } from '../event-store/log-hash';
 import { verifyLog, type LogVerification } from '../event-store/log-verification';
 import { CliError, ExitCode } from './exit-codes';
+import { count, progressLine } from './progress-line';
 
 interface VerifyOptions {
   json: boolean;
@@ -16,10 +17,6 @@ interface VerifyOptions {
 }
 
 /** How often, at most, a line of progress goes to stderr on a long log. */
-const PROGRESS_EVERY_MS = 1000;
-
-const count = (n: number): string => n.toLocaleString('en-US');
-
 function describe(result: LogVerification): string {
   if (result.ok) {
     const head = result.head === null ? 'the log is empty' : `head ${formatHead(result.head)}`;
@@ -100,19 +97,11 @@ export function registerVerifyCommand(program: Command, loadConfig: () => Snaple
             ExitCode.failure,
           );
         }
-        let lastLine = Date.now();
         const startedAt = new Date();
         const result = await verifyLog(store, {
           expectHead,
           batchSize: 10_000,
-          onProgress: (verified, last) => {
-            if (Date.now() - lastLine < PROGRESS_EVERY_MS) return;
-            lastLine = Date.now();
-            const share = last === 0 ? 100 : Math.min(100, Math.floor((verified * 100) / last));
-            process.stderr.write(
-              `verify: ${count(verified)} of ${count(last)} events (${share}%)\n`,
-            );
-          },
+          onProgress: progressLine('verify'),
         });
         await keep(locations, startedAt, result);
         if (opts.exportHead && result.ok && result.head === null) {

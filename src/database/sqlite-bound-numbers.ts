@@ -1,17 +1,21 @@
 import type { DataSource } from 'typeorm';
 
+/**
+ * What better-sqlite3 is given for a number. It binds every JavaScript number as a REAL, which
+ * a text or untyped column would keep as '5.0' or 5.0 where the inlined literal 5 gave '5' or
+ * 5; a BigInt is bound as an INTEGER, exactly like the literal. Other numbers were REAL
+ * literals already.
+ */
+export function sqliteBoundNumber(value: number): number | bigint {
+  return Number.isSafeInteger(value) ? BigInt(value) : value;
+}
+
 /** A number on its way through TypeORM's parameter escaping, so that it is bound, not inlined. */
 class BoundNumber {
   constructor(readonly value: number) {}
 
-  /**
-   * What better-sqlite3 is given. It binds every JavaScript number as a REAL, which a text
-   * or untyped column would keep as '5.0' or 5.0 where the inlined literal 5 gave '5' or 5;
-   * a BigInt is bound as an INTEGER, exactly like the literal. Other numbers were REAL
-   * literals already.
-   */
   get bound(): number | bigint {
-    return Number.isSafeInteger(this.value) ? BigInt(this.value) : this.value;
+    return sqliteBoundNumber(this.value);
   }
 }
 

@@ -6,6 +6,7 @@ import type { ImageView } from './entities/image-view.entity';
 import type { InstanceView } from './entities/instance-view.entity';
 import { asKnownEvent, type Projection } from './projection';
 import { insertRow, lookUpRow } from './plain-sql';
+import { perTransaction, rememberedRow } from './transaction-memo';
 
 /**
  * audit_log: one row per event, of every type (unknown types too), keyed by position.
@@ -36,7 +37,16 @@ export class AuditLogProjection implements Projection {
       const registered = idFrom(event.data, 'instanceId');
       if (registered !== null) owners.instances.delete(registered);
     }
-    const image = imageId === null ? null : await imageOwner(manager, owners, imageId);
+    const image =
+      imageId === null
+        ? null
+        : await rememberedRow(owners.images, imageId, () =>
+            lookUpRow<ImageOwner>(
+              manager,
+              'SELECT "projectId", "instanceId" FROM image_view WHERE id = :id',
+              { id: imageId },
+            ),
+          );
     // Events such as ConversionProgressed name only the image: its row names the instance.
     const instanceId =
       idFrom(event.data, 'instanceId') ??
@@ -49,7 +59,15 @@ export class AuditLogProjection implements Projection {
     // The instance's project decides only for instance streams, or when no image row does.
     const byInstance = category?.category === StreamCategory.Instance || image?.projectId == null;
     const instance =
-      instanceId === null || !byInstance ? null : await instanceOwner(manager, owners, instanceId);
+      instanceId === null || !byInstance
+        ? null
+        : await rememberedRow(owners.instances, instanceId, () =>
+            lookUpRow<InstanceOwner>(
+              manager,
+              'SELECT "projectId" FROM instance_view WHERE id = :id',
+              { id: instanceId },
+            ),
+          );
     const projectId =
       category?.category === StreamCategory.Instance
         ? (instance?.projectId ?? image?.projectId ?? null)
@@ -81,58 +99,14 @@ type ImageOwner = Pick<ImageView, 'projectId' | 'instanceId'>;
 type InstanceOwner = Pick<InstanceView, 'projectId'>;
 
 /**
- * The owners one transaction has read. Nearly every event needs its image's or instance's
- * project, and a snapshot's events come one after another, so a rebuild would otherwise read
- * the same row several times per snapshot. An image's project and instance never change once
- * reserved; an instance's project changes only when it is registered again, which drops it
- * here. Kept per transaction (per EntityManager), so a rolled-back transaction's reads are
- * never seen by the next one; rows not found are not kept.
+ * The owners one transaction has read (transaction-memo.ts): nearly every event needs its
+ * image's or instance's project. An image's project and instance never change once reserved;
+ * an instance's project changes only when it is registered again, which drops it here.
  */
-interface Owners {
-  readonly images: Map<string, ImageOwner>;
-  readonly instances: Map<string, InstanceOwner>;
-}
-
-const ownersByTransaction = new WeakMap<EntityManager, Owners>();
-
-function ownersIn(manager: EntityManager): Owners {
-  let owners = ownersByTransaction.get(manager);
-  if (!owners)
-    ownersByTransaction.set(manager, (owners = { images: new Map(), instances: new Map() }));
-  return owners;
-}
-
-async function imageOwner(
-  manager: EntityManager,
-  owners: Owners,
-  imageId: string,
-): Promise<ImageOwner | null> {
-  const known = owners.images.get(imageId);
-  if (known) return known;
-  const row = await lookUpRow<ImageOwner>(
-    manager,
-    'SELECT "projectId", "instanceId" FROM image_view WHERE id = :id',
-    { id: imageId },
-  );
-  if (row) owners.images.set(imageId, row);
-  return row;
-}
-
-async function instanceOwner(
-  manager: EntityManager,
-  owners: Owners,
-  instanceId: string,
-): Promise<InstanceOwner | null> {
-  const known = owners.instances.get(instanceId);
-  if (known) return known;
-  const row = await lookUpRow<InstanceOwner>(
-    manager,
-    'SELECT "projectId" FROM instance_view WHERE id = :id',
-    { id: instanceId },
-  );
-  if (row) owners.instances.set(instanceId, row);
-  return row;
-}
+const ownersIn = perTransaction(() => ({
+  images: new Map<string, ImageOwner>(),
+  instances: new Map<string, InstanceOwner>(),
+}));
 
 /**
  * Where a domain runs and where its disk lives are the operator's business (Nova shows the

@@ -10,27 +10,19 @@ import type { InstanceView } from './entities/instance-view.entity';
 import type { SnapshotHistory } from './entities/snapshot-history.entity';
 import { insertRow, lookUpRow, updateRows } from './plain-sql';
 import { asKnownEvent, type Projection } from './projection';
+import { perTransaction, rememberedRow } from './transaction-memo';
 
 /** What identifies an action and its compute event. */
 type ActionKey = Pick<InstanceAction, 'instanceId' | 'requestId' | 'action'>;
 
 /**
- * What one transaction (one EntityManager) has learned: the action of each image, and the
- * images whose compute event has started. Neither is ever undone by a later event, and a
- * rolled-back transaction's memo is not seen by the next one.
+ * What one transaction has learned (transaction-memo.ts): the action of each image, and the
+ * images whose compute event has started. No later event undoes either.
  */
-interface ActionsMemo {
-  readonly actions: Map<string, ActionKey>;
-  readonly started: Set<string>;
-}
-
-const memoByTransaction = new WeakMap<EntityManager, ActionsMemo>();
-
-function memoIn(manager: EntityManager): ActionsMemo {
-  let memo = memoByTransaction.get(manager);
-  if (!memo) memoByTransaction.set(manager, (memo = { actions: new Map(), started: new Set() }));
-  return memo;
-}
+const memoIn = perTransaction(() => ({
+  actions: new Map<string, ActionKey>(),
+  started: new Set<string>(),
+}));
 
 /** Nova's action name for the task state an API request takes, or null if it starts none. */
 export function actionNameForTaskState(to: TaskState | null): string | null {
@@ -163,17 +155,14 @@ export class InstanceActionsProjection implements Projection {
   }
 
   /** The action that reserved the image; kept for the transaction (it never changes). */
-  private async actionOf(manager: EntityManager, imageId: string): Promise<ActionKey | null> {
-    const memo = memoIn(manager);
-    const known = memo.actions.get(imageId);
-    if (known) return known;
-    const action = await lookUpRow<ActionKey>(
-      manager,
-      'SELECT "instanceId", "requestId", action FROM instance_action WHERE "imageId" = :imageId',
-      { imageId },
+  private actionOf(manager: EntityManager, imageId: string): Promise<ActionKey | null> {
+    return rememberedRow(memoIn(manager).actions, imageId, () =>
+      lookUpRow<ActionKey>(
+        manager,
+        'SELECT "instanceId", "requestId", action FROM instance_action WHERE "imageId" = :imageId',
+        { imageId },
+      ),
     );
-    if (action) memo.actions.set(imageId, action);
-    return action;
   }
 
   private eventKey(action: ActionKey) {

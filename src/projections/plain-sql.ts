@@ -1,6 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { EntityManager, EntityTarget } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
+import { sqliteBoundNumber } from '../database/sqlite-bound-numbers';
+import { getOrAdd } from './transaction-memo';
 
 /**
  * Hand-written statements for the projections, which run a few per event: during a rebuild
@@ -29,19 +31,15 @@ const compiledByDriver = new WeakMap<Driver, Map<string, CompiledSql>>();
 const preparedByDatabase = new WeakMap<Database, Map<string, Statement>>();
 
 function compile(driver: Driver, sql: string): CompiledSql {
-  let cache = compiledByDriver.get(driver);
-  if (!cache) compiledByDriver.set(driver, (cache = new Map()));
-  let compiled = cache.get(sql);
-  if (!compiled) {
+  const cache = getOrAdd(compiledByDriver, driver, () => new Map<string, CompiledSql>());
+  return getOrAdd(cache, sql, () => {
     // Each name stands in for its own value: the values the driver returns, in placeholder
     // order, are the names.
     const stand: Record<string, string> = {};
     for (const [, name] of sql.matchAll(/:([A-Za-z0-9_]+)/g)) stand[name!] = name!;
     const [text, order] = driver.escapeQueryWithParameters(sql, stand);
-    compiled = { text, names: order.map(String) };
-    cache.set(sql, compiled);
-  }
-  return compiled;
+    return { text, names: order.map(String) };
+  });
 }
 
 /** The one better-sqlite3 connection behind a SQLite data source; undefined on PostgreSQL. */
@@ -50,23 +48,16 @@ function sqliteConnection(manager: EntityManager): Database | undefined {
   return driver.options.type === 'better-sqlite3' ? driver.databaseConnection : undefined;
 }
 
-/**
- * A value as better-sqlite3 must be given it to store what TypeORM would: a whole number as a
- * BigInt (bound as an INTEGER; a plain number is bound as a REAL, which a text column keeps
- * as '5.0'), a boolean as 1 or 0.
- */
+/** A value as better-sqlite3 must be given it to store what TypeORM would (booleans as 1/0). */
 function sqliteValue(value: unknown): unknown {
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
+  if (typeof value === 'number') return sqliteBoundNumber(value);
   if (typeof value === 'boolean') return value ? 1n : 0n;
   return value;
 }
 
 function prepared(db: Database, text: string): Statement {
-  let cache = preparedByDatabase.get(db);
-  if (!cache) preparedByDatabase.set(db, (cache = new Map()));
-  let statement = cache.get(text);
-  if (!statement) cache.set(text, (statement = db.prepare(text)));
-  return statement;
+  const cache = getOrAdd(preparedByDatabase, db, () => new Map<string, Statement>());
+  return getOrAdd(cache, text, () => db.prepare(text));
 }
 
 /** Runs a statement in the engine's placeholders; returns its first row, if it reads rows. */
@@ -125,20 +116,16 @@ function columnsOf<T extends object>(
   entity: EntityTarget<T>,
 ): EntityColumns {
   const { driver } = manager.connection;
-  let cache = columnsByDriver.get(driver);
-  if (!cache) columnsByDriver.set(driver, (cache = new Map()));
-  let columns = cache.get(entity);
-  if (!columns) {
+  const cache = getOrAdd(columnsByDriver, driver, () => new Map<unknown, EntityColumns>());
+  return getOrAdd(cache, entity, () => {
     const metadata = manager.connection.getMetadata(entity);
-    columns = {
+    return {
       name: metadata.name,
       table: driver.escape(metadata.tableName),
       all: metadata.columns,
       byProperty: new Map(metadata.columns.map((c) => [c.propertyName, c])),
     };
-    cache.set(entity, columns);
-  }
-  return columns;
+  });
 }
 
 /**
@@ -191,18 +178,17 @@ function writeShape<T extends object>(
   make: (columns: EntityColumns, escape: (name: string) => string) => [string, ColumnMetadata[]],
 ): WriteShape {
   const { driver } = manager.connection;
-  let byEntity = writeShapesByDriver.get(driver);
-  if (!byEntity) writeShapesByDriver.set(driver, (byEntity = new Map()));
-  let shapes = byEntity.get(entity);
-  if (!shapes) byEntity.set(entity, (shapes = new Map()));
-  let shape = shapes.get(key);
-  if (!shape) {
+  const byEntity = getOrAdd(
+    writeShapesByDriver,
+    driver,
+    () => new Map<unknown, Map<string, WriteShape>>(),
+  );
+  const shapes = getOrAdd(byEntity, entity, () => new Map<string, WriteShape>());
+  return getOrAdd(shapes, key, () => {
     const [sql, columns] = make(columnsOf(manager, entity), (name) => driver.escape(name));
     // The named parameters :p0, :p1... become the engine's placeholders, in the same order.
-    shape = { text: compile(driver, sql).text, columns };
-    shapes.set(key, shape);
-  }
-  return shape;
+    return { text: compile(driver, sql).text, columns };
+  });
 }
 
 /** The entity's columns for the given property names (an unknown name is an error). */

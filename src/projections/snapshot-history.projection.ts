@@ -10,6 +10,7 @@ import {
 import { downtimeMsOf, type DowntimeRecord } from './downtime';
 import { insertRow, lookUpEntity, lookUpRow, updateRows } from './plain-sql';
 import { asKnownEvent, msBetween, wholePercent, type Projection } from './projection';
+import { perTransaction, rememberedRow } from './transaction-memo';
 
 /**
  * snapshot_history: one row per snapshot, keyed by image id, created by ImageReserved.
@@ -133,14 +134,14 @@ export class SnapshotHistoryProjection implements Projection {
       default:
         return;
     }
-    const row =
-      rows.get(imageId) ??
-      (await lookUpEntity(
+    const row = await rememberedRow(rows, imageId, () =>
+      lookUpEntity(
         manager,
         SnapshotHistory,
         'SELECT * FROM snapshot_history WHERE "imageId" = :imageId',
         { imageId },
-      ));
+      ),
+    );
     if (!row) return;
 
     const step = (
@@ -299,19 +300,11 @@ export class SnapshotHistoryProjection implements Projection {
 }
 
 /**
- * The history rows read or written in one transaction (per EntityManager), as they stand in
- * it: a snapshot's events come one after another, and each would otherwise read its row
- * again. Only this projection writes snapshot_history; its updates by instance and its
- * chain merges touch many rows and empty the map. A rolled-back transaction's map is never
- * seen again: the next transaction has a manager of its own.
+ * The history rows read or written in one transaction (transaction-memo.ts), as they stand
+ * in it. Only this projection writes snapshot_history; its updates by instance and its chain
+ * merges touch many rows and empty the map.
  */
-const rowsByTransaction = new WeakMap<EntityManager, Map<string, SnapshotHistory>>();
-
-function rowsIn(manager: EntityManager): Map<string, SnapshotHistory> {
-  let rows = rowsByTransaction.get(manager);
-  if (!rows) rowsByTransaction.set(manager, (rows = new Map()));
-  return rows;
-}
+const rowsIn = perTransaction(() => new Map<string, SnapshotHistory>());
 
 /** The row after `patch`, whose undefined properties change nothing (as in updateRows). */
 function withPatch(row: SnapshotHistory, patch: Partial<SnapshotHistory>): SnapshotHistory {

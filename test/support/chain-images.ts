@@ -56,12 +56,13 @@ export async function waitForLoggedEvent(
   type: string,
   match: (data: Record<string, unknown>) => boolean,
 ): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 150; i += 1) {
-    const found = service
+  const find = () =>
+    service
       .events()
-      .find((e) => e.type === type && match(JSON.parse(e.data) as Record<string, unknown>));
-    if (found) return JSON.parse(found.data) as Record<string, unknown>;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`no ${type} event\n${service.logs.slice(-3000)}`);
+      .map((e) => ({ type: e.type, data: JSON.parse(e.data) as Record<string, unknown> }))
+      .find((e) => e.type === type && match(e.data))?.data;
+  await expect
+    .poll(find, { timeout: 30_000, interval: 200, message: `no ${type} event` })
+    .toBeDefined();
+  return find()!;
 }
