@@ -9,6 +9,10 @@ export class AuthToken {
   @Column({ type: 'text' })
   userId!: string;
 
+  /** The user account's name when the token was issued to one (Keystone sign-in); else null. */
+  @Column({ type: 'text', nullable: true })
+  userName!: string | null;
+
   @Column({ type: 'text' })
   projectId!: string;
 

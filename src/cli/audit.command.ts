@@ -9,6 +9,7 @@ interface AuditRow {
   occurred_at: string;
   type: string;
   user_id: string;
+  user_name: string | null;
   project_id: string | null;
   instance_id: string | null;
   image_id: string | null;
@@ -38,7 +39,8 @@ const AUDIT_COLUMNS: Column<AuditRow>[] = [
   { header: 'position', value: (r) => r.position },
   { header: 'occurred_at', value: (r) => r.occurred_at },
   { header: 'type', value: (r) => r.type },
-  { header: 'user', value: (r) => r.user_id },
+  // "name (id)" when the log recorded the user's name, as the review page shows it.
+  { header: 'user', value: (r) => (r.user_name ? `${r.user_name} (${r.user_id})` : r.user_id) },
   { header: 'project', value: (r) => r.project_id },
   { header: 'instance', value: (r) => r.instance_id },
   { header: 'image', value: (r) => r.image_id },

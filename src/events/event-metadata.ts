@@ -1,6 +1,12 @@
 /** Who asked for something. Every event carries the actor that caused it. */
 export interface Actor {
   readonly userId: string;
+  /**
+   * The user's name when the token was issued to a user account (Keystone password sign-in),
+   * as it was then. Absent for tokens made for a bare user id (`snapledger token create`),
+   * for the service itself, and in events written before names were recorded.
+   */
+  readonly userName?: string;
   readonly projectId: string;
   readonly roles: readonly string[];
 }

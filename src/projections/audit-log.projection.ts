@@ -80,6 +80,7 @@ export class AuditLogProjection implements Projection {
       type: event.type,
       occurredAt: m.occurredAt,
       actorUserId: m.actor.userId,
+      actorUserName: m.actor.userName ?? null,
       actorProjectId: m.actor.projectId,
       actorRoles: m.actor.roles.join(','),
       requestId: m.requestId,

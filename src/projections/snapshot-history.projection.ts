@@ -79,6 +79,8 @@ export class SnapshotHistoryProjection implements Projection {
         instanceId: d.instanceId,
         projectId: d.projectId,
         userId: d.userId,
+        userName:
+          event.metadata.actor.userId === d.userId ? (event.metadata.actor.userName ?? null) : null,
         imageName: d.name,
         imageType: d.imageType,
         requestId: event.metadata.requestId,

@@ -231,6 +231,92 @@ describe('Keystone v3 password authentication against a real service', () => {
     expect(unscoped.body.token.project.id).toBe(PROJECT_A);
   });
 
+  it("records a signed-in user's name with what they ask: history, audit, GraphQL and the CLI show it", async () => {
+    const res = await signIn(
+      passwordAuth(byName('alice'), ALICE_PASSWORD, projectByName(PROJECT_A)),
+    );
+    expect(res.status).toBe(201);
+    const token = res.headers.get('x-subject-token')!;
+    const asked = await service.api<{ image_id: string }>(
+      'POST',
+      `/v2.1/servers/${domainA.uuid}/action`,
+      {
+        token,
+        body: { createImage: { name: `named-${suffix}` } },
+        headers: { 'OpenStack-API-Version': 'compute 2.45' },
+      },
+    );
+    expect(asked.status).toBe(202);
+    const imageId = asked.body.image_id;
+    try {
+      // The views have the reservation by the time the 202 is answered.
+      const history = await service.api<{
+        snapshots: { image_id: string; user_id: string; user_name: string | null }[];
+      }>('GET', `/v1/instances/${domainA.uuid}/snapshots`, { token });
+      expect(history.body.snapshots.find((s) => s.image_id === imageId)).toMatchObject({
+        user_id: aliceId,
+        user_name: 'alice',
+      });
+      type Entry = { type: string; user_id: string; user_name: string | null };
+      const audit = await service.api<{ audit: Entry[] }>(
+        'GET',
+        `/v1/audit?image=${imageId}&type=ImageReserved`,
+        { token },
+      );
+      expect(audit.body.audit).toEqual([
+        expect.objectContaining({ type: 'ImageReserved', user_id: aliceId, user_name: 'alice' }),
+      ]);
+      // The name is in the event itself (so in the hash chain), not looked up when read.
+      const reserved = service
+        .events()
+        .find((e) => e.type === 'ImageReserved' && e.stream_name.endsWith(imageId));
+      expect(JSON.parse(reserved!.metadata)).toMatchObject({
+        actor: { userId: aliceId, userName: 'alice', projectId: PROJECT_A },
+      });
+
+      const graphql = await fetch(`${service.baseUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Auth-Token': token },
+        body: JSON.stringify({
+          query: `query($image: ID!) {
+            auditLog(first: 5, filter: { imageId: $image, types: ["ImageReserved"] }) {
+              edges { node { actorUserId actorUserName } }
+            }
+          }`,
+          variables: { image: imageId },
+        }),
+      });
+      const gql = (await graphql.json()) as {
+        data: { auditLog: { edges: { node: { actorUserId: string; actorUserName: string } }[] } };
+      };
+      expect(gql.data.auditLog.edges.map((e) => e.node)).toEqual([
+        { actorUserId: aliceId, actorUserName: 'alice' },
+      ]);
+
+      const cli = await service.cli([
+        'audit',
+        '--image',
+        imageId,
+        '--type',
+        'ImageReserved',
+        '--token',
+        token,
+      ]);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(cli.stdout).toContain(`alice (${aliceId})`);
+
+      // A token made for a bare user id records no name.
+      const adminRows = await service.api<{ audit: Entry[] }>(
+        'GET',
+        `/v1/audit?user=admin&limit=5`,
+      );
+      expect(adminRows.body.audit.length).toBeGreaterThan(0);
+      for (const row of adminRows.body.audit) expect(row.user_name).toBeNull();
+    } finally {
+      await service.waitForSnapshot(domainA.uuid, imageId);
+    }
+  });
+
   it('refuses bad credentials and foreign scopes with 401, malformed bodies with 400, in Keystone shape', async () => {
     const cases: [unknown, number][] = [
       [passwordAuth(byName('alice'), 'wrong', projectByName(PROJECT_A)), 401],

@@ -457,6 +457,8 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
           projectId: PROJECT,
           summary: 'snapshot image "snap-1" reserved',
         });
+        // no name was recorded: an admin token made for a bare user id
+        expect(reserved?.actorUserName).toBeNull();
         // ConversionProgressed names only the image: the instance comes from the image row
         expect(progressed).toMatchObject({
           causationId: eventId(1),
@@ -466,6 +468,24 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
           summary: 'conversion 12%',
           data: { imageId: IMG, percent: 12.5 },
         });
+      });
+    });
+
+    it("keeps the user's name an event recorded, in the audit log and the snapshot history", async () => {
+      // given: a user account of the owning project (signed in through Keystone) asks
+      const alice: Actor = { ...USER, userName: 'alice' };
+      const events = given({ actor: alice })
+        .registered()
+        .taskTo('image_snapshot_pending', { at: t('00.000') })
+        .reserved(t('00.100'));
+      await spec.given(events).then(async () => {
+        const rows = await audit().find({ order: { position: 'ASC' } });
+        expect(rows.map((r) => [r.type, r.actorUserId, r.actorUserName])).toEqual([
+          ['InstanceRegistered', USER.userId, 'alice'],
+          ['TaskStateChanged', USER.userId, 'alice'],
+          ['ImageReserved', USER.userId, 'alice'],
+        ]);
+        expect(await history()).toMatchObject({ userId: USER.userId, userName: 'alice' });
       });
     });
 

@@ -101,6 +101,7 @@ export interface Snapshot {
   image_type: string;
   instance_id: string;
   user_id: string;
+  user_name: string | null;
   request_id: string;
   mode: string | null;
   result: string;
@@ -123,6 +124,7 @@ export interface AuditEntry {
   type: string;
   occurred_at: string;
   user_id: string | null;
+  user_name: string | null;
   actor_project_id: string | null;
   actor_roles: string[];
   request_id: string | null;

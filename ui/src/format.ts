@@ -25,6 +25,12 @@ export function bytes(n: number | null): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
+/** A user as the log recorded them: "name (id)" when a name was recorded, else the id. */
+export function who(userId: string | null, userName: string | null | undefined): string {
+  if (userId === null) return 'system';
+  return userName ? `${userName} (${userId})` : userId;
+}
+
 export const count = (n: number): string => n.toLocaleString('en-US');
 
 /** Nova's power_state numbers, as `openstack server show` names them. */

@@ -28,6 +28,8 @@ export interface TokenRecord {
 
 interface TokenRequest {
   readonly userId: string;
+  /** The user account's name, when the token is issued to one (recorded with its events). */
+  readonly userName?: string;
   readonly projectId: string;
   readonly roles: readonly string[];
   readonly ttlSeconds?: number;
@@ -48,7 +50,7 @@ export class TokenService implements AdminTokenBootstrap {
     const { issuedAt, expiresAt } = await this.store(token, input);
     return {
       token,
-      actor: { userId: input.userId, projectId: input.projectId, roles: [...input.roles] },
+      actor: actorOf(input.userId, input.userName ?? null, input.projectId, input.roles),
       expiresAt,
       issuedAt,
     };
@@ -66,11 +68,7 @@ export class TokenService implements AdminTokenBootstrap {
     if (!row || row.revokedAt) return null;
     if (row.expiresAt && new Date(row.expiresAt).getTime() <= now.getTime()) return null;
     return {
-      actor: {
-        userId: row.userId,
-        projectId: row.projectId,
-        roles: row.roles.split(',').filter(Boolean),
-      },
+      actor: actorOf(row.userId, row.userName, row.projectId, row.roles.split(',').filter(Boolean)),
       issuedAt: row.createdAt,
       expiresAt: row.expiresAt,
     };
@@ -113,6 +111,7 @@ export class TokenService implements AdminTokenBootstrap {
     await this.db.getRepository(AuthToken).insert({
       tokenHash: hash(token),
       userId: input.userId,
+      userName: input.userName ?? null,
       projectId: input.projectId,
       roles: [...input.roles].join(','),
       createdAt: now.toISOString(),
@@ -121,4 +120,14 @@ export class TokenService implements AdminTokenBootstrap {
     });
     return { issuedAt: now.toISOString(), expiresAt };
   }
+}
+
+/** A token's actor; the user's name only when there is one, so older actors keep their shape. */
+function actorOf(
+  userId: string,
+  userName: string | null,
+  projectId: string,
+  roles: readonly string[],
+): Actor {
+  return { userId, ...(userName ? { userName } : {}), projectId, roles: [...roles] };
 }

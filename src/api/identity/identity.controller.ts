@@ -75,6 +75,7 @@ export class IdentityController {
     if (projectId !== user.projectId) throw new UnauthorizedException(UNAUTHORIZED);
     const issued = await this.tokens.issue({
       userId: user.id,
+      userName: user.name,
       projectId,
       roles: effectiveRoles(user.roles),
       ttlSeconds: this.ttlSeconds,

@@ -8,6 +8,7 @@ export const auditEntryShape = (a: AuditLogEntry) => ({
   type: a.type,
   occurred_at: a.occurredAt,
   user_id: a.actorUserId,
+  user_name: a.actorUserName,
   actor_project_id: a.actorProjectId,
   actor_roles: a.actorRoles.split(',').filter(Boolean),
   request_id: a.requestId,

@@ -1,4 +1,4 @@
-import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import type { Response } from 'express';
@@ -6,6 +6,8 @@ import { Public } from '../auth/request-context.decorator';
 import { EventStoreHealthIndicator } from '../health/event-store.health';
 import { LibvirtHealthIndicator } from '../health/libvirt.health';
 import { ProjectionsHealthIndicator } from '../health/projections.health';
+import { SERVICE_ROLE } from '../../di-tokens';
+import { drivesHypervisor, type ServiceRole } from '../../service-role';
 
 /** Liveness and readiness probes. Public: probes carry no token, and they reveal nothing. */
 @ApiTags('operations')
@@ -17,6 +19,8 @@ export class HealthController {
     private readonly eventStore: EventStoreHealthIndicator,
     private readonly libvirt: LibvirtHealthIndicator,
     private readonly projections: ProjectionsHealthIndicator,
+    /** null outside `serve` (tests of the HTTP app alone): the all-in-one checks. */
+    @Inject(SERVICE_ROLE) private readonly role: ServiceRole | null,
   ) {}
 
   @Get('healthz')
@@ -26,18 +30,21 @@ export class HealthController {
   }
 
   /**
-   * Readiness: the event store answers, libvirt answers and the projections are caught up.
-   * 200 with each check's details, or 503 with the same body saying which check failed.
+   * Readiness: the event store answers, libvirt answers (not for `serve --role api`, which
+   * never talks to libvirt) and the projections are caught up. 200 with each check's details,
+   * or 503 with the same body saying which check failed.
    */
   @Get('readyz')
   @ApiOperation({
-    summary: 'Readiness: event store open, libvirt answers, projections caught up (else 503)',
+    summary:
+      'Readiness: event store open, libvirt answers (except on API-only processes), projections caught up (else 503)',
   })
   async readiness(@Res({ passthrough: true }) res: Response): Promise<HealthCheckResult> {
+    const usesLibvirt = this.role === null || drivesHypervisor(this.role);
     try {
       return await this.health.check([
         () => this.eventStore.check(),
-        () => this.libvirt.check(),
+        ...(usesLibvirt ? [() => this.libvirt.check()] : []),
         () => this.projections.check(),
       ]);
     } catch (error) {

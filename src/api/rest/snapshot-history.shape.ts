@@ -8,6 +8,7 @@ export const snapshotShape = (s: SnapshotHistory) => ({
   instance_id: s.instanceId,
   project_id: s.projectId,
   user_id: s.userId,
+  user_name: s.userName,
   request_id: s.requestId,
   mode: s.mode,
   result: s.result,

@@ -28,6 +28,10 @@ export class AuditLogEntry {
   @Column({ type: 'text' })
   actorUserId!: string;
 
+  /** The user's name as the event recorded it (a user account's tokens); null otherwise. */
+  @Column({ type: 'text', nullable: true })
+  actorUserName!: string | null;
+
   @Column({ type: 'text' })
   actorProjectId!: string;
 

@@ -48,6 +48,10 @@ export class SnapshotHistory {
   @Column({ type: 'text' })
   userId!: string;
 
+  /** The name of the user who asked, when the request's token was a user account's; else null. */
+  @Column({ type: 'text', nullable: true })
+  userName!: string | null;
+
   @Column({ type: 'text' })
   imageName!: string;
 

@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../api';
-import { when } from '../format';
+import { when, who } from '../format';
 import { hrefOf } from '../router';
 
 /** Audit entries: each event with when, what, who (user, project, roles) and its ids. */
@@ -30,7 +30,7 @@ export function AuditTable({ entries, label }: { entries: AuditEntry[]; label: s
               </details>
             </td>
             <td>
-              {a.user_id ?? 'system'}
+              {who(a.user_id, a.user_name)}
               <div class="id">
                 {a.actor_project_id ?? '—'}
                 {a.actor_roles.length > 0 && ` · ${a.actor_roles.join(', ')}`}

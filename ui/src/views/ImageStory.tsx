@@ -1,5 +1,5 @@
 import { ApiError, type AuditPage, getJson, type GlanceImage, withQuery } from '../api';
-import { bytes, when } from '../format';
+import { bytes, when, who } from '../format';
 import { hrefOf } from '../router';
 import type { Session } from '../session';
 import { useLoad } from '../use-load';
@@ -72,7 +72,7 @@ export function ImageStory({ session, id }: { session: Session; id: string }) {
           <>
             <dt>Asked by</dt>
             <dd>
-              {first.user_id ?? 'system'} ({first.actor_project_id ?? '—'}) at{' '}
+              {who(first.user_id, first.user_name)} ({first.actor_project_id ?? '—'}) at{' '}
               {when(first.occurred_at)}, request {first.request_id ?? '—'}
             </dd>
             {first.instance_id && (

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { getJson, type Instance, sendJson, type Snapshot, withQuery } from '../api';
-import { bytes, duration, powerState, when } from '../format';
+import { bytes, duration, powerState, when, who } from '../format';
 import { hrefOf } from '../router';
 import type { Session } from '../session';
 import { useLoad } from '../use-load';
@@ -102,7 +102,7 @@ function HistoryRow({
           : '—'}
       </td>
       <td>
-        {snapshot.user_id}
+        {who(snapshot.user_id, snapshot.user_name)}
         <div class="id">{when(snapshot.requested_at)}</div>
       </td>
       <td class="steps-cell">

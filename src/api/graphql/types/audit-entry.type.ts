@@ -23,6 +23,12 @@ export class AuditEntry {
   @Field()
   actorUserId!: string;
 
+  @Field(() => String, {
+    nullable: true,
+    description: "The user's name as the event recorded it (a user account's token); else null.",
+  })
+  actorUserName!: string | null;
+
   @Field()
   actorProjectId!: string;
 

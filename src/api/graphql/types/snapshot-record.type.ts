@@ -3,7 +3,8 @@ import { Connection } from '../connection';
 
 /** One step of a snapshot with its timing. */
 @ObjectType({
-  description: 'One step of a snapshot (begin, plan, save, extract, restore, upload).',
+  description:
+    'One step of a snapshot (queue, begin, plan, save, quiesce, mirror, extract, restore, cleanup, upload).',
 })
 export class SnapshotStep {
   @Field()
@@ -61,6 +62,12 @@ export class SnapshotRecord {
 
   @Field()
   userId!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The name of the user who asked, when their token was a user account's.",
+  })
+  userName!: string | null;
 
   @Field({ description: 'The request id of the call that reserved the image.' })
   requestId!: string;
