@@ -12,6 +12,25 @@ export class ApiError extends Error {
   }
 }
 
+/** --url (or SNAPLEDGER_URL) is not an http(s) URL: a usage error. */
+export class BadServiceUrlError extends Error {
+  constructor(url: string) {
+    super(
+      `the service URL ${JSON.stringify(url)} is not an http:// or https:// URL (--url, SNAPLEDGER_URL)`,
+    );
+    this.name = 'BadServiceUrlError';
+  }
+}
+
+/** Nothing answered at the service's URL: fetch's socket error, with where it tried. */
+export class ServiceUnreachableError extends Error {
+  constructor(where: string, cause: unknown) {
+    const reason = (cause as { cause?: { message?: string } } | null)?.cause?.message;
+    super(`cannot reach the service at ${where}${reason ? `: ${reason}` : ''}`);
+    this.name = 'ServiceUnreachableError';
+  }
+}
+
 /** The token the CLI uses: --token, then SNAPLEDGER_TOKEN, then <data dir>/admin-token. */
 export function resolveToken(config: SnapledgerConfig, explicit?: string): string {
   const token = explicit ?? process.env.SNAPLEDGER_TOKEN;
@@ -27,17 +46,41 @@ export function resolveToken(config: SnapledgerConfig, explicit?: string): strin
 
 /** A small JSON client for the snapledger API (Node's fetch). */
 export class ApiClient {
+  private readonly baseUrl: URL;
+
   constructor(
-    private readonly baseUrl: string,
+    baseUrl: string,
     private readonly token: string,
-  ) {}
+  ) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(baseUrl);
+    } catch {
+      // shown below
+    }
+    if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
+      throw new BadServiceUrlError(baseUrl);
+    this.baseUrl = parsed;
+  }
+
+  /** fetch, with a refused or unresolvable address said as such, naming the URL (no user info). */
+  private async send(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.baseUrl), init);
+    } catch (error) {
+      if (error instanceof TypeError && error.message === 'fetch failed') {
+        throw new ServiceUnreachableError(`${this.baseUrl.origin}${this.baseUrl.pathname}`, error);
+      }
+      throw error;
+    }
+  }
 
   async request<T>(
     method: string,
     path: string,
     options: { body?: unknown; headers?: Record<string, string> } = {},
   ): Promise<{ status: number; body: T; headers: Headers }> {
-    const res = await fetch(new URL(path, this.baseUrl), {
+    const res = await this.send(path, {
       method,
       headers: {
         'X-Auth-Token': this.token,
@@ -58,7 +101,7 @@ export class ApiClient {
    * caller reads. A non-2xx answer is read and thrown as ApiError.
    */
   async openStream(path: string, accept: string, signal?: AbortSignal): Promise<Response> {
-    const res = await fetch(new URL(path, this.baseUrl), {
+    const res = await this.send(path, {
       headers: { 'X-Auth-Token': this.token, Accept: accept },
       signal,
     });

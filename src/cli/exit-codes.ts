@@ -1,4 +1,4 @@
-import { ApiError } from './api-client';
+import { ApiError, BadServiceUrlError, ServiceUnreachableError } from './api-client';
 
 /**
  * The CLI's exit codes, so scripts can tell failure kinds apart. Documented in the README.
@@ -41,6 +41,8 @@ export class CliError extends Error {
 /** The exit code for an error thrown by a command. */
 export function exitCodeOf(error: unknown): ExitCodeValue {
   if (error instanceof CliError) return error.exitCode;
+  if (error instanceof BadServiceUrlError) return ExitCode.usage;
+  if (error instanceof ServiceUnreachableError) return ExitCode.unavailable;
   if (error instanceof ApiError) {
     if (error.status === 401 || error.status === 403) return ExitCode.denied;
     if (error.status === 404) return ExitCode.notFound;

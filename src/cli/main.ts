@@ -7,6 +7,7 @@ import { hostNameFrom, loadConfig, type SnapledgerConfig } from '../config/snapl
 import { SYSTEM_ACTOR } from '../events';
 import { createLogger } from '../logger';
 import { ApiClient, ApiError, resolveToken } from './api-client';
+import { wholeNumberOption } from './connection-options';
 import { CliError, ExitCode, exitCodeOf } from './exit-codes';
 import { actionsCommand } from './actions.command';
 import { instancesListCommand, instancesPolicyCommand } from './instances.command';
@@ -72,7 +73,8 @@ const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, 
 export function buildCli(): Command {
   const program = new Command('snapledger')
     .description('Event-sourced, Nova-compatible snapshots of libvirt/QEMU virtual machines')
-    .showHelpAfterError()
+    // One line for a usage error, and where the usage is: not the whole help text.
+    .showHelpAfterError('(add --help for usage)')
     // Usage errors exit 2, like most Unix tools; --help and --version still exit 0.
     // Set before any subcommand is added, so that every subcommand inherits it.
     .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.ok : ExitCode.usage));
@@ -148,7 +150,12 @@ export function buildCli(): Command {
     )
     .option('--token <token>', 'X-Auth-Token (default SNAPLEDGER_TOKEN or <data dir>/admin-token)')
     .option('--json', 'print the image as JSON when done', false)
-    .option('--timeout <seconds>', 'with --wait: give up waiting after this long', '3600')
+    .option(
+      '--timeout <seconds>',
+      'with --wait: give up waiting after this long',
+      wholeNumberOption('--timeout', 1, 31_536_000),
+      3600,
+    )
     .action(
       async (
         instance: string,
@@ -159,13 +166,10 @@ export function buildCli(): Command {
           url?: string;
           token?: string;
           json: boolean;
-          timeout: string;
+          timeout: number;
         },
       ) => {
-        const timeoutSeconds = Number(opts.timeout);
-        if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0) {
-          throw new Error('--timeout must be a positive whole number of seconds');
-        }
+        const timeoutSeconds = opts.timeout;
         const config = loadConfig();
         const result = await snapshotCommand(apiFor(config, opts), instance, {
           name: opts.name,
@@ -275,17 +279,31 @@ export function buildCli(): Command {
     .requiredOption('--project <project>', 'project id')
     .requiredOption('--user <user>', 'user id')
     .addOption(new Option('--role <role...>', 'roles (reader, member, admin)').default(['member']))
-    .option('--ttl <seconds>', 'expire the token after this many seconds')
-    .action(async (opts: { project: string; user: string; role: string[]; ttl?: string }) => {
+    .option(
+      '--ttl <seconds>',
+      'expire the token after this many seconds',
+      wholeNumberOption('--ttl', 1, 315_360_000),
+    )
+    .action(async (opts: { project: string; user: string; role: string[]; ttl?: number }) => {
       const config = loadConfig();
-      const ttl = opts.ttl === undefined ? undefined : Number(opts.ttl);
-      if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0))
-        throw new Error('--ttl must be a positive whole number of seconds');
+      const ttl = opts.ttl;
       const roles = opts.role
         .flatMap((r) => r.split(','))
         .map((r) => r.trim())
         .filter(Boolean);
-      const { TokenService } = await import('../api/auth/token.service.js');
+      const { TokenService, KNOWN_ROLES } = await import('../api/auth/token.service.js');
+      const unknown = roles.filter((r) => !(KNOWN_ROLES as readonly string[]).includes(r));
+      if (roles.length === 0 || unknown.length > 0)
+        throw new CliError(
+          `--role: ${unknown.length > 0 ? `unknown role "${unknown[0]}"` : 'no role given'} (known: ${KNOWN_ROLES.join(', ')})`,
+          ExitCode.usage,
+        );
+      for (const [flag, value] of [
+        ['--project', opts.project],
+        ['--user', opts.user],
+      ] as const) {
+        if (value.trim() === '') throw new CliError(`${flag} must not be empty`, ExitCode.usage);
+      }
       const issued = await withLocalContext(config, (get) =>
         get<InstanceType<typeof TokenService>>(TokenService).issue({
           userId: opts.user,

@@ -121,7 +121,7 @@ function describeError(body: unknown, error: ErrorObject | undefined): string {
   const segments = error.instancePath.split('/').filter(Boolean);
   let value: unknown = body;
   for (const s of segments) value = (value as Record<string, unknown> | undefined)?.[s];
-  const shown = typeof value === 'string' ? value : JSON.stringify(value);
+  const shown = typeof value === 'string' ? value : jsonText(value);
   let detail: string;
   switch (error.keyword) {
     case 'type': {
@@ -164,5 +164,18 @@ function pythonRepr(value: unknown): string {
   if (value === true) return 'True';
   if (value === false) return 'False';
   if (value === null) return 'None';
-  return JSON.stringify(value);
+  return jsonText(value);
+}
+
+/**
+ * JSON text of a value from a request body, for an error message. A body nested thousands of
+ * levels deep parses, but JSON.stringify of it overflows the stack: it is not shown then.
+ */
+function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch (error) {
+    if (error instanceof RangeError) return '(a value nested too deeply to show)';
+    throw error;
+  }
 }

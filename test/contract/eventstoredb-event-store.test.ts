@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { EventStoreDbEventStore } from '../../src/event-store/eventstoredb-event-store';
 import { describeEventStoreContract } from './event-store.contract';
+import { freePort } from '../support/service-process';
 
 /**
  * No EventStoreDB/KurrentDB server can be installed on this machine (no container registry,
@@ -27,19 +27,9 @@ if (url) {
   );
 }
 
-/** A port nothing listens on: bound, read, and released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 describe('EventStoreDbEventStore without a server (the contract above needs SNAPLEDGER_TEST_ESDB_URL: no EventStoreDB server can be installed on this machine)', () => {
   it('refuses to open an unreachable server with one clear line, without the password', async () => {
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens on it
     const started = Date.now();
     const error = await EventStoreDbEventStore.open(
       `esdb://admin:s3cret@127.0.0.1:${port}?tls=false`,

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceProcess } from '../support/service-process';
+import { freePort, ServiceProcess } from '../support/service-process';
 import { createTestDomain, type TestDomain } from '../support/test-domain';
 
 /**
@@ -432,6 +432,48 @@ describe('audit log, raw events, snapshot history and live progress (REST and CL
       expect(unknown.code).toBe(5);
       const badLimit = await service.cli(['history', domain.name, '--limit', '0']);
       expect(badLimit.code).toBe(2);
+      // A usage error is one line and a pointer to --help, not the whole help text.
+      expect(badLimit.stderr).toBe(
+        "error: option '--limit <n>' argument '0' is invalid. --limit must be a whole number from 1 to 1000\n(add --help for usage)\n",
+      );
+    });
+
+    it('exits 2 with one clear line for every bad argument, and 7 naming the URL it cannot reach', async () => {
+      const usage: [string[], RegExp][] = [
+        [
+          ['snapshot', domain.uuid, '--name', 'x', '--timeout', 'abc'],
+          /--timeout must be a whole number from 1 to 31536000/,
+        ],
+        [
+          ['token', 'create', '--project', 'p', '--user', 'u', '--role', 'superuser'],
+          /^snapledger: --role: unknown role "superuser" \(known: reader, member, admin\)\n$/,
+        ],
+        [
+          ['token', 'create', '--project', 'p', '--user', 'u', '--ttl', '-5'],
+          /--ttl must be a whole number from 1 to/,
+        ],
+        [
+          ['token', 'create', '--project', ' ', '--user', 'u'],
+          /^snapledger: --project must not be empty\n$/,
+        ],
+        [
+          ['images', '--url', 'notaurl'],
+          /^snapledger: the service URL "notaurl" is not an http:\/\/ or https:\/\/ URL/,
+        ],
+      ];
+      for (const [args, stderr] of usage) {
+        const run = await service.cli(args);
+        expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(2);
+        expect(run.stderr).toMatch(stderr);
+        expect(run.stderr).not.toContain('Usage:');
+        expect(run.stdout).toBe('');
+      }
+      const port = await freePort(); // nothing listens on it
+      const unreachable = await service.cli(['images', '--url', `http://127.0.0.1:${port}`]);
+      expect(unreachable.code).toBe(7);
+      expect(unreachable.stderr).toBe(
+        `snapledger: cannot reach the service at http://127.0.0.1:${port}/: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+      );
     });
 
     it('audit prints a table and JSON with the filters applied', async () => {

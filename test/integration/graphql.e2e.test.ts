@@ -269,6 +269,41 @@ describe('GraphQL API against a real service', () => {
 
     const tooMany = await gql('{ images(first: 1000) { edges { cursor } } }');
     expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+
+    // Longer than MAX_QUERY_TOKENS: refused at the limit, before parsing further.
+    const overLimit = await gql(`{ ${'__typename '.repeat(2_500)}}`);
+    expect(overLimit.status).toBe(400);
+    expect(overLimit.errors?.[0]?.message).toMatch(
+      /^Syntax Error: Document contains more th[a-z]+ 2000 tokens/,
+    );
+    // 50,000 nested lists: a syntax error (said as nesting too deeply when the parser's stack
+    // runs out before the token limit is reached), never the stack overflow's own words.
+    const nested = await gql(
+      `{ images(filter: { name: ${'['.repeat(50_000)}${']'.repeat(50_000)} }) { edges { cursor } } }`,
+    );
+    expect(nested.status).toBe(400);
+    expect(nested.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
+    expect(nested.errors?.[0]?.message).toMatch(
+      /^Syntax Error: (the document nests too deeply|Document contains more th[a-z]+ 2000 tokens)/,
+    );
+  });
+
+  it('answers a mutation whose metadata is nested 20,000 lists deep with BAD_USER_INPUT', async () => {
+    const before = service.events().length;
+    // Written as text: JSON.stringify of it would overflow this process's stack too.
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const query =
+      'mutation($id: ID!, $m: JSONObject) { createImage(instanceId: $id, name: "d", metadata: $m) { id } }';
+    const res = await fetch(`${service.baseUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-auth-token': tokenA },
+      body: `{"query":${JSON.stringify(query)},"variables":{"id":"${domainA.uuid}","m":{"key":${deep}}}}`,
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Omit<GraphqlResponse<unknown>, 'status'>;
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.errors?.[0]?.message).toContain('(a value nested too deeply to show)');
+    expect(service.events().length).toBe(before);
   });
 
   it("never shows project B's data to project A, through any root query field", async () => {

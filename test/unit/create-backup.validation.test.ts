@@ -138,3 +138,22 @@ describe('parseCreateBackupBody: the metadata quota', () => {
     ).toHaveLength(129);
   });
 });
+
+describe('parseCreateBackupBody: a body nested too deeply to show', () => {
+  it('given a rotation nested 20,000 lists deep, when parsed, then it is a 400 naming rotation', () => {
+    const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`) as unknown;
+    const body = { createBackup: { name: 'b', backup_type: 'daily', rotation: deep } };
+    const error = (() => {
+      try {
+        parseCreateBackupBody(body);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toMatch(
+      /^Invalid input for field\/attribute rotation\. Value: \(a value nested too deeply to show\)\./,
+    );
+  });
+});

@@ -237,6 +237,17 @@ describe('parseCreateImageBody: metadata', () => {
     },
   );
 
+  it('given a value nested 20,000 lists deep, when parsed, then it is a 400 that does not show it', () => {
+    // JSON.parse takes it; JSON.stringify of it overflows the stack (a 500 before)
+    const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`) as unknown;
+    const inMetadata = expectValidationError(withMetadata({ key: deep }));
+    expect(inMetadata.message).toContain('(a value nested too deeply to show)');
+    expect(inMetadata.message).toContain("is not of type 'string'");
+    expect(expectValidationError({ createImage: deep }).message).toBe(
+      "Invalid input for field/attribute createImage. Value: (a value nested too deeply to show). (a value nested too deeply to show) is not of type 'object'",
+    );
+  });
+
   it.each(['a list', ['a', 'b'], 3])(
     'given metadata that is not an object (%j), when parsed, then it is rejected',
     (metadata) => {

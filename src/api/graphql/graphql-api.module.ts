@@ -30,6 +30,9 @@ export const GRAPHQL_PROVIDERS: Provider[] = [
   CreateImageResolver,
 ];
 
+/** The most lexical tokens a GraphQL document may hold. */
+export const MAX_QUERY_TOKENS = 2_000;
+
 /**
  * The GraphQL API at /graphql: code-first (the schema is built in memory from the decorated
  * types, sorted), served by Apollo Server on the service's Express app. Every request is
@@ -62,6 +65,11 @@ export class GraphqlApiModule {
               graphiql: false,
               introspection: true,
               includeStacktraceInErrorResponses: false,
+              // A document of a few thousand nested lists would overflow the parser's stack
+              // ("Maximum call stack size exceeded"); longer ones are refused as a syntax
+              // error first. The review page's queries, and the introspection query (163
+              // tokens), are far shorter.
+              parseOptions: { maxTokens: MAX_QUERY_TOKENS },
               context: (args: { req: SnapledgerRequest }) => contexts().create(args),
               plugins: [queryLimitsPlugin()],
               formatError: graphqlErrorFormatter({ error: (obj, msg) => logger().error(obj, msg) }),

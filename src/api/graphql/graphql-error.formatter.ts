@@ -14,6 +14,14 @@ import { graphQLErrorFor } from './graphql-errors';
 export function graphqlErrorFormatter(logger: ErrorLogger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
+    if (isParserStackOverflow(formatted)) {
+      // A document nested deeper than the parser's stack (maxTokens stops longer ones first):
+      // still the client's syntax problem, said as one.
+      return {
+        message: 'Syntax Error: the document nests too deeply. Parsing aborted.',
+        extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+      };
+    }
     if (original instanceof GraphQLError) return withoutStacktrace(formatted);
     const { status, message } = classify(original);
     if (status >= 500) logger.error({ err: original, path: formatted.path }, 'resolver failed');
@@ -25,6 +33,13 @@ export function graphqlErrorFormatter(logger: ErrorLogger) {
       extensions: { ...mapped.extensions },
     };
   };
+}
+
+function isParserStackOverflow(formatted: GraphQLFormattedError): boolean {
+  return (
+    formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' &&
+    formatted.message === 'Maximum call stack size exceeded'
+  );
 }
 
 function withoutStacktrace(formatted: GraphQLFormattedError): GraphQLFormattedError {
