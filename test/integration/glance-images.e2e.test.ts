@@ -259,7 +259,7 @@ describe('Glance image list and download', () => {
     expect(body.length).toBe(byId[ids.a].size);
   });
 
-  it('honours a single Range with 206, and answers 416 when it cannot be satisfied', async () => {
+  it('honours a single Range with 206, and answers 416 when it cannot be satisfied or is malformed, 400 for several', async () => {
     const stored = storedFile(ids.b);
     const size = stored.length;
     const get = (range: string) =>
@@ -284,10 +284,17 @@ describe('Glance image list and download', () => {
     expect(unsatisfiable.status).toBe(416);
     expect(unsatisfiable.headers.get('content-range')).toBe(`bytes */${size}`);
     await unsatisfiable.arrayBuffer();
-    // Several ranges: the whole body (documented choice; ignoring Range is always allowed).
+    // Several ranges: 400, and a malformed one 416 "Invalid Range header.", as Glance answers.
     const multi = await get('bytes=0-1,5-6');
-    expect(multi.status).toBe(200);
-    expect(Buffer.from(await multi.arrayBuffer()).equals(stored)).toBe(true);
+    expect(multi.status).toBe(400);
+    expect(JSON.stringify(await multi.json())).toContain(
+      'Requests with multiple ranges are not supported in Glance.',
+    );
+    for (const malformed of ['bytes=5-2', 'bytes=abc', 'items=0-1']) {
+      const res = await get(malformed);
+      expect(res.status, malformed).toBe(416);
+      expect(await res.text()).toBe('Invalid Range header.');
+    }
   });
 
   it('answers 204 for an image without data, and 404 for another project', async () => {

@@ -51,6 +51,8 @@ describe('parseAuditQuery', () => {
     [{ limit: ['1', '2'] }],
     [{ since: 'yesterday' }],
     [{ since: '2024-13-01' }],
+    [{ since: '2026-02-30T00:00:00Z' }], // no such day: not rolled over into March
+    [{ until: '2026-11-31' }],
     [{ since: '2024-05-01T10:00:00' }], // a time needs a zone
     [{ since: '2024-05-02', until: '2024-05-01' }],
     [{ cursor: 'not a cursor!' }],

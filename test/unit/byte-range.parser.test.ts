@@ -32,15 +32,17 @@ describe('parseByteRange', () => {
     expect(parseByteRange('bytes=-1', 0)).toEqual({ kind: 'unsatisfiable' });
   });
 
-  it.each([
-    'bytes=0-1,5-6', // several ranges: answered with the whole body
-    'items=0-1',
-    'bytes=a-b',
-    'bytes=-',
-    'bytes=5-1',
-    'bytes 0-1',
-    '',
-  ])('ignores %j and sends the whole body', (header) => {
-    expect(parseByteRange(header, size)).toEqual({ kind: 'full' });
-  });
+  it.each(['bytes=0-1,5-6', 'bytes=0-0, 5-10', 'bytes=,'])(
+    '%j asks for several ranges, which Glance refuses (400)',
+    (header) => {
+      expect(parseByteRange(header, size)).toEqual({ kind: 'multiple' });
+    },
+  );
+
+  it.each(['items=0-1', 'bytes=a-b', 'bytes=1e3-2000', 'bytes=-', 'bytes=5-1', 'bytes 0-1', ''])(
+    '%j is not one byte range: Invalid Range header (416), as Glance answers',
+    (header) => {
+      expect(parseByteRange(header, size)).toEqual({ kind: 'invalid' });
+    },
+  );
 });

@@ -185,6 +185,16 @@ describe('server list parameters', () => {
     expect(() => parse('all_tenants=1')).toThrow(PolicyForbiddenError);
     expect(() => parse(`name=${'x'.repeat(256)}`)).toThrow(ValidationError);
   });
+
+  it('reads changes-since as UTC, and refuses a day the calendar does not have', () => {
+    expect(parse('changes-since=2026-02-28T10:00:00%2B01:00').filter).toMatchObject({
+      changesSince: '2026-02-28T09:00:00.000Z',
+    });
+    expect(() => parse('changes-since=2026-02-30T00:00:00Z')).toThrow(
+      "Invalid input for query parameters changes-since. Value: 2026-02-30T00:00:00Z. '2026-02-30T00:00:00Z' is not a 'date-time'",
+    );
+    expect(() => parse('changes-since=2026-11-31')).toThrow(ValidationError);
+  });
 });
 
 describe('instance actions projection rules', () => {

@@ -1,25 +1,31 @@
 /**
- * What to send for a download, given its `Range` header (RFC 9110 §14):
- * - `full`: the whole body, 200. Also the answer to a header we do not honour: another unit,
- *   a malformed value, or several ranges (ignoring Range is always allowed, and a whole body
- *   is simpler for clients than multipart/byteranges);
+ * What to send for a download, given its `Range` header, as Glance answers it
+ * (glance/common/wsgi.py get_range_from_request, over webob's Range.parse):
+ * - `full`: the whole body, 200 (no Range header);
  * - `partial`: bytes `start`..`end` inclusive, 206 with `Content-Range: bytes start-end/size`;
- * - `unsatisfiable`: 416 with `Content-Range: bytes * /size` (no space).
+ * - `unsatisfiable`: 416 with `Content-Range: bytes * /size` (no space): the range starts at
+ *   or past the end;
+ * - `invalid`: 416 "Invalid Range header.": not one `bytes=` range (another unit, a malformed
+ *   value, a last byte before the first);
+ * - `multiple`: 400: several ranges, which Glance does not serve.
  */
 export type ByteRangeAnswer =
   | { readonly kind: 'full' }
   | { readonly kind: 'partial'; readonly start: number; readonly end: number }
-  | { readonly kind: 'unsatisfiable' };
+  | { readonly kind: 'unsatisfiable' }
+  | { readonly kind: 'invalid' }
+  | { readonly kind: 'multiple' };
 
 const SINGLE_RANGE = /^bytes[ \t]*=[ \t]*(\d*)[ \t]*-[ \t]*(\d*)[ \t]*$/i;
 
 /** Decides how to answer `Range: <header>` for a representation of `size` bytes. */
 export function parseByteRange(header: string | undefined, size: number): ByteRangeAnswer {
   if (header === undefined) return { kind: 'full' };
+  if (header.includes(',')) return { kind: 'multiple' };
   const m = SINGLE_RANGE.exec(header.trim());
-  if (!m) return { kind: 'full' };
+  if (!m) return { kind: 'invalid' };
   const [, first, last] = m;
-  if (first === '' && last === '') return { kind: 'full' };
+  if (first === '' && last === '') return { kind: 'invalid' };
   if (first === '') {
     // bytes=-n: the last n bytes.
     const suffix = Number(last);
@@ -27,8 +33,8 @@ export function parseByteRange(header: string | undefined, size: number): ByteRa
     return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(first);
-  // bytes=a-b with b < a is an invalid range-spec: the header is ignored.
-  if (last !== '' && Number(last) < start) return { kind: 'full' };
+  // bytes=a-b with b < a is an invalid range-spec.
+  if (last !== '' && Number(last) < start) return { kind: 'invalid' };
   if (start >= size) return { kind: 'unsatisfiable' };
   const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
   return { kind: 'partial', start, end };

@@ -1,6 +1,15 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  Inject,
+  NotFoundException,
+  Param,
+  Req,
+  Res,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { DataSource } from 'typeorm';
 import type { RequestContext } from '../../domain/request-context';
@@ -52,7 +61,8 @@ export class GlanceImageListController {
   /**
    * `GET /v2/images/{id}/file`: streams the stored data, with Content-MD5 (the image's
    * checksum, hex, as Glance sends it) on a whole-body answer, and a single byte range on
-   * request (206, or 416 when unsatisfiable). An image without data answers 204.
+   * request (206; 416 when unsatisfiable or malformed, 400 for several ranges, as Glance
+   * answers). An image without data answers 204.
    */
   @Get('v2/images/:id/file')
   async download(
@@ -75,10 +85,18 @@ export class GlanceImageListController {
       const range = req.headers['if-range']
         ? ({ kind: 'full' } as const)
         : parseByteRange(req.headers.range, size);
+      if (range.kind === 'multiple') {
+        throw new BadRequestException(
+          'Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.',
+        );
+      }
       res.setHeader('Accept-Ranges', 'bytes');
       res.setHeader('Content-Type', 'application/octet-stream');
-      if (range.kind === 'unsatisfiable') {
-        res.status(416).setHeader('Content-Range', `bytes */${size}`).end();
+      if (range.kind === 'unsatisfiable' || range.kind === 'invalid') {
+        res.status(416).setHeader('Content-Range', `bytes */${size}`);
+        if (range.kind === 'invalid')
+          res.setHeader('Content-Type', 'text/plain').end('Invalid Range header.');
+        else res.end();
         return;
       }
       if (size === 0) {

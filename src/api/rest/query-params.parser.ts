@@ -1,5 +1,6 @@
 import { ValidationError } from '../../domain/domain-errors';
 import { isUuid } from '../../domain/request-context';
+import { startsWithCalendarDate } from './calendar-date';
 
 /** A parsed query string as Express gives it: repeated keys become arrays. */
 export type RawQuery = Readonly<Record<string, unknown>>;
@@ -61,7 +62,7 @@ const ISO_8601 =
 export function isoParam(query: RawQuery, name: string): string | undefined {
   const text = singleParam(query, name);
   if (text === undefined) return undefined;
-  const ms = ISO_8601.test(text) ? Date.parse(text) : NaN;
+  const ms = ISO_8601.test(text) && startsWithCalendarDate(text) ? Date.parse(text) : NaN;
   if (Number.isNaN(ms))
     throw new ValidationError(
       `Query parameter ${name} must be an ISO-8601 date or date-time with a zone, e.g. 2024-05-01T12:00:00Z.`,

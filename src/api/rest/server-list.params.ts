@@ -11,6 +11,7 @@ import {
   type InstanceListPage,
 } from '../queries/instance-list.query';
 import { vmStatesForStatus } from './nova-server.shape';
+import { startsWithCalendarDate } from './calendar-date';
 
 const TRUE_STRINGS = ['1', 't', 'true', 'on', 'y', 'yes'];
 const FALSE_STRINGS = ['0', 'f', 'false', 'off', 'n', 'no'];
@@ -35,7 +36,7 @@ function changesSinceFrom(value: string | null): string | undefined {
   if (value === null) return undefined;
   const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
   const at = Date.parse(value.trim());
-  if (!iso.test(value.trim()) || Number.isNaN(at))
+  if (!iso.test(value.trim()) || !startsWithCalendarDate(value.trim()) || Number.isNaN(at))
     throw new ValidationError(
       `Invalid input for query parameters changes-since. Value: ${value}. '${value}' is not a 'date-time'`,
     );
