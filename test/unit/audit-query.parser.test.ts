@@ -85,12 +85,13 @@ describe('parseEventsQuery', () => {
 
 describe('parseSnapshotHistoryQuery', () => {
   it('reads limit, cursor and filters', () => {
-    const cursor = snapshotCursorOf({ requestedAt: '2024-05-01T00:00:00.000Z', imageId: 'abc' });
+    const imageId = '0b7a5a1e-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
+    const cursor = snapshotCursorOf({ requestedAt: '2024-05-01T00:00:00.000Z', imageId });
     expect(
       parseSnapshotHistoryQuery({ limit: '7', cursor, result: 'active', mode: 'cold' }),
     ).toEqual({
       filter: { result: 'active', mode: 'cold' },
-      page: { limit: 7, after: { requestedAt: '2024-05-01T00:00:00.000Z', imageId: 'abc' } },
+      page: { limit: 7, after: { requestedAt: '2024-05-01T00:00:00.000Z', imageId } },
     });
     expect(parseSnapshotHistoryQuery({})).toEqual({ filter: {}, page: { limit: 100 } });
   });
@@ -98,6 +99,10 @@ describe('parseSnapshotHistoryQuery', () => {
   it.each([
     [{ limit: 'x' }],
     [{ cursor: encodeCursor([1]) }],
+    // forged: not a time and an image id snapshotCursorOf could have written
+    [{ cursor: encodeCursor(['x', 'y']) }],
+    [{ cursor: encodeCursor(['2024-05-01T00:00:00.000Z', 'y']) }],
+    [{ cursor: encodeCursor(['tomorrow', '0b7a5a1e-1c2d-4e3f-8a9b-0c1d2e3f4a5b']) }],
     [{ result: 'great' }],
     [{ page: '2' }],
   ])('refuses %j', (query) =>

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { isAdmin } from '../../domain/request-context';
+import { isAdmin, isUuid } from '../../domain/request-context';
 import type { Actor } from '../../events';
 import { InstanceView } from '../../projections/entities/instance-view.entity';
 import {
@@ -45,11 +45,21 @@ export function snapshotCursorOf(row: Pick<SnapshotHistory, 'requestedAt' | 'ima
   return encodeCursor([row.requestedAt, row.imageId]);
 }
 
-/** The row a cursor stands for, or null when the cursor is not valid. */
+/** A requestedAt as the views keep it (Date#toISOString). */
+const STORED_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * The row a cursor stands for, or null when the cursor is not valid: one that snapshotCursorOf
+ * could have made (a stored time and an image uuid), so a forged one is refused rather than
+ * read as a position before or after every row.
+ */
 export function snapshotCursorKey(cursor: string): SnapshotCursorKey | null {
   const key = decodeCursor(cursor, 2);
-  if (!key || typeof key[0] !== 'string' || typeof key[1] !== 'string') return null;
-  return { requestedAt: key[0], imageId: key[1] };
+  if (!key) return null;
+  const [requestedAt, imageId] = key;
+  if (typeof requestedAt !== 'string' || !STORED_TIME.test(requestedAt)) return null;
+  if (typeof imageId !== 'string' || !isUuid(imageId)) return null;
+  return { requestedAt, imageId };
 }
 
 /**

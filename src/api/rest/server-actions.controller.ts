@@ -30,8 +30,10 @@ export class ServerActionsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ image_id: string } | undefined> {
     const version = negotiateComputeVersion(req, res);
-    const action =
-      body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body)[0] : undefined;
+    const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
+    // Nova's action_peek: exactly one key names the action.
+    if (keys.length > 1) throw new ValidationError('Malformed message body: too many body keys');
+    const action = keys[0];
     if (action === undefined) throw new ValidationError('Malformed request body: no action given');
     if (!(SUPPORTED_ACTIONS as readonly string[]).includes(action)) {
       throw new ValidationError(`There is no such action: ${action}`);
