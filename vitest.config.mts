@@ -11,6 +11,8 @@ const LIBVIRTD_OUTAGES = [
   'test/integration/instance-lifecycle.e2e.test.ts',
 ];
 const integration = { testTimeout: 180_000, hookTimeout: 120_000 };
+const unit = { testTimeout: 20_000 };
+const POSTGRES_CONTRACT = 'test/contract/postgres-event-store.test.ts';
 
 export default defineConfig({
   plugins,
@@ -24,6 +26,9 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     projects: [
+      // The unit, contract and replay tests need no libvirtd, so they run beside the files that
+      // stop it, on the worker those would leave idle: most of them beside the first, the
+      // PostgreSQL contract (about as long as the second) beside the second.
       {
         plugins,
         test: {
@@ -33,7 +38,18 @@ export default defineConfig({
             'test/contract/**/*.test.ts',
             'test/replay/**/*.test.ts',
           ],
-          testTimeout: 20_000,
+          exclude: [POSTGRES_CONTRACT],
+          sequence: { groupOrder: 1 },
+          ...unit,
+        },
+      },
+      {
+        plugins,
+        test: {
+          name: 'unit-postgres',
+          include: [POSTGRES_CONTRACT],
+          sequence: { groupOrder: 2 },
+          ...unit,
         },
       },
       {
@@ -46,8 +62,9 @@ export default defineConfig({
           ...integration,
         },
       },
-      // Files that stop the machine's libvirtd: each one alone, after everything else (a
-      // group runs only when the one before it has finished).
+      // Files that stop the machine's libvirtd: each one after every other integration file,
+      // with nothing beside it but tests that need no libvirtd (a group runs only when the
+      // one before it has finished).
       ...LIBVIRTD_OUTAGES.map((file, i) => ({
         plugins,
         test: {
