@@ -10,6 +10,7 @@ import {
   type ImageData,
   type ImageRecord,
   type ImageStore,
+  type StagingOptions,
   type StoredImage,
   type UploadProgress,
 } from './image-store.port';
@@ -66,8 +67,8 @@ export class GlanceImageStore implements ImageStore {
     return this.staging.hasStaged(imageId);
   }
 
-  markStaged(imageId: string): Promise<void> {
-    return this.staging.markStaged(imageId);
+  markStaged(imageId: string, options?: StagingOptions): Promise<void> {
+    return this.staging.markStaged(imageId, options);
   }
 
   sweepStaging(keep: ReadonlySet<string>): Promise<string[]> {

@@ -45,6 +45,15 @@ export interface ImageData {
   close(): Promise<void>;
 }
 
+/** How a finished conversion is staged. */
+export interface StagingOptions {
+  /**
+   * The domain is restored while the staged file is made durable and hashed (a cold
+   * snapshot): the hashing keeps to one thread, so that QEMU has a core of its own.
+   */
+  readonly restoreFollows?: boolean;
+}
+
 /**
  * Where image data lives. Files are named by image uuid only; no user string ever becomes
  * part of a path. The local file store stages conversions in a directory on the same
@@ -67,7 +76,7 @@ export interface ImageStore {
    * Marks the partial file as a finished conversion (atomic rename within staging). It need
    * not be durable yet: commit makes it so before it moves it into the store.
    */
-  markStaged(imageId: string): Promise<void>;
+  markStaged(imageId: string, options?: StagingOptions): Promise<void>;
   /**
    * Makes the staged file durable, hashes it and moves it into the store (the local store:
    * an atomic rename; Glance: created with the record, uploaded from the staged file, its

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, mkdirSync } from 'node:fs';
 import { copyFile, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { digestFile } from './file-digest';
+import { digestFile, type HashThreads } from './file-digest';
 import type { ImageLayers } from './image-layers.port';
 import {
   ImageDataUnavailableError,
   type ImageData,
   type ImageStore,
+  type StagingOptions,
   type StoredImage,
 } from './image-store.port';
 
@@ -100,7 +101,10 @@ export class LocalImageStore implements ImageStore {
    * of low priority (see file-digest.ts); commit waits for both, so the data is durable before
    * the image can become active. The staged file does not change until commit renames it.
    */
-  async markStaged(imageId: string, options: { layer?: boolean } = {}): Promise<void> {
+  async markStaged(
+    imageId: string,
+    options: StagingOptions & { readonly layer?: boolean } = {},
+  ): Promise<void> {
     const id = canonicalImageId(imageId);
     const partial = this.partialFile(id);
     const staged = this.stagedFile(id);
@@ -111,15 +115,15 @@ export class LocalImageStore implements ImageStore {
     await rename(partial, staged);
     // A layer's own bytes are not what a download returns: commitLayer hashes the whole image.
     if (options.layer) return;
-    const settle = this.settle(staged);
+    const settle = this.settle(staged, options.restoreFollows ? 'one' : 'both');
     settle.catch(() => undefined); // commit settles the file again if this failed
     this.settling.set(id, settle);
   }
 
   /** Makes a staged file durable and computes its checksums, side by side. */
-  private async settle(staged: string): Promise<StoredImage> {
+  private async settle(staged: string, threads: HashThreads = 'both'): Promise<StoredImage> {
     const [digest] = await Promise.all([
-      digestFile(staged),
+      digestFile(staged, { threads }),
       fsyncPath(staged).then(() => fsyncPath(this.stagingDir)),
     ]);
     return digest;

@@ -13,6 +13,7 @@ import {
   DomainStateError,
   TransientHypervisorError,
 } from '../../src/drivers/hypervisor.port';
+import { digestFile } from '../../src/drivers/file-digest';
 import { LocalImageStore } from '../../src/drivers/local-image-store';
 import { QemuImgTool } from '../../src/drivers/qemu-img.driver';
 import { VirshHypervisor } from '../../src/drivers/virsh.driver';
@@ -369,6 +370,24 @@ describe('LocalImageStore (real filesystem)', () => {
 
     expect(await store.commit(id)).toEqual(stored); // idempotent
     await store.markStaged(id); // after commit: still a no-op
+  });
+
+  it('hashes a file staged before a restore in one thread, to the same checksums', async () => {
+    const id = randomUUID();
+    // Over a few of the worker's 1 MiB reads, and not a whole number of them.
+    const content = Buffer.alloc(3 * 1024 * 1024 + 12345);
+    for (let i = 0; i < content.length; i += 1) content[i] = (i * 7919) % 251;
+    await writeFile(store.stagingPath(id), content);
+    await store.markStaged(id, { restoreFollows: true });
+    expect(await store.commit(id)).toEqual({
+      size: content.length,
+      checksum: createHash('md5').update(content).digest('hex'),
+      osHashValue: createHash('sha512').update(content).digest('hex'),
+    });
+    const path = (await store.dataPath(id))!;
+    expect(await digestFile(path, { threads: 'one' })).toEqual(
+      await digestFile(path, { threads: 'both' }),
+    );
   });
 
   it('stores a real qemu-img conversion written to the staging path', async () => {

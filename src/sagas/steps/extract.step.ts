@@ -89,7 +89,8 @@ export class ExtractStep implements PlanStep<'extract'> {
       await progress.stop();
     }
     faults.failIfArmed('extract-converted');
-    await images.markStaged(imageId);
+    // A cold snapshot's domain is restored next, while the staged file is hashed.
+    await images.markStaged(imageId, { restoreFollows: plan.mode === 'cold' });
     await appender.append(
       imageStream(imageId),
       decideExtracted(image, {
