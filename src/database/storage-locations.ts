@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { SnapledgerConfig } from '../config/snapledger.config';
 import type { EventStore } from '../event-store/event-store.port';
-import { EventStoreDbEventStore } from '../event-store/eventstoredb-event-store';
 import { PostgresEventStore } from '../event-store/postgres-event-store';
 import { SqliteEventStore } from '../event-store/sqlite-event-store';
 import { postgresTarget, sqliteTarget, type DatabaseTarget } from './database-target';
@@ -49,7 +48,12 @@ export function storageLocations(config: SnapledgerConfig): StorageLocations {
   return {
     ...views,
     logEngine: 'eventstoredb',
-    openEventStore: () => EventStoreDbEventStore.open(eventStoreUrl),
+    // Loaded only here: its gRPC client takes about 0.2 s to load, which every other
+    // set-up would pay at each start.
+    openEventStore: async () => {
+      const { EventStoreDbEventStore } = await import('../event-store/eventstoredb-event-store.js');
+      return EventStoreDbEventStore.open(eventStoreUrl);
+    },
     // The log is not a file here, so only the other files are made private.
     privateFiles: views.privateFiles.filter((file) => file !== dataFiles(config.dataDir).events),
   };
