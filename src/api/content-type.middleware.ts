@@ -9,6 +9,12 @@ function isJsonMediaType(mediaType: string): boolean {
   );
 }
 
+/**
+ * Glance's JSON-patch media types (`openstack image set` sends them with PATCH /v2/images/{id}).
+ * They are JSON: a route that does not exist then answers 404, not 415.
+ */
+const GLANCE_PATCH = /^application\/openstack-images-v2\.[01]-json-patch$/;
+
 export type BodyContentDecision = 'json' | 'treat-as-json' | 'unsupported' | 'no-body';
 
 /**
@@ -25,6 +31,7 @@ export function decideBodyContent(
   if (!hasBody || path === '/graphql' || path.startsWith('/graphql/')) return 'no-body';
   const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (isJsonMediaType(mediaType)) return 'json';
+  if (apiFamilyOf(path) === 'glance' && GLANCE_PATCH.test(mediaType)) return 'json';
   if (apiFamilyOf(path) === 'nova' && (mediaType === '' || mediaType === 'text/plain'))
     return 'treat-as-json';
   return 'unsupported';

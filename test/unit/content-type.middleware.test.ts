@@ -9,6 +9,14 @@ describe('decideBodyContent (Nova wsgi.Request.get_content_type rules)', () => {
     expect(decideBodyContent(action, 'Application/JSON; charset=utf-8', true)).toBe('json');
     expect(decideBodyContent(action, 'application/vnd.openstack.compute+json', true)).toBe('json');
     expect(decideBodyContent('/v1/admin/instances/sync', 'application/json', true)).toBe('json');
+    // Glance's JSON-patch types, on Glance routes only
+    for (const v of ['2.0', '2.1'])
+      expect(
+        decideBodyContent('/v2/images/x', `application/openstack-images-v${v}-json-patch`, true),
+      ).toBe('json');
+    expect(decideBodyContent(action, 'application/openstack-images-v2.1-json-patch', true)).toBe(
+      'unsupported',
+    );
   });
 
   it('reads a Nova body without a Content-Type, or text/plain, as JSON', () => {
