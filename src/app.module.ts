@@ -29,6 +29,7 @@ import { ImageVerifier } from './drivers/image-verifier';
 import { ServerActionsController } from './api/rest/server-actions.controller';
 import { ComputeVersionsController } from './api/rest/compute-versions.controller';
 import { ImageVersionsController } from './api/rest/image-versions.controller';
+import { GlanceSchemasController } from './api/rest/glance-schemas.controller';
 import { FlavorsController } from './api/rest/flavors.controller';
 import { ComputeServicesController } from './api/rest/compute-services.controller';
 import { InstanceActionsController } from './api/rest/instance-actions.controller';
@@ -332,6 +333,7 @@ export class AppModule {
             ComputeVersionsController,
             IdentityController,
             ImageVersionsController,
+            GlanceSchemasController,
             FlavorsController,
             ComputeServicesController,
             GlanceImagesController,

@@ -220,6 +220,42 @@ describe('the openstack CLI against snapledger', () => {
     expect(await domain.sha256OfGuestData(file, 'qcow2')).toBe(domain.expectedDataHash);
   });
 
+  it('the legacy glance CLI (python-glanceclient) lists, shows and downloads the image', async () => {
+    // It reads /image/versions and the /v2/schemas documents first, and checks each image
+    // it receives against the image schema.
+    const glance = (args: string[]) =>
+      execa(
+        'glance',
+        [
+          '--os-image-url',
+          `${service.baseUrl}/image`,
+          '--os-auth-token',
+          service.adminToken,
+          ...args,
+        ],
+        {
+          extendEnv: false,
+          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' },
+          reject: false,
+          timeout: 120_000,
+        },
+      );
+    const list = await glance(['image-list']);
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.stdout).toContain(imageId);
+    expect(list.stdout).toContain(IMAGE_NAME);
+    const show = await glance(['image-show', imageId]);
+    expect(show.exitCode, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(new RegExp(`\\| status +\\| active`));
+    expect(show.stdout).toMatch(new RegExp(`\\| instance_uuid +\\| ${domain.uuid}`));
+    const file = join(home, 'glance-saved.qcow2');
+    const download = await glance(['image-download', '--file', file, imageId]);
+    expect(download.exitCode, download.stderr).toBe(0);
+    expect(
+      (await readFile(file)).equals(await readFile(join(service.dataDir, 'images', imageId))),
+    ).toBe(true);
+  });
+
   it('server backup create (no microversion: Location semantics) makes a daily backup', async () => {
     const backup = await oscJson<Record<string, unknown>>([
       'server',

@@ -35,4 +35,14 @@ export class ImageVersionsController {
   versions() {
     return glanceVersionsDocument(`${this.config.publicUrl}${IMAGE_PREFIX}`);
   }
+
+  /**
+   * The same list asked for by name (`GET /image/versions`), 200 as Glance answers it:
+   * python-glanceclient reads it first.
+   */
+  @Public()
+  @Get(`${IMAGE_PREFIX.slice(1)}/versions`)
+  namedVersions() {
+    return this.versions();
+  }
 }
