@@ -52,12 +52,7 @@ export class ApiClient {
     baseUrl: string,
     private readonly token: string,
   ) {
-    let parsed: URL | null = null;
-    try {
-      parsed = new URL(baseUrl);
-    } catch {
-      // shown below
-    }
+    const parsed = URL.canParse(baseUrl) ? new URL(baseUrl) : null;
     if (parsed === null || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
       throw new BadServiceUrlError(baseUrl);
     this.baseUrl = parsed;

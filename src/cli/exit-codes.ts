@@ -50,7 +50,5 @@ export function exitCodeOf(error: unknown): ExitCodeValue {
     if (error.status >= 500) return ExitCode.unavailable;
     if (error.status >= 400) return ExitCode.badRequest;
   }
-  // fetch() rejects with a TypeError whose cause is the socket error.
-  if (error instanceof TypeError && error.message === 'fetch failed') return ExitCode.unavailable;
   return ExitCode.failure;
 }

@@ -6,29 +6,22 @@
  * gone, an incremental of the shut-off domain, and rotation across chains. Every image is
  * downloaded whole and compared with the disk as it was when it was taken.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectWholeDownload, waitForLoggedEvent } from '../support/chain-images';
-import { ServiceProcess, type SnapshotRow } from '../support/service-process';
-import { copyDiskAsItIs, writeThroughQemu } from '../support/guest-disk';
-import { createTestDomain, type TestDomain } from '../support/test-domain';
+import { describe, expect, it } from 'vitest';
+import {
+  expectWholeDownload,
+  takeImage,
+  useChainTestbed,
+  waitForLoggedEvent,
+  type ChainRow,
+} from '../support/chain-images';
+import type { ServiceProcess } from '../support/service-process';
+import { writeThroughQemu } from '../support/guest-disk';
+import type { TestDomain } from '../support/test-domain';
 
 const MiB = 1024 * 1024;
-
-interface BackupRow extends SnapshotRow {
-  backup: {
-    kind: 'full' | 'incremental';
-    full_reason: string | null;
-    chain_id: string | null;
-    parent_image_id: string | null;
-    chain_length: number | null;
-    bytes_copied: number | null;
-    bytes_stored: number | null;
-  } | null;
-}
 
 describe('incremental backups', () => {
   let service: ServiceProcess;
@@ -37,56 +30,26 @@ describe('incremental backups', () => {
   /** The disk's content when each backup was taken, by image id. */
   const moments = new Map<string, string>();
 
-  beforeAll(async () => {
-    service = await ServiceProcess.create();
-    await service.start();
-    domain = await createTestDomain({ name: 'incr', diskMiB: 64, dataMiB: 8, start: true });
-    await service.syncInstances();
-    scratch = await mkdtemp(join(tmpdir(), 'sl-incremental-'));
-  }, 120_000);
-
-  afterAll(async () => {
-    try {
-      await service?.dispose();
-    } finally {
-      await domain?.destroy();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
+  useChainTestbed('incr', { diskMiB: 64, dataMiB: 8 }, (bed) => {
+    ({ service, domain, scratch } = bed);
   });
 
   const guestWrite = (offsetMiB: number, lengthMiB: number, pattern: number) =>
     writeThroughQemu(domain, pattern, offsetMiB, lengthMiB);
 
-  async function backup(
-    name: string,
-    options: { rotation?: number; incremental?: boolean } = {},
-  ): Promise<BackupRow> {
-    const res = await service.api<{ image_id: string }>(
-      'POST',
-      `/v2.1/servers/${domain.uuid}/action`,
+  const backup = (name: string, options: { rotation?: number; incremental?: boolean } = {}) =>
+    takeImage(
+      { service, domain, scratch },
       {
-        body: {
-          createBackup: {
-            name,
-            backup_type: 'daily',
-            rotation: options.rotation ?? 9,
-            ...(options.incremental === undefined ? {} : { incremental: options.incremental }),
-          },
+        createBackup: {
+          name,
+          backup_type: 'daily',
+          rotation: options.rotation ?? 9,
+          ...(options.incremental === undefined ? {} : { incremental: options.incremental }),
         },
-        headers: { 'OpenStack-API-Version': 'compute 2.45' },
       },
+      moments,
     );
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    // From microversion 2.45, the image id is in the body (no Location header).
-    const imageId = res.body.image_id;
-    const row = (await service.waitForSnapshot(domain.uuid, imageId)) as BackupRow;
-    expect(row.result, JSON.stringify(row)).toBe('active');
-    // The disk as it is now: the guest writes nothing but what the test writes.
-    const moment = join(scratch, `${imageId}.moment.qcow2`);
-    await copyDiskAsItIs(domain, moment);
-    moments.set(imageId, moment);
-    return row;
-  }
 
   /** Downloads the whole image and checks it against its checksums and its moment. */
   const expectWhole = (imageId: string) =>
@@ -221,7 +184,7 @@ describe('incremental backups', () => {
     expect(await checkpoints()).toContain(`snapledger-${ids.b3}`);
     await expectWhole(ids.b3);
     await expectWhole(ids.b1);
-    const history = await service.api<{ snapshots: BackupRow[] }>(
+    const history = await service.api<{ snapshots: ChainRow[] }>(
       'GET',
       `/v1/instances/${domain.uuid}/snapshots`,
     );
@@ -289,7 +252,7 @@ describe('incremental backups', () => {
     expect(b4Merged['checkpointKept']).toBeUndefined();
     expect(b4Merged['checkpointDeleted']).toBeUndefined();
     await expectWhole(ids.b6);
-    const history = await service.api<{ snapshots: BackupRow[] }>(
+    const history = await service.api<{ snapshots: ChainRow[] }>(
       'GET',
       `/v1/instances/${domain.uuid}/snapshots`,
     );

@@ -6,13 +6,13 @@
  * are whole.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceProcess } from '../support/service-process';
+import { describe, expect, it } from 'vitest';
+import { useChainTestbed } from '../support/chain-images';
+import type { ServiceProcess } from '../support/service-process';
 import { copyDiskAsItIs, writeThroughQemu } from '../support/guest-disk';
-import { createTestDomain, imagesHaveSameContent, type TestDomain } from '../support/test-domain';
+import { imagesHaveSameContent, type TestDomain } from '../support/test-domain';
 
 interface BackupRow {
   image_id: string;
@@ -38,26 +38,13 @@ describe('incremental backups survive a kill at every step', () => {
   const chain: string[] = [];
   let pattern = 0x20;
 
-  beforeAll(async () => {
-    service = await ServiceProcess.create();
-    await service.start();
-    domain = await createTestDomain({ name: 'incr-crash', start: true });
-    await service.syncInstances();
-    scratch = await mkdtemp(join(tmpdir(), 'sl-incremental-crash-'));
+  useChainTestbed('incr-crash', {}, async (bed) => {
+    ({ service, domain, scratch } = bed);
     const policy = await service.api('PUT', `/v1/instances/${domain.uuid}/backup-policy`, {
       body: { incremental: true },
     });
     expect(policy.status).toBe(200);
     chain.push(await backup());
-  }, 120_000);
-
-  afterAll(async () => {
-    try {
-      await service?.dispose();
-    } finally {
-      await domain?.destroy();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
   });
 
   async function guestWrite(): Promise<void> {

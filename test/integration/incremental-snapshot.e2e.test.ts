@@ -7,28 +7,19 @@
  * merges it into the layer over it. Every image is downloaded whole and compared with the
  * disk as it was when it was taken.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectWholeDownload, waitForLoggedEvent } from '../support/chain-images';
-import { ServiceProcess, type SnapshotRow } from '../support/service-process';
-import { copyDiskAsItIs, writeThroughQemu } from '../support/guest-disk';
-import { createTestDomain, type TestDomain } from '../support/test-domain';
+import { describe, expect, it } from 'vitest';
+import {
+  expectWholeDownload,
+  takeImage,
+  useChainTestbed,
+  waitForLoggedEvent,
+  type ChainRow,
+} from '../support/chain-images';
+import type { ServiceProcess } from '../support/service-process';
+import { writeThroughQemu } from '../support/guest-disk';
+import type { TestDomain } from '../support/test-domain';
 
 const MiB = 1024 * 1024;
-
-interface ChainRow extends SnapshotRow {
-  image_type: string;
-  backup: {
-    kind: 'full' | 'incremental';
-    full_reason: string | null;
-    chain_id: string | null;
-    parent_image_id: string | null;
-    chain_length: number | null;
-    bytes_copied: number | null;
-  } | null;
-}
 
 describe('incremental createImage', () => {
   let service: ServiceProcess;
@@ -37,39 +28,13 @@ describe('incremental createImage', () => {
   const moments = new Map<string, string>();
   const ids: Record<string, string> = {};
 
-  beforeAll(async () => {
-    service = await ServiceProcess.create();
-    await service.start();
-    domain = await createTestDomain({ name: 'incr-snap', diskMiB: 64, dataMiB: 8, start: true });
-    await service.syncInstances();
-    scratch = await mkdtemp(join(tmpdir(), 'sl-incremental-snap-'));
-  }, 120_000);
-
-  afterAll(async () => {
-    try {
-      await service?.dispose();
-    } finally {
-      await domain?.destroy();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-    }
+  useChainTestbed('incr-snap', { diskMiB: 64, dataMiB: 8 }, (bed) => {
+    ({ service, domain, scratch } = bed);
   });
 
   /** POSTs a server action and waits for the image to become active; keeps the disk's moment. */
-  async function act(body: Record<string, unknown>): Promise<ChainRow> {
-    const res = await service.api<{ image_id: string }>(
-      'POST',
-      `/v2.1/servers/${domain.uuid}/action`,
-      { body, headers: { 'OpenStack-API-Version': 'compute 2.45' } },
-    );
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    const imageId = res.body.image_id;
-    const row = (await service.waitForSnapshot(domain.uuid, imageId)) as ChainRow;
-    expect(row.result, JSON.stringify(row)).toBe('active');
-    const moment = join(scratch, `${imageId}.moment.qcow2`);
-    await copyDiskAsItIs(domain, moment);
-    moments.set(imageId, moment);
-    return row;
-  }
+  const act = (body: Record<string, unknown>) =>
+    takeImage({ service, domain, scratch }, body, moments);
 
   const snapshot = (name: string, incremental?: boolean) =>
     act({ createImage: { name, ...(incremental === undefined ? {} : { incremental }) } });

@@ -1,10 +1,94 @@
 import { createHash } from 'node:crypto';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { expect } from 'vitest';
-import type { ServiceProcess } from './service-process';
-import { imagesHaveSameContent } from './test-domain';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { ServiceProcess, type SnapshotRow } from './service-process';
+import { copyDiskAsItIs } from './guest-disk';
+import {
+  createTestDomain,
+  imagesHaveSameContent,
+  type TestDomain,
+  type CreateTestDomainOptions,
+} from './test-domain';
+
+/** A snapshot-history row with what it says of the image's place in a chain. */
+export interface ChainRow extends SnapshotRow {
+  image_type: string;
+  backup: {
+    kind: 'full' | 'incremental';
+    full_reason: string | null;
+    chain_id: string | null;
+    parent_image_id: string | null;
+    chain_length: number | null;
+    bytes_copied: number | null;
+    bytes_stored: number | null;
+  } | null;
+}
+
+/**
+ * POSTs a server action (createImage or createBackup, at microversion 2.45: the image id in
+ * the body), waits for the image to become active, and keeps a copy of the disk as it is
+ * then in `moments` (by image id): the guest writes nothing but what the test writes.
+ */
+export async function takeImage(
+  { service, domain, scratch }: ChainTestbed,
+  body: Record<string, unknown>,
+  moments: Map<string, string>,
+): Promise<ChainRow> {
+  const res = await service.api<{ image_id: string }>(
+    'POST',
+    `/v2.1/servers/${domain.uuid}/action`,
+    { body, headers: { 'OpenStack-API-Version': 'compute 2.45' } },
+  );
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  const imageId = res.body.image_id;
+  const row = (await service.waitForSnapshot(domain.uuid, imageId)) as ChainRow;
+  expect(row.result, JSON.stringify(row)).toBe('active');
+  const moment = join(scratch, `${imageId}.moment.qcow2`);
+  await copyDiskAsItIs(domain, moment);
+  moments.set(imageId, moment);
+  return row;
+}
+
+/** What a chain test file works with: a service, a running domain it knows, a scratch directory. */
+export interface ChainTestbed {
+  readonly service: ServiceProcess;
+  readonly domain: TestDomain;
+  readonly scratch: string;
+}
+
+/**
+ * Before the file's tests: a started service, a running test domain `name` that it has
+ * synced, and a scratch directory; then `ready` (which also receives them). After them, all
+ * three are removed, the service first.
+ */
+export function useChainTestbed(
+  name: string,
+  domainOptions: Omit<CreateTestDomainOptions, 'name' | 'start'>,
+  ready: (bed: ChainTestbed) => Promise<void> | void,
+): void {
+  let service: ServiceProcess | undefined;
+  let domain: TestDomain | undefined;
+  let scratch: string | undefined;
+  beforeAll(async () => {
+    service = await ServiceProcess.create();
+    await service.start();
+    domain = await createTestDomain({ name, ...domainOptions, start: true });
+    await service.syncInstances();
+    scratch = await mkdtemp(join(tmpdir(), `sl-${name}-`));
+    await ready({ service, domain, scratch });
+  }, 120_000);
+  afterAll(async () => {
+    try {
+      await service?.dispose();
+    } finally {
+      await domain?.destroy();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    }
+  });
+}
 
 /**
  * Downloads an image whole, as a user would, and checks what a chain image must be: its
