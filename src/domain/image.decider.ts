@@ -6,6 +6,8 @@ import type {
   SnapshotFailed,
   SnapshotStep,
   Uploaded,
+  ImageChecksummed,
+  ImageChecksumFailed,
   UploadProgressed,
 } from '../events';
 import { ImageNotFoundError, InvalidTransitionError } from './domain-errors';
@@ -65,6 +67,24 @@ export function decideUploaded(
       `image ${String(state.imageId)} has no extracted data to upload`,
     );
   return [{ type: 'Uploaded', data: { imageId: state.imageId as string, ...uploaded } }];
+}
+
+/**
+ * The checksums of a chain's backup, once its whole image was hashed: recorded once, and only
+ * while the image is active (a deleted image's hash is of no use to anyone).
+ */
+export function decideChecksummed(
+  state: ImageState,
+  digest: Omit<ImageChecksummed['data'], 'imageId'>,
+): ImageChecksummed[] {
+  if (!state.exists || state.status !== 'active' || !state.checksumsPending) return [];
+  return [{ type: 'ImageChecksummed', data: { imageId: state.imageId as string, ...digest } }];
+}
+
+/** Hashing a chain's backup was given up: recorded once, while the hash is still pending. */
+export function decideChecksumFailure(state: ImageState, reason: string): ImageChecksumFailed[] {
+  if (!state.exists || state.status !== 'active' || !state.checksumsPending) return [];
+  return [{ type: 'ImageChecksumFailed', data: { imageId: state.imageId as string, reason } }];
 }
 
 /** A snapshot fails once: the image is killed with the step and reason; a second failure adds nothing. */

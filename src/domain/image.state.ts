@@ -25,6 +25,11 @@ export interface ImageState {
   /** Boot id of the host when the data was extracted, when the event recorded it. */
   readonly extractedOnBoot: string | null;
   readonly uploaded: boolean;
+  /**
+   * Active, and its whole image not yet hashed: a backup of a chain between Uploaded (with
+   * null checksums) and ImageChecksummed.
+   */
+  readonly checksumsPending: boolean;
   readonly failure: { readonly step: SnapshotStep; readonly reason: string } | null;
   readonly lastProgress: number | null;
   /** From ImageReserved; null before it. */
@@ -46,6 +51,7 @@ export const initialImageState: ImageState = Object.freeze({
   extracted: false,
   extractedOnBoot: null,
   uploaded: false,
+  checksumsPending: false,
   failure: null,
   lastProgress: null,
   description: null,
@@ -82,7 +88,16 @@ export function evolveImage(state: ImageState, event: ImageEvent): ImageState {
     case 'ImageExtracted':
       return { ...state, extracted: true, extractedOnBoot: event.data.bootId ?? null };
     case 'Uploaded':
-      return { ...state, uploaded: true, status: 'active', lastProgress: 100 };
+      return {
+        ...state,
+        uploaded: true,
+        status: 'active',
+        lastProgress: 100,
+        checksumsPending: event.data.checksum === null,
+      };
+    case 'ImageChecksummed':
+    case 'ImageChecksumFailed':
+      return { ...state, checksumsPending: false };
     case 'SnapshotFailed':
       return {
         ...state,

@@ -5,7 +5,7 @@ import type { SnapshotProcessState } from './snapshot-process.state';
  * The next thing the snapshot process manager must do, in Nova's order:
  * image_snapshot_pending → image_snapshot → plan → (cold: managedsave) → image_pending_upload
  * → (live: quiesce + mirror into a delta) → convert → (live: remove the delta; cold: restore)
- * → image_uploading → store → task_state None.
+ * → image_uploading → store → task_state None → (a chain's backup: its whole image hashed).
  * On failure: the image is killed first, then the domain is restored if we saved it, a live
  * snapshot's delta and block job are removed, the data is discarded and the task state is
  * released.
@@ -22,6 +22,7 @@ export type SnapshotAction =
   | { readonly kind: 'mark-uploading' }
   | { readonly kind: 'upload' }
   | { readonly kind: 'finish' }
+  | { readonly kind: 'checksum' }
   | { readonly kind: 'fail'; readonly step: SnapshotStep; readonly reason: string }
   | { readonly kind: 'release'; readonly reason: string }
   | { readonly kind: 'done' };
@@ -49,6 +50,7 @@ export const stepOf: Record<
   'mark-uploading': 'upload',
   upload: 'upload',
   finish: 'upload',
+  checksum: 'checksum',
 };
 
 export function nextStep(
@@ -84,7 +86,8 @@ export function nextStep(
   }
 
   if (!held) {
-    if (image.status === 'active') return { kind: 'done' };
+    // A chain's backup is hashed once it is active and its task state is given back.
+    if (image.status === 'active') return image.checksumsPending ? { kind: 'checksum' } : { kind: 'done' };
     return {
       kind: 'fail',
       step: 'begin',

@@ -66,16 +66,22 @@ export type HashThreads = 'both' | 'one';
  */
 export async function digestFile(
   path: string,
-  options: { readonly nice?: number; readonly threads?: HashThreads } = {},
+  options: {
+    readonly nice?: number;
+    readonly threads?: HashThreads;
+    /** Ends the hashing threads and rejects with the signal's reason. */
+    readonly signal?: AbortSignal;
+  } = {},
 ): Promise<StoredImage> {
   const nice = options.nice ?? HASH_THREAD_NICE;
+  const { signal } = options;
   if (options.threads === 'one') {
-    const { size, digests } = await hashInWorker(path, ['md5', 'sha512'], nice);
+    const { size, digests } = await hashInWorker(path, ['md5', 'sha512'], nice, signal);
     return { size, checksum: digests[0]!, osHashValue: digests[1]! };
   }
   const [md5, sha512] = await Promise.all([
-    hashInWorker(path, ['md5'], nice),
-    hashInWorker(path, ['sha512'], nice),
+    hashInWorker(path, ['md5'], nice, signal),
+    hashInWorker(path, ['sha512'], nice, signal),
   ]);
   if (md5.size !== sha512.size) {
     throw new Error(`checksums of ${path}: the file changed while it was hashed`);
@@ -87,17 +93,29 @@ function hashInWorker(
   path: string,
   algorithms: readonly ('md5' | 'sha512')[],
   nice: number,
+  signal?: AbortSignal,
 ): Promise<{ size: number; digests: string[] }> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
     const worker = new Worker(HASH_WORKER, {
       eval: true,
       workerData: { path, algorithms, nice },
     });
+    const onAbort = () => {
+      reject(abortReason(signal as AbortSignal));
+      void worker.terminate();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => {
+      signal?.removeEventListener('abort', onAbort);
       if (code !== 0)
         reject(new Error(`${algorithms.join('+')} of ${path}: hash worker exited with ${code}`));
     });
   });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
 }

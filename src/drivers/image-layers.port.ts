@@ -19,8 +19,11 @@ export interface ImageLayers {
    * knowing they lie over `backing` (a backup job's incremental output).
    */
   setBackingUnsafe(path: string, backing: string): Promise<void>;
-  /** The whole image the chain ending at `layer` reads as, converted to a standalone qcow2. */
-  flatten(layer: string, target: string): Promise<void>;
+  /**
+   * The whole image the chain ending at `layer` reads as, converted to a standalone qcow2.
+   * Aborting `signal` stops qemu-img and rejects with the signal's reason.
+   */
+  flatten(layer: string, target: string, signal?: AbortSignal): Promise<void>;
   /** Guest bytes held in the top layer itself (qemu-img map, depth 0), data and zeros. */
   topLayerBytes(path: string): Promise<number>;
   /** qemu-img check of one file; ok false with qemu-img's words when it finds a fault. */

@@ -223,42 +223,47 @@ export class LocalImageStore implements ImageStore {
   }
 
   /**
-   * Stores a staged chain image: made durable, hashed as the whole image a download returns
-   * (flattened into a scratch file, hashed, removed), and renamed to <uuid>.layer. A layer
-   * must already name its parent's .layer file as its backing file. Idempotent: a stored
-   * layer is hashed again.
+   * Stores a staged chain image: made durable and renamed to <uuid>.layer. A layer must
+   * already name its parent's .layer file as its backing file. Its checksums are those of
+   * the whole image a download returns: wholeDigest computes them, after the image is active.
+   * Idempotent: an image already stored is left as it is.
    */
-  async commitLayer(imageId: string): Promise<StoredImage & { bytesStored: number }> {
+  async commitLayer(imageId: string): Promise<{ bytesStored: number }> {
     const id = canonicalImageId(imageId);
     const staged = this.stagedFile(id);
     const stored = this.layerFile(id);
     if (await isFile(staged)) {
       await fsyncPath(staged);
       await fsyncPath(this.stagingDir);
-      const digest = await this.wholeDigest(id, staged);
       this.onCommitPoint('commit-settled');
       await rename(staged, stored);
       this.onCommitPoint('commit-renamed');
       await fsyncPath(this.imagesDir);
       await fsyncPath(this.stagingDir);
-      return { ...digest, bytesStored: await bytesOnDisk(stored) };
+      return { bytesStored: await bytesOnDisk(stored) };
     }
-    if (await isFile(stored)) {
-      return { ...(await this.wholeDigest(id, stored)), bytesStored: await bytesOnDisk(stored) };
-    }
+    if (await isFile(stored)) return { bytesStored: await bytesOnDisk(stored) };
     throw new Error(`image ${id}: nothing staged and nothing stored`);
   }
 
-  /** The checksums and size of the whole image the chain ending at `layer` reads as. */
-  async wholeDigest(imageId: string, layer = this.layerPath(imageId)): Promise<StoredImage> {
+  /**
+   * The checksums and size of the whole image the chain ending at `layer` reads as: the
+   * chain flattened into a scratch qcow2 (what a download returns), hashed, removed.
+   * Aborting `signal` stops the flattening or the hashing.
+   */
+  async wholeDigest(
+    imageId: string,
+    layer = this.layerPath(imageId),
+    signal?: AbortSignal,
+  ): Promise<StoredImage> {
     const id = canonicalImageId(imageId);
     this.ensureDirs();
     // A name of its own per reader: a verify may run beside a commit or another verify.
     const flat = join(this.stagingDir, `${id}.${randomUUID()}.flat`);
     await rm(flat, { force: true });
     try {
-      await this.requireLayers().flatten(layer, flat);
-      return await digestFile(flat);
+      await this.requireLayers().flatten(layer, flat, signal);
+      return await digestFile(flat, { signal });
     } finally {
       await rm(flat, { force: true });
     }

@@ -67,11 +67,12 @@ export class QemuImgLayers implements ImageLayers {
     ]);
   }
 
-  async flatten(layer: string, target: string): Promise<void> {
+  async flatten(layer: string, target: string, signal?: AbortSignal): Promise<void> {
     // -U: a merge may hold the layer's write lock; it never changes what the chain reads.
     await this.run(
       ['convert', '-U', '-f', 'qcow2', '-O', 'qcow2', '--', file(layer), file(target)],
       COPY_TIMEOUT_MS,
+      signal,
     );
   }
 
@@ -102,13 +103,22 @@ export class QemuImgLayers implements ImageLayers {
     return typeof backing === 'string' && backing !== '' ? backing : null;
   }
 
-  private async run(args: readonly string[], timeoutMs = QUICK_TIMEOUT_MS): Promise<string> {
+  private async run(
+    args: readonly string[],
+    timeoutMs = QUICK_TIMEOUT_MS,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    signal?.throwIfAborted();
     const result = await execa(this.binary, args, {
       timeout: timeoutMs,
       reject: false,
       stdin: 'ignore',
       env: { LC_ALL: 'C' },
+      ...(signal ? { cancelSignal: signal } : {}),
     });
+    if (result.isCanceled && signal?.aborted) {
+      throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+    }
     if (result.failed) {
       const stderr = result.stderr.trim();
       const why = result.timedOut

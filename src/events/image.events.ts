@@ -57,11 +57,15 @@ export type Uploaded = {
   readonly type: 'Uploaded';
   readonly data: {
     readonly imageId: string;
-    readonly size: number;
+    /**
+     * The size and checksums of what a download returns. Null for a backup of a chain, whose
+     * whole image is hashed after it is active: ImageChecksummed records them then.
+     */
+    readonly size: number | null;
     readonly virtualSize: number;
-    readonly checksum: string;
-    readonly osHashAlgo: 'sha512';
-    readonly osHashValue: string;
+    readonly checksum: string | null;
+    readonly osHashAlgo: 'sha512' | null;
+    readonly osHashValue: string | null;
     readonly diskFormat: string;
     readonly containerFormat: 'bare';
     readonly startedAt: string;
@@ -72,8 +76,9 @@ export type Uploaded = {
      */
     readonly store?: 'local' | 'glance';
     /**
-     * A backup that belongs to a chain (see backup-chain.events.ts). `size`, `checksum` and
-     * `osHashValue` are still those of the whole image a download returns.
+     * A backup that belongs to a chain (see backup-chain.events.ts). Its `size`, `checksum`
+     * and `osHashValue` are null (older logs: those of the whole image a download returns):
+     * ImageChecksummed follows with them.
      */
     readonly chain?: UploadedChainLayer;
   };
@@ -96,6 +101,37 @@ export interface UploadedChainLayer {
 }
 
 /**
+ * The whole image a download of a chain's backup returns was made (flattened) and hashed,
+ * after the backup became active: Glance's size, md5 `checksum` and sha512 `os_hash_value`.
+ * Until this event the image is active with those fields null, as a Glance image whose hash
+ * is computed in the background is.
+ */
+export type ImageChecksummed = {
+  readonly type: 'ImageChecksummed';
+  readonly data: {
+    readonly imageId: string;
+    readonly size: number;
+    readonly checksum: string;
+    readonly osHashAlgo: 'sha512';
+    readonly osHashValue: string;
+    readonly startedAt: string;
+    readonly durationMs: number;
+  };
+};
+
+/**
+ * The whole image of a chain's backup could not be hashed, after the tries the step policy
+ * allows. The image stays active and downloadable, with no checksums.
+ */
+export type ImageChecksumFailed = {
+  readonly type: 'ImageChecksumFailed';
+  readonly data: {
+    readonly imageId: string;
+    readonly reason: string;
+  };
+};
+
+/**
  * The upload to Glance sent this much of the image's data so far: written at most once a
  * second while the data streams, so a long upload shows its progress.
  */
@@ -109,7 +145,16 @@ export type UploadProgressed = {
 };
 
 export type SnapshotStep =
-  'reserve' | 'begin' | 'plan' | 'save' | 'mirror' | 'extract' | 'restore' | 'cleanup' | 'upload';
+  | 'reserve'
+  | 'begin'
+  | 'plan'
+  | 'save'
+  | 'mirror'
+  | 'extract'
+  | 'restore'
+  | 'cleanup'
+  | 'upload'
+  | 'checksum';
 
 export type SnapshotFailed = {
   readonly type: 'SnapshotFailed';
@@ -131,5 +176,7 @@ export type ImageEvent =
   | ImageExtracted
   | UploadProgressed
   | Uploaded
+  | ImageChecksummed
+  | ImageChecksumFailed
   | SnapshotFailed
   | ImageDeleted;

@@ -178,8 +178,16 @@ export function summarize(recorded: RecordedEvent): string {
     }
     case 'Uploaded': {
       const where = event.data.store === 'glance' ? ' to Glance' : '';
-      return `image uploaded${where}: ${event.data.size} bytes, ${event.data.diskFormat}/${event.data.containerFormat}`;
+      const size =
+        event.data.size === null
+          ? 'active, its whole image to be hashed next'
+          : `${event.data.size} bytes`;
+      return `image uploaded${where}: ${size}, ${event.data.diskFormat}/${event.data.containerFormat}`;
     }
+    case 'ImageChecksummed':
+      return `whole image hashed: ${event.data.size} bytes, md5 ${event.data.checksum}, in ${event.data.durationMs} ms`;
+    case 'ImageChecksumFailed':
+      return `whole image not hashed, the image stays without checksums: ${event.data.reason}`;
     case 'SnapshotFailed':
       return `snapshot failed at ${event.data.step}: ${event.data.reason}`;
     case 'ImageDeleted':

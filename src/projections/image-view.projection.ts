@@ -8,7 +8,8 @@ import { asKnownEvent, wholePercent, type Projection } from './projection';
  * image_view: one row per image, Glance-shaped.
  * ImageReserved → queued; TaskStateChanged to image_uploading for the image → saving;
  * ConversionProgressed → progress; ImageExtracted → disk format and virtual size;
- * Uploaded → active with size, checksums and formats (progress 100);
+ * Uploaded → active with size, checksums and formats (progress 100); a chain's backup is
+ *   active with no size or checksums until ImageChecksummed gives them;
  * SnapshotFailed → killed with the failing step and reason; ImageDeleted → deleted.
  * A deleted image stays deleted, and a killed image only becomes deleted.
  */
@@ -58,6 +59,7 @@ export class ImageViewProjection implements Projection {
       case 'ConversionProgressed':
       case 'ImageExtracted':
       case 'Uploaded':
+      case 'ImageChecksummed':
       case 'SnapshotFailed':
       case 'ImageDeleted':
         imageId = event.data.imageId;
@@ -100,6 +102,17 @@ export class ImageViewProjection implements Projection {
           diskFormat: d.diskFormat,
           containerFormat: d.containerFormat,
           progress: 100,
+        };
+        break;
+      }
+      case 'ImageChecksummed': {
+        if (status !== 'active') return;
+        const d = event.data;
+        patch = {
+          size: d.size,
+          checksum: d.checksum,
+          osHashAlgo: d.osHashAlgo,
+          osHashValue: d.osHashValue,
         };
         break;
       }

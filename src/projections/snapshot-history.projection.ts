@@ -23,6 +23,8 @@ import { perTransaction, rememberedRow } from './transaction-memo';
  * - plan: SnapshotPlanned, an instant (startedAt = finishedAt = occurredAt, 0 ms);
  * - save, extract, restore, upload: DomainSaved, ImageExtracted, DomainRestored, Uploaded,
  *   with startedAt and durationMs from the event data and finishedAt = occurredAt;
+ * - checksum (a chain's backup): ImageChecksummed, timed the same way, after the snapshot
+ *   finished; ImageChecksumFailed sets failedStep and failureReason, the result stays active;
  * - live path: quiesce (GuestQuiesced: freeze to thaw; QuiesceSkipped: an instant), mirror
  *   (DiskMirrored), cleanup (DeltaRemoved), timed the same way.
  *
@@ -131,6 +133,8 @@ export class SnapshotHistoryProjection implements Projection {
       case 'DomainSaveStarted':
       case 'DowntimeObserved':
       case 'BlocksCopied':
+      case 'ImageChecksummed':
+      case 'ImageChecksumFailed':
         imageId = event.data.imageId;
         break;
       default:
@@ -257,6 +261,12 @@ export class SnapshotHistoryProjection implements Projection {
         if (row.result === 'running') patch.result = 'active';
         break;
       }
+      case 'ImageChecksummed':
+        patch = { steps: step('checksum', event.data.startedAt, event.data.durationMs) };
+        break;
+      case 'ImageChecksumFailed':
+        patch = { failedStep: 'checksum', failureReason: event.data.reason };
+        break;
       case 'SnapshotFailed':
         if (row.result !== 'running') return;
         patch = { result: 'killed', failedStep: event.data.step, failureReason: event.data.reason };

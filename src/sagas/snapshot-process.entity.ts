@@ -1,6 +1,11 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type SnapshotProcessStatus = 'requested' | 'running' | 'finished';
+/**
+ * `hashing`: a chain's backup, active (its Uploaded has no checksums), whose whole image is
+ * still to be hashed; it stays so after its task state is released, until ImageChecksummed
+ * (or ImageChecksumFailed, or its deletion).
+ */
+export type SnapshotProcessStatus = 'requested' | 'running' | 'hashing' | 'finished';
 
 /**
  * The snapshot process manager's index of snapshots: which are in flight, so a restarted

@@ -217,7 +217,8 @@ export type QueueRole = 'wait' | 'hold' | 'leave';
 
 export function queueRole(state: SnapshotProcessState, action: SnapshotAction): QueueRole {
   if (action.kind === 'begin') return 'wait';
-  if (action.kind === 'done') return 'leave';
+  // Hashing a chain's backup comes after its task state is given back: it holds no slot.
+  if (action.kind === 'done' || action.kind === 'checksum') return 'leave';
   const { instance, imageId, plan } = state;
   const held = instance.taskImageId === imageId && instance.taskState !== null;
   const begun = plan !== null || (held && !isRequestedTaskState(instance.taskState));

@@ -14,6 +14,7 @@ import {
   type ImageReserved,
   type RecordedEvent,
   type TaskStateChanged,
+  type Uploaded,
 } from '../events';
 import { nextStep, stepOf, type SnapshotAction } from '../domain/snapshot-next-step';
 import {
@@ -33,10 +34,13 @@ import { everySnapshot, type SnapshotOwnership } from './snapshot-ownership';
 
 /**
  * The events the saga records or acts on: a task state taken for a new image or released,
- * a reservation, a deletion. Every other event only moves its checkpoint.
+ * a reservation, a deletion, and a chain's backup stored with its hash to follow, and
+ * hashed. Every other event only moves its checkpoint.
  */
 function concernsTheSaga(event: RecordedEvent): boolean {
   if (event.type === 'ImageReserved' || event.type === 'ImageDeleted') return true;
+  if (event.type === 'ImageChecksummed' || event.type === 'ImageChecksumFailed') return true;
+  if (event.type === 'Uploaded') return (event.data as Uploaded['data']).checksum === null;
   if (event.type !== 'TaskStateChanged') return false;
   const { to } = event.data as TaskStateChanged['data'];
   return to === null || isRequestedTaskState(to);
@@ -152,10 +156,11 @@ export class SnapshotSaga {
     return this.db.getRepository(SnapshotProcessRecord).find({
       where:
         host === null
-          ? [{ status: 'running' }, { status: 'requested' }]
+          ? [{ status: 'running' }, { status: 'requested' }, { status: 'hashing' }]
           : [
               { status: 'running', host },
               { status: 'requested', host },
+              { status: 'hashing', host },
             ],
     });
   }
@@ -229,7 +234,10 @@ export class SnapshotSaga {
           requested = { imageId: data.imageId, instanceId: data.instanceId };
         }
         if (data.to === null) {
-          await this.record(manager, data.imageId, data.instanceId, 'finished', event.position);
+          // A chain's backup still to be hashed stays open (hashing) without its slot.
+          await this.record(manager, data.imageId, data.instanceId, 'finished', event.position, {
+            keepHashing: true,
+          });
           finished = data.imageId;
         }
       } else if (event.type === 'ImageDeleted') {
@@ -239,6 +247,21 @@ export class SnapshotSaga {
           correlationId: event.metadata.correlationId,
           causationId: event.metadata.eventId,
         });
+      } else if (event.type === 'Uploaded') {
+        // Stored with its checksums to follow: hashed after the task state is released.
+        await manager.getRepository(SnapshotProcessRecord).update(
+          { imageId: (event.data as Uploaded['data']).imageId, status: 'running' },
+          {
+            status: 'hashing',
+          },
+        );
+      } else if (event.type === 'ImageChecksummed' || event.type === 'ImageChecksumFailed') {
+        await manager.getRepository(SnapshotProcessRecord).update(
+          { imageId: (event.data as { imageId: string }).imageId, status: 'hashing' },
+          {
+            status: 'finished',
+          },
+        );
       } else if (event.type === 'ImageReserved') {
         const data = event.data as ImageReserved['data'];
         launch = await this.record(
@@ -278,8 +301,9 @@ export class SnapshotSaga {
       const { instanceId } = event.data as { instanceId: string };
       return this.ownership.owns(instanceId);
     }
-    if (event.type === 'ImageDeleted') {
-      const { imageId } = event.data as ImageDeleted['data'];
+    if (event.type !== 'TaskStateChanged' && event.type !== 'ImageReserved') {
+      // ImageDeleted, Uploaded, ImageChecksummed, ImageChecksumFailed.
+      const { imageId } = event.data as { imageId: string };
       const process = await this.db
         .getRepository(SnapshotProcessRecord)
         .findOneBy({ imageId, host });
@@ -304,7 +328,12 @@ export class SnapshotSaga {
       .findOneBy({ imageId: data.imageId });
     if (process && process.status !== 'finished') {
       this.currentStep.get(data.imageId)?.abort(new Error('the image was deleted'));
-      return;
+      // Stored and being hashed: the hashing stops, and the data goes as a finished
+      // snapshot's does (its worker, finding the image deleted, has nothing left to do).
+      if (process.status !== 'hashing') return;
+      await manager
+        .getRepository(SnapshotProcessRecord)
+        .update({ imageId: data.imageId }, { status: 'finished' });
     }
     await this.steps.discardData(data.imageId, origin);
   }
@@ -326,11 +355,13 @@ export class SnapshotSaga {
     instanceId: string,
     status: SnapshotProcessStatus,
     position: number,
+    options: { readonly keepHashing?: boolean } = {},
   ): Promise<SnapshotProcessRecord> {
     const repo = manager.getRepository(SnapshotProcessRecord);
     const existing = await repo.findOneBy({ imageId });
+    if (options.keepHashing && existing?.status === 'hashing') return existing;
     // A process never moves backwards: finished stays finished.
-    const order: SnapshotProcessStatus[] = ['requested', 'running', 'finished'];
+    const order: SnapshotProcessStatus[] = ['requested', 'running', 'hashing', 'finished'];
     if (existing && order.indexOf(existing.status) >= order.indexOf(status)) return existing;
     return repo.save({ imageId, instanceId, status, position, host: this.ownership.host });
   }

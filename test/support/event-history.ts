@@ -312,6 +312,57 @@ export class EventHistory {
     );
   }
 
+  /** A chain's backup stored: active, its whole image to be hashed (null size and checksums). */
+  uploadedAsLayer(startedAt = T0, durationMs = 60, at?: string): this {
+    return this.image(
+      'Uploaded',
+      {
+        imageId: this.imageId,
+        size: null,
+        virtualSize: 1048576,
+        checksum: null,
+        osHashAlgo: null,
+        osHashValue: null,
+        diskFormat: 'qcow2',
+        containerFormat: 'bare',
+        startedAt,
+        durationMs,
+        store: 'local',
+        chain: {
+          chainId: 'c0ffee00-0000-4000-8000-000000000001',
+          kind: 'full',
+          parentImageId: null,
+          chainLength: 1,
+          bytesCopied: 65536,
+          bytesStored: 131072,
+        },
+      },
+      at,
+    );
+  }
+
+  /** The whole image of a chain's backup hashed (ImageChecksummed). */
+  checksummed(startedAt = T0, durationMs = 900, at?: string): this {
+    return this.image(
+      'ImageChecksummed',
+      {
+        imageId: this.imageId,
+        size: 327680,
+        checksum: 'e'.repeat(32),
+        osHashAlgo: 'sha512',
+        osHashValue: 'f'.repeat(128),
+        startedAt,
+        durationMs,
+      },
+      at,
+    );
+  }
+
+  /** Hashing a chain's backup was given up (ImageChecksumFailed). */
+  checksumFailed(reason: string, at?: string): this {
+    return this.image('ImageChecksumFailed', { imageId: this.imageId, reason }, at);
+  }
+
   failed(step: SnapshotStep, reason: string, at?: string): this {
     return this.image('SnapshotFailed', { imageId: this.imageId, step, reason }, at);
   }

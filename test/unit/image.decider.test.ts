@@ -12,6 +12,8 @@ import {
   decideProgress,
   decideReservation,
   decideUploaded,
+  decideChecksummed,
+  decideChecksumFailure,
 } from '../../src/domain/image.decider';
 import { evolveImage, foldImage, initialImageState, isSettled } from '../../src/domain/image.state';
 import type { ImageEvent, ImageReserved, SnapshotStep } from '../../src/events';
@@ -212,6 +214,65 @@ describe('decideUploaded', () => {
     given()
       .when(decideUploaded, upload)
       .thenThrows(/not reserved/));
+});
+
+describe('decideChecksummed (a chain backup hashed after it is active)', () => {
+  const asLayer: ImageEvent = {
+    type: 'Uploaded',
+    data: {
+      imageId: IMG,
+      ...upload,
+      size: null,
+      checksum: null,
+      osHashAlgo: null,
+      osHashValue: null,
+    },
+  };
+  const digest = {
+    size: 327_680,
+    checksum: 'e'.repeat(32),
+    osHashAlgo: 'sha512' as const,
+    osHashValue: 'f'.repeat(128),
+    startedAt: T0,
+    durationMs: 700,
+  };
+  const hashed: ImageEvent = { type: 'ImageChecksummed', data: { imageId: IMG, ...digest } };
+
+  it('given a layer uploaded without checksums, when folded, then the image is active with its checksums pending', () =>
+    expect(given(reserved, extracted, asLayer).state).toMatchObject({
+      status: 'active',
+      checksumsPending: true,
+    }));
+
+  it('given a layer uploaded without checksums, when hashed, then ImageChecksummed is decided', () =>
+    given(reserved, extracted, asLayer)
+      .when(decideChecksummed, digest)
+      .then([{ type: 'ImageChecksummed', data: { imageId: IMG, ...digest } }]));
+
+  it('given a layer already hashed, when hashed again, then nothing is decided', () =>
+    given(reserved, extracted, asLayer, hashed)
+      .when(decideChecksummed, digest)
+      .thenNothingHappened());
+
+  it('given an image uploaded with its checksums, when hashed, then nothing is decided', () =>
+    given(reserved, extracted, uploaded).when(decideChecksummed, digest).thenNothingHappened());
+
+  it('given a layer deleted before it was hashed, when hashed, then nothing is decided', () =>
+    given(reserved, extracted, asLayer, deleted)
+      .when(decideChecksummed, digest)
+      .thenNothingHappened());
+
+  it('given a layer uploaded without checksums, when hashing is given up, then ImageChecksumFailed is decided once', () => {
+    given(reserved, extracted, asLayer)
+      .when(decideChecksumFailure, 'no room')
+      .then([{ type: 'ImageChecksumFailed', data: { imageId: IMG, reason: 'no room' } }]);
+    given(reserved, extracted, asLayer, {
+      type: 'ImageChecksumFailed',
+      data: { imageId: IMG, reason: 'no room' },
+    })
+      .when(decideChecksumFailure, 'again')
+      .thenNothingHappened();
+  });
 });
 
 describe('decideFailure', () => {

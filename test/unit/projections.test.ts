@@ -108,6 +108,81 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
       ));
   });
 
+  describe('a chain backup, hashed after it finished', () => {
+    const layerBackup = () =>
+      given()
+        .registered()
+        .taskTo('image_snapshot_pending', { at: t('00.000') })
+        .reserved(t('00.100'))
+        .taskTo('image_snapshot', { at: t('00.300') })
+        .planned('live', t('00.400'))
+        .taskTo('image_pending_upload', { at: t('00.500') })
+        .extracted(t('00.500'), 500, t('01.000'))
+        .taskTo('image_uploading', { at: t('01.100') })
+        .uploadedAsLayer(t('01.100'), 100, t('01.200'))
+        .taskTo(null, { at: t('01.300') });
+
+    it('shows the image active with no size or checksums until they are recorded', () =>
+      spec
+        .given(layerBackup())
+        .then(
+          imageRow({
+            status: 'active',
+            size: null,
+            checksum: null,
+            osHashAlgo: null,
+            osHashValue: null,
+          }),
+          historyRow({ result: 'active', finishedAt: t('01.300'), durationMs: 1200 }),
+        ));
+
+    it('records the size and checksums, and a checksum step after the finish', () =>
+      spec.given(layerBackup().checksummed(t('01.400'), 900, t('02.300'))).then(
+        imageRow({
+          status: 'active',
+          size: 327680,
+          checksum: 'e'.repeat(32),
+          osHashAlgo: 'sha512',
+          osHashValue: 'f'.repeat(128),
+          updatedAt: t('02.300'),
+        }),
+        async () => {
+          const { steps, finishedAt, durationMs, result } = await history();
+          expect(steps.at(-1)).toEqual({
+            step: 'checksum',
+            startedAt: t('01.400'),
+            finishedAt: t('02.300'),
+            durationMs: 900,
+          });
+          // The backup finished when it released the task state; the hash came after.
+          expect({ finishedAt, durationMs, result }).toEqual({
+            finishedAt: t('01.300'),
+            durationMs: 1200,
+            result: 'active',
+          });
+          const summaries = (await audit().find({ where: { imageId: IMG } })).map((e) => e.summary);
+          expect(summaries).toContain(
+            `whole image hashed: 327680 bytes, md5 ${'e'.repeat(32)}, in 900 ms`,
+          );
+          expect(summaries).toContain(
+            'image uploaded: active, its whole image to be hashed next, qcow2/bare',
+          );
+        },
+      ));
+
+    it('keeps the image active without checksums when hashing is given up, and says why', () =>
+      spec
+        .given(layerBackup().checksumFailed('no room to flatten', t('02.000')))
+        .then(
+          imageRow({ status: 'active', checksum: null }),
+          historyRow({
+            result: 'active',
+            failedStep: 'checksum',
+            failureReason: 'no room to flatten',
+          }),
+        ));
+  });
+
   describe('while a snapshot runs', () => {
     it('shows the task state, the progress (whole percent) and the saving status', async () => {
       // given: a cold snapshot up to the start of its upload

@@ -65,6 +65,27 @@ describe('nextStep: the cold path, in order', () => {
   it('given task None and the image active, when asked, then the snapshot is done', () =>
     given(uploading().uploaded().taskTo(null)).when(nextStep).then({ kind: 'done' }));
 
+  it('given a chain backup stored without checksums and task image_uploading, when asked, then the next step is finish (the task state goes first)', () =>
+    given(uploading().uploadedAsLayer()).when(nextStep).then({ kind: 'finish' }));
+
+  it('given a chain backup stored without checksums and task None, when asked, then the next step is checksum', () =>
+    given(uploading().uploadedAsLayer().taskTo(null)).when(nextStep).then({ kind: 'checksum' }));
+
+  it('given a chain backup hashed after task None, when asked, then the snapshot is done', () =>
+    given(uploading().uploadedAsLayer().taskTo(null).checksummed())
+      .when(nextStep)
+      .then({ kind: 'done' }));
+
+  it('given a chain backup deleted before it was hashed, when asked, then the snapshot is done (its data goes with the deletion)', () =>
+    given(uploading().uploadedAsLayer().taskTo(null).deleted())
+      .when(nextStep)
+      .then({ kind: 'done' }));
+
+  it('given hashing a chain backup given up (ImageChecksumFailed), when asked, then the snapshot is done', () =>
+    given(uploading().uploadedAsLayer().taskTo(null).checksumFailed('no room to flatten'))
+      .when(nextStep)
+      .then({ kind: 'done' }));
+
   it("given the cold path walked step by step, when each step is asked, then the actions follow Nova's order", () => {
     expect(
       walk(requested(), [
@@ -384,6 +405,7 @@ describe('stepOf', () => {
       'mark-uploading': 'upload',
       upload: 'upload',
       finish: 'upload',
+      checksum: 'checksum',
     });
   });
 });

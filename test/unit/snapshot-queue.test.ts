@@ -264,6 +264,8 @@ describe('queueRole', () => {
 
   it('leaves when done, or when stopped before it began', () => {
     expect(queueRole(state(null, { planned: true }), act('done'))).toBe('leave');
+    // a chain backup hashed after its task state was released holds no slot
+    expect(queueRole(state(null, { planned: true }), act('checksum'))).toBe('leave');
     expect(queueRole(state('image_snapshot_pending'), act('release'))).toBe('leave');
     expect(queueRole(state('image_snapshot_pending'), act('fail'))).toBe('leave');
     expect(queueRole(state('image_snapshot', { taskImageId: 'other' }), act('fail'))).toBe('leave');

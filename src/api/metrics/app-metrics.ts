@@ -53,7 +53,7 @@ export class AppMetrics {
 
     new Histogram({
       name: 'snapledger_snapshot_step_duration_seconds',
-      help: 'Duration of each recorded snapshot step (queue, begin, plan, save, quiesce, mirror, extract, restore, cleanup, upload).',
+      help: 'Duration of each recorded snapshot step (queue, begin, plan, save, quiesce, mirror, extract, restore, cleanup, upload, checksum).',
       labelNames: ['step'] as const,
       buckets: STEP_DURATION_BUCKETS,
       registers,

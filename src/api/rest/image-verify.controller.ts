@@ -45,6 +45,11 @@ export class ImageVerifyController {
         `Image ${image.id} is ${image.status}; only an active image has data to verify.`,
       );
     }
+    if (image.checksum === null) {
+      throw new ConflictException(
+        `Image ${image.id} has no recorded checksums to verify against yet: a backup of a chain is hashed after it becomes active. Try again once its checksum is set.`,
+      );
+    }
     if (!this.verifier) {
       throw new ConflictException(
         'Images are kept in Glance (SNAPLEDGER_IMAGE_STORE=glance): snapledger checked their checksums against Glance when it stored them, and Glance keeps them now.',

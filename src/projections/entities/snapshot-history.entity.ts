@@ -17,7 +17,8 @@ export type SnapshotHistoryStepName =
   | 'extract'
   | 'restore'
   | 'cleanup'
-  | 'upload';
+  | 'upload'
+  | 'checksum';
 
 /** One step of a snapshot, in the order the steps happened. Times are ISO-8601. */
 export interface SnapshotStepRecord {

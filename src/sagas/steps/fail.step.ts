@@ -1,11 +1,15 @@
-import { decideFailure } from '../../domain/image.decider';
+import { decideChecksumFailure, decideFailure } from '../../domain/image.decider';
 import { decideDomainSaved } from '../../domain/instance.decider';
 import type { RequestedSnapshot } from '../../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from '../snapshot-step.dependencies';
 import type { ActionOf, RequestStep } from './snapshot-step.handler';
 import { appendToImage, appendToInstance } from './step-appends';
 
-/** The snapshot fails at a step (SnapshotFailed): the image is killed, compensation follows. */
+/**
+ * The snapshot fails at a step (SnapshotFailed): the image is killed, compensation follows.
+ * Hashing a chain's backup fails after the image is active: it stays active, with no
+ * checksums (ImageChecksumFailed).
+ */
 export class FailStep implements RequestStep<'fail'> {
   readonly action = 'fail';
   readonly needs = 'request';
@@ -14,6 +18,10 @@ export class FailStep implements RequestStep<'fail'> {
 
   async run(state: RequestedSnapshot, action: ActionOf<'fail'>): Promise<void> {
     const { step, reason } = action;
+    if (step === 'checksum') {
+      await appendToImage(this.deps.appender, state, decideChecksumFailure(state.image, reason));
+      return;
+    }
     if (step === 'save') await this.recordSaveThatHappenedAnyway(state);
     await appendToImage(this.deps.appender, state, decideFailure(state.image, { step, reason }));
   }

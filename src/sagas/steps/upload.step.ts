@@ -61,8 +61,9 @@ export class UploadStep implements PlanStep<'upload'> {
   }
 
   /**
-   * A backup of a chain: stored as a layer (hashed as the whole image a download returns),
-   * added to its instance's backup-chain stream, then recorded as uploaded with what it holds.
+   * A backup of a chain: stored as a layer, added to its instance's backup-chain stream, then
+   * recorded as uploaded with what it holds. Its whole image is hashed later, once its task
+   * state is given back (ChecksumStep): size and checksums are null until then.
    */
   private async storeChainImage(state: PlannedSnapshot, chain: BackupChainPlan): Promise<void> {
     const { appender, clock } = this.deps;
@@ -102,7 +103,7 @@ export class UploadStep implements PlanStep<'upload'> {
     const bytesCopied = await drivers.layers.topLayerBytes(drivers.store.layerPath(imageId));
     await appender.append(
       imageStream(imageId),
-      this.uploaded(state, stored, startedAt, {
+      this.uploaded(state, { size: null, checksum: null, osHashValue: null }, startedAt, {
         diskFormat: 'qcow2',
         store: 'local',
         chain: {
@@ -123,7 +124,7 @@ export class UploadStep implements PlanStep<'upload'> {
   /** Uploaded, with what the store computed of the stored data. */
   private uploaded(
     state: PlannedSnapshot,
-    stored: StoredImage,
+    stored: StoredImage | { size: null; checksum: null; osHashValue: null },
     startedAt: Date,
     where: Pick<Uploaded['data'], 'diskFormat' | 'store' | 'chain'>,
   ) {
@@ -132,7 +133,7 @@ export class UploadStep implements PlanStep<'upload'> {
       // qemu-img keeps the virtual size, which the plan read from the source.
       virtualSize: state.plan.virtualSize,
       checksum: stored.checksum,
-      osHashAlgo: 'sha512',
+      osHashAlgo: stored.checksum === null ? null : 'sha512',
       osHashValue: stored.osHashValue,
       containerFormat: 'bare',
       ...timedSince(this.deps.clock, startedAt),

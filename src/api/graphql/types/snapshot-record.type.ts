@@ -4,7 +4,7 @@ import { Connection } from '../connection';
 /** One step of a snapshot with its timing. */
 @ObjectType({
   description:
-    'One step of a snapshot (queue, begin, plan, save, quiesce, mirror, extract, restore, cleanup, upload).',
+    'One step of a snapshot (queue, begin, plan, save, quiesce, mirror, extract, restore, cleanup, upload; checksum: a chain backup hashed after it finished).',
 })
 export class SnapshotStep {
   @Field()
