@@ -90,7 +90,11 @@ export interface ImageStore {
   openData(imageId: string): Promise<ImageData | null>;
   /** Removes staged, partial and stored data for the image; absent data is fine. */
   discard(imageId: string): Promise<void>;
-  /** Removes partial and staged files of images that are not in `keep` (crash leftovers). */
+  /**
+   * Removes crash leftovers: partial and staged files of images that are not in `keep`, and
+   * every scratch copy (a chain made whole to hash or download it), which only the process
+   * that made it reads. Called at start, before anything of this process reads.
+   */
   sweepStaging(keep: ReadonlySet<string>): Promise<string[]>;
 }
 

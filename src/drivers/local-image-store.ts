@@ -334,7 +334,10 @@ export class LocalImageStore implements ImageStore {
     const removed: string[] = [];
     for (const entry of entries.sort()) {
       const match = STAGING_ENTRY.exec(entry);
-      if (!match || keepIds.has(match[1])) continue;
+      if (!match) continue;
+      // A scratch copy (flat, download) of a process that ended: no reader is left.
+      const scratch = match[2]!.endsWith('.flat') || match[2]!.endsWith('.download');
+      if (keepIds.has(match[1]!) && !scratch) continue;
       await rm(join(this.stagingDir, entry), { force: true });
       removed.push(entry);
     }

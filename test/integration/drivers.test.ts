@@ -430,7 +430,7 @@ describe('LocalImageStore (real filesystem)', () => {
     await expect(store.commit(a)).rejects.toThrow(/nothing staged/);
   });
 
-  it('sweeps staging leftovers that are not kept', async () => {
+  it('sweeps staging leftovers that are not kept, and every scratch copy', async () => {
     const keep = randomUUID();
     const dropPartial = randomUUID();
     const dropStaged = randomUUID();
@@ -439,9 +439,12 @@ describe('LocalImageStore (real filesystem)', () => {
     await stage(dropStaged, Buffer.from('staged'));
     const stagingDir = join(dataDir, 'data', 'images', '.staging');
     await writeFile(join(stagingDir, 'README'), 'not ours');
+    // A kept image's scratch copy, left by a process that was killed while it hashed.
+    const flat = `${keep}.${randomUUID()}.flat`;
+    await writeFile(join(stagingDir, flat), 'scratch');
 
     const removed = await store.sweepStaging(new Set([keep.toUpperCase()]));
-    expect(removed.sort()).toEqual([`${dropPartial}.partial`, `${dropStaged}.staged`].sort());
+    expect(removed.sort()).toEqual([`${dropPartial}.partial`, `${dropStaged}.staged`, flat].sort());
     expect((await readdir(stagingDir)).sort()).toEqual(['README', `${keep}.partial`].sort());
     expect(await store.sweepStaging(new Set([keep]))).toEqual([]);
     expect(

@@ -90,6 +90,42 @@ export function useChainTestbed(
   });
 }
 
+/** The whole image's size and checksums, once the checksum step has recorded them. */
+export interface ImageChecksums {
+  readonly size: number;
+  readonly checksum: string;
+  readonly os_hash_value: string;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until a chain's backup has its checksums: it is active before
+ * they are known (size, checksum and os_hash_value null), and ImageChecksummed sets them.
+ */
+export async function waitForChecksums(
+  service: ServiceProcess,
+  imageId: string,
+  timeoutMs = 60_000,
+): Promise<ImageChecksums> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const meta = await service.api<{
+      status: string;
+      size: number | null;
+      checksum: string | null;
+      os_hash_value: string | null;
+    }>('GET', `/v2/images/${imageId}`);
+    expect(meta.status, JSON.stringify(meta.body)).toBe(200);
+    const { size, checksum, os_hash_value } = meta.body;
+    if (size !== null && checksum !== null && os_hash_value !== null) {
+      return { size, checksum, os_hash_value };
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`image ${imageId} had no checksums after ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * Downloads an image whole, as a user would, and checks what a chain image must be: its
  * length and checksums as the image says, no backing file, and the same guest content and
@@ -102,19 +138,17 @@ export async function expectWholeDownload(
   moment: string,
   scratch: string,
 ): Promise<void> {
+  const meta = await waitForChecksums(service, imageId);
   const res = await fetch(`${service.baseUrl}/v2/images/${imageId}/file`, {
     headers: { 'X-Auth-Token': service.adminToken },
   });
   expect(res.status).toBe(200);
   const data = Buffer.from(await res.arrayBuffer());
   expect(Number(res.headers.get('content-length'))).toBe(data.length);
-  const meta = await service.api<{ checksum: string; size: number; os_hash_value: string }>(
-    'GET',
-    `/v2/images/${imageId}`,
-  );
-  expect(meta.body.size).toBe(data.length);
-  expect(createHash('md5').update(data).digest('hex')).toBe(meta.body.checksum);
-  expect(createHash('sha512').update(data).digest('hex')).toBe(meta.body.os_hash_value);
+  expect(res.headers.get('content-md5')).toBe(meta.checksum);
+  expect(meta.size).toBe(data.length);
+  expect(createHash('md5').update(data).digest('hex')).toBe(meta.checksum);
+  expect(createHash('sha512').update(data).digest('hex')).toBe(meta.os_hash_value);
   const file = join(scratch, `${imageId}.download.qcow2`);
   await writeFile(file, data);
   try {
