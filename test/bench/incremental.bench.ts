@@ -9,6 +9,10 @@
  *    sees it);
  * 3. the incremental backup, timed the same way, with the bytes its layer holds and takes on
  *    disk (from the history: observed in the layer file) and the downtime libvirt showed.
+ * A backup of a chain is active when its task state is released (finished_at); its whole
+ * image is hashed after that (the history's `checksum` step). Each backup's hashing is
+ * waited for before the next step of the round, so no two measurements overlap, and the
+ * time to its checksums (requested_at → the checksum step's end) is reported as well.
  * Baseline: the bare `qemu-img convert` of the same disk (-U, as it runs), in the same round.
  * Every backup is deleted again after its round (newest first, so no merge runs).
  */
@@ -43,6 +47,9 @@ export interface IncrementalRound {
   readonly bytesCopied: number;
   readonly bytesStored: number;
   readonly downtimeMs: number;
+  /** requested_at → the end of the checksum step (the whole image hashed), per backup. */
+  readonly fullChecksummedMs: number;
+  readonly incrementalChecksummedMs: number;
   /** The incremental's steps as its history timed them, ms by step name. */
   readonly incrementalSteps: Readonly<Record<string, number>>;
   readonly fullSteps: Readonly<Record<string, number>>;
@@ -55,11 +62,15 @@ export interface IncrementalBenchResult {
   readonly changedMiB: number;
   readonly medianFullMs: number;
   readonly medianIncrementalMs: number;
+  readonly medianFullChecksummedMs: number;
+  readonly medianIncrementalChecksummedMs: number;
   readonly medianBareConvertMs: number;
   /** Median incremental bytes stored ÷ bytes changed. */
   readonly storedPerChanged: number;
-  /** Median incremental wall time ÷ median full backup wall time. */
+  /** Median incremental wall time ÷ median full backup wall time (to finished_at: active). */
   readonly wallRatio: number;
+  /** The same, each to its checksums recorded. */
+  readonly checksummedRatio: number;
   readonly maxDowntimeMs: number;
 }
 
@@ -69,7 +80,7 @@ interface HistoryRow {
   requested_at: string;
   finished_at: string | null;
   downtime_ms: number | null;
-  steps: { step: string; durationMs: number }[];
+  steps: { step: string; durationMs: number; finishedAt: string }[];
   backup: { kind: string; bytes_copied: number | null; bytes_stored: number | null } | null;
 }
 
@@ -131,6 +142,8 @@ export async function benchIncremental(
       const r: IncrementalRound = {
         fullMs: wallMs(full),
         incrementalMs: wallMs(incremental),
+        fullChecksummedMs: checksummedMs(full),
+        incrementalChecksummedMs: checksummedMs(incremental),
         bareConvertMs,
         fullBytesStored: full.backup.bytes_stored ?? Number.NaN,
         bytesCopied: incremental.backup.bytes_copied ?? Number.NaN,
@@ -141,7 +154,8 @@ export async function benchIncremental(
       };
       results.push(r);
       log(
-        `round ${round}: full ${Math.round(r.fullMs)} ms, incremental ${Math.round(r.incrementalMs)} ms, ` +
+        `round ${round}: full ${Math.round(r.fullMs)} ms (hashed at ${Math.round(r.fullChecksummedMs)} ms), ` +
+          `incremental ${Math.round(r.incrementalMs)} ms (hashed at ${Math.round(r.incrementalChecksummedMs)} ms), ` +
           `${(r.bytesStored / MiB).toFixed(2)} MiB stored for ${d.changedMiB} MiB changed`,
       );
       // Newest first: nothing lies over an image when it goes, so no merge runs.
@@ -152,6 +166,8 @@ export async function benchIncremental(
     }
     const medianFullMs = median(results.map((r) => r.fullMs));
     const medianIncrementalMs = median(results.map((r) => r.incrementalMs));
+    const medianFullChecksummedMs = median(results.map((r) => r.fullChecksummedMs));
+    const medianIncrementalChecksummedMs = median(results.map((r) => r.incrementalChecksummedMs));
     return {
       rounds: results,
       diskMiB: d.diskMiB,
@@ -159,9 +175,12 @@ export async function benchIncremental(
       changedMiB: d.changedMiB,
       medianFullMs,
       medianIncrementalMs,
+      medianFullChecksummedMs,
+      medianIncrementalChecksummedMs,
       medianBareConvertMs: median(results.map((r) => r.bareConvertMs)),
       storedPerChanged: median(results.map((r) => r.bytesStored / (d.changedMiB * MiB))),
       wallRatio: medianIncrementalMs / medianFullMs,
+      checksummedRatio: medianIncrementalChecksummedMs / medianFullChecksummedMs,
       maxDowntimeMs: Math.max(...results.map((r) => r.downtimeMs)),
     };
   } finally {
@@ -191,7 +210,33 @@ async function backupOnce(
     600_000,
   )) as unknown as HistoryRow;
   if (row.result !== 'active') throw new Error(`backup ${row.image_id} ended ${row.result}`);
-  return row;
+  return waitForChecksumStep(service, domain, row.image_id);
+}
+
+/** The backup's history row once its checksum step (after finished_at) is recorded. */
+async function waitForChecksumStep(
+  service: ServiceProcess,
+  domain: TestDomain,
+  imageId: string,
+): Promise<HistoryRow> {
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const res = await service.api<{ snapshots: HistoryRow[] }>(
+      'GET',
+      `/v1/instances/${domain.uuid}/snapshots`,
+    );
+    const row = res.body.snapshots.find((s) => s.image_id === imageId);
+    if (row?.steps.some((s) => s.step === 'checksum')) return row;
+    if (Date.now() > deadline) throw new Error(`backup ${imageId} was not hashed in 600 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** requested_at → the end of the checksum step, both stamped by the service. */
+function checksummedMs(row: HistoryRow): number {
+  const step = row.steps.find((s) => s.step === 'checksum');
+  if (!step) throw new Error(`backup ${row.image_id} has no checksum step`);
+  return Date.parse(step.finishedAt) - Date.parse(row.requested_at);
 }
 
 function stepTimes(row: HistoryRow): Record<string, number> {

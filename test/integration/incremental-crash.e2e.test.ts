@@ -165,4 +165,59 @@ describe('incremental backups survive a kill at every step', () => {
     },
     120_000,
   );
+
+  it('a hash that keeps failing is given up: the backup stays active and downloadable, without checksums', async () => {
+    await guestWrite();
+    await service.stop();
+    await service.start({ SNAPLEDGER_FAULTS: 'fail:checksum' });
+    try {
+      const imageId = await request();
+      expect((await settle(imageId)).result).toBe('active');
+      for (
+        let i = 0;
+        i < 150 && eventsOf('ImageChecksumFailed', 'imageId', imageId).length === 0;
+        i += 1
+      ) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(eventsOf('ImageChecksumFailed', 'imageId', imageId)).toHaveLength(1);
+      expect(eventsOf('ImageChecksummed', 'imageId', imageId)).toHaveLength(0);
+      const meta = await service.api<Record<string, unknown>>('GET', `/v2/images/${imageId}`);
+      expect(meta.body).toMatchObject({
+        status: 'active',
+        size: null,
+        checksum: null,
+        os_hash_value: null,
+      });
+      const history = await service.api<{ snapshots: Record<string, unknown>[] }>(
+        'GET',
+        `/v1/instances/${domain.uuid}/snapshots`,
+      );
+      expect(history.body.snapshots.find((r) => r['image_id'] === imageId)).toMatchObject({
+        result: 'active',
+        failed_step: 'checksum',
+      });
+      // Nothing to verify against, and nothing pretends otherwise.
+      const verify = await service.api('POST', `/v1/images/${imageId}/verify`);
+      expect(verify.status).toBe(409);
+      // The data is whole all the same; a download carries no Content-MD5.
+      const res = await fetch(`${service.baseUrl}/v2/images/${imageId}/file`, {
+        headers: { 'X-Auth-Token': service.adminToken },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-md5')).toBeNull();
+      const file = join(scratch, `${imageId}.download`);
+      await writeFile(file, Buffer.from(await res.arrayBuffer()));
+      expect(
+        await imagesHaveSameContent(
+          { path: file, format: 'qcow2' },
+          { path: moments.get(imageId) ?? '', format: 'qcow2' },
+        ),
+      ).toBe(true);
+      await rm(file, { force: true });
+    } finally {
+      await service.stop();
+      await service.start();
+    }
+  }, 120_000);
 });
