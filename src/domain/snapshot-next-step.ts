@@ -87,7 +87,8 @@ export function nextStep(
 
   if (!held) {
     // A chain's backup is hashed once it is active and its task state is given back.
-    if (image.status === 'active') return image.checksumsPending ? { kind: 'checksum' } : { kind: 'done' };
+    if (image.status === 'active')
+      return image.checksumsPending ? { kind: 'checksum' } : { kind: 'done' };
     return {
       kind: 'fail',
       step: 'begin',

@@ -123,18 +123,16 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
         .taskTo(null, { at: t('01.300') });
 
     it('shows the image active with no size or checksums until they are recorded', () =>
-      spec
-        .given(layerBackup())
-        .then(
-          imageRow({
-            status: 'active',
-            size: null,
-            checksum: null,
-            osHashAlgo: null,
-            osHashValue: null,
-          }),
-          historyRow({ result: 'active', finishedAt: t('01.300'), durationMs: 1200 }),
-        ));
+      spec.given(layerBackup()).then(
+        imageRow({
+          status: 'active',
+          size: null,
+          checksum: null,
+          osHashAlgo: null,
+          osHashValue: null,
+        }),
+        historyRow({ result: 'active', finishedAt: t('01.300'), durationMs: 1200 }),
+      ));
 
     it('records the size and checksums, and a checksum step after the finish', () =>
       spec.given(layerBackup().checksummed(t('01.400'), 900, t('02.300'))).then(
@@ -171,16 +169,14 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
       ));
 
     it('keeps the image active without checksums when hashing is given up, and says why', () =>
-      spec
-        .given(layerBackup().checksumFailed('no room to flatten', t('02.000')))
-        .then(
-          imageRow({ status: 'active', checksum: null }),
-          historyRow({
-            result: 'active',
-            failedStep: 'checksum',
-            failureReason: 'no room to flatten',
-          }),
-        ));
+      spec.given(layerBackup().checksumFailed('no room to flatten', t('02.000'))).then(
+        imageRow({ status: 'active', checksum: null }),
+        historyRow({
+          result: 'active',
+          failedStep: 'checksum',
+          failureReason: 'no room to flatten',
+        }),
+      ));
   });
 
   describe('while a snapshot runs', () => {
