@@ -122,11 +122,16 @@ async function backupJob(
   if (!plan.diskTarget || chain.checkpoint === null) {
     throw new PermanentStepError('a live backup job needs the disk target and a checkpoint name');
   }
-  await drivers.jobs.abortBackup(domain);
-  if ((await drivers.jobs.checkpoints(domain)).includes(chain.checkpoint)) {
+  // What a crashed try may have left (its job, its checkpoint), asked side by side with
+  // making the empty output: each is a process of its own, and none depends on another.
+  const [, checkpoints, output] = await Promise.all([
+    drivers.jobs.abortBackup(domain),
+    drivers.jobs.checkpoints(domain),
+    deps.deltas.createEmpty(imageId, plan.virtualSize),
+  ]);
+  if (checkpoints.includes(chain.checkpoint)) {
     await drivers.jobs.deleteCheckpoint(domain, chain.checkpoint);
   }
-  const output = await deps.deltas.createEmpty(imageId, plan.virtualSize);
   await deps.faults.during('backup-job', () =>
     drivers.jobs.backup(domain, {
       target: plan.diskTarget ?? '',

@@ -24,10 +24,13 @@ export class CleanupStep implements PlanStep<'cleanup'> {
     let abortedJob = false;
     const chains = this.deps.chains;
     if (plan.chain && chains) {
-      abortedJob = await chains.jobs.abortBackup(instanceId).catch((error: unknown) => {
-        if (error instanceof DomainNotFoundError) return false;
-        throw error;
-      });
+      // Extracted: the backup job was seen to complete before ImageExtracted was recorded,
+      // so there is none to abort. Compensating a copy that did not finish, there may be.
+      if (!state.image.extracted)
+        abortedJob = await chains.jobs.abortBackup(instanceId).catch((error: unknown) => {
+          if (error instanceof DomainNotFoundError) return false;
+          throw error;
+        });
     } else if (plan.diskTarget) {
       abortedJob = await hypervisor
         .abortMirror(instanceId, plan.diskTarget, deltas.pathOf(imageId))
