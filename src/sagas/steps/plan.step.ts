@@ -1,5 +1,6 @@
 import { planBackupChain } from '../../domain/backup-chain.decider';
 import {
+  type BackupChainsState,
   newestOfSeries,
   SNAPSHOT_SERIES,
   type ChainMember,
@@ -23,6 +24,14 @@ import { appendToSnapshot } from './step-appends';
  * block device to libvirt); network disks never get here.
  */
 const LIVE_FORMATS: readonly string[] = ['qcow2', 'raw'];
+
+/** What planChain decides from (see PlanStep.readChainFacts). */
+interface ChainFacts {
+  readonly chains: BackupChainsState | null;
+  readonly usable: { ok: true } | { ok: false; why: string } | null;
+  readonly checkpoints: readonly string[];
+  readonly checkpointFault: string | null;
+}
 
 /** Reads the domain and its disk from libvirt and qemu-img, and picks the path and format. */
 export class PlanStep implements RequestStep<'plan'> {
@@ -54,6 +63,14 @@ export class PlanStep implements RequestStep<'plan'> {
       throw new PermanentStepError(`domain ${domain.name} is ${domain.state}; cannot snapshot it`);
     }
     const running = powerState === 'running' || powerState === 'paused';
+    // A backup asked to be incremental reads its chain and libvirt's checkpoints while
+    // qemu-img reads the disk: each is a process or a read of its own.
+    const series = this.seriesOf(state);
+    const chainFacts = series
+      ? this.readChainFacts(instanceId, domain.name, running && sourceFormat === 'qcow2', series)
+      : null;
+    // Awaited once the disk is read; a rejection meanwhile is not left unhandled.
+    chainFacts?.catch(() => undefined);
     // Live, as Nova decides it: a running or paused QEMU domain on a local qcow2/raw file,
     // unless the operator forced the cold path.
     const live =
@@ -80,18 +97,49 @@ export class PlanStep implements RequestStep<'plan'> {
       virtualSize: info.virtualSize,
       ...(live ? { diskTarget: domain.snapshotDisk.target } : {}),
     };
+    if (!series || !chainFacts) return base;
+    return this.planChain(base, domain, running, series, await chainFacts);
+  }
+
+  /** The chain series a backup (or createImage) asked to be incremental belongs to. */
+  private seriesOf(state: RequestedSnapshot): ChainSeries | null {
     const { image } = state;
-    if (!image.incrementalRequested) return base;
+    if (!image.incrementalRequested) return null;
     if (image.imageType === 'snapshot')
-      return this.planChain(base, domain, running, {
-        imageType: 'snapshot',
-        backupType: SNAPSHOT_SERIES,
-      });
-    if (image.backupType === null) return base;
-    return this.planChain(base, domain, running, {
-      imageType: 'backup',
-      backupType: image.backupType,
-    });
+      return { imageType: 'snapshot', backupType: SNAPSHOT_SERIES };
+    if (image.backupType === null) return null;
+    return { imageType: 'backup', backupType: image.backupType };
+  }
+
+  /**
+   * What the chain decision reads: the instance's chains, the series' newest image and
+   * whether a layer can lie over it, and (a running qcow2 disk) libvirt's checkpoints and
+   * whether the newest image's checkpoint still answers.
+   */
+  private async readChainFacts(
+    instanceId: string,
+    domainName: string,
+    runningQcow2: boolean,
+    series: ChainSeries,
+  ): Promise<ChainFacts> {
+    const drivers = this.deps.chains;
+    const liveQcow2 = runningQcow2 && drivers !== null;
+    const [chains, checkpoints] = await Promise.all([
+      drivers ? loadBackupChains(drivers.log, instanceId).then((c) => c.state) : null,
+      liveQcow2 ? drivers.jobs.checkpoints(domainName) : ([] as string[]),
+    ]);
+    const newest = chains ? newestOfSeries(chains, series) : null;
+    const since = newest?.checkpoint ?? null;
+    const [usable, checkpointFault] = await Promise.all([
+      newest ? this.usable(newest) : null,
+      liveQcow2 && since !== null && checkpoints.includes(since)
+        ? drivers.jobs.pendingBytes(domainName, since).then(
+            () => null,
+            (error: unknown) => (error instanceof Error ? error.message : String(error)),
+          )
+        : null,
+    ]);
+    return { chains, usable, checkpoints, checkpointFault };
   }
 
   /**
@@ -99,26 +147,15 @@ export class PlanStep implements RequestStep<'plan'> {
    * image, or a full image that starts a chain, or (store or disk cannot hold chains) the
    * plain plan.
    */
-  private async planChain(
+  private planChain(
     base: SnapshotPlan,
     domain: DomainDetails,
     running: boolean,
     series: ChainSeries,
-  ): Promise<SnapshotPlan> {
+    facts: ChainFacts,
+  ): SnapshotPlan {
     const drivers = this.deps.chains;
-    const chains = drivers ? (await loadBackupChains(drivers.log, base.instanceId)).state : null;
-    const newest = chains ? newestOfSeries(chains, series) : null;
-    const usable = newest ? await this.usable(newest) : null;
-    const liveQcow2 = running && base.sourceFormat === 'qcow2' && drivers !== null;
-    const checkpoints = liveQcow2 ? await drivers.jobs.checkpoints(domain.name) : [];
-    const since = newest?.checkpoint ?? null;
-    const checkpointFault =
-      liveQcow2 && since !== null && checkpoints.includes(since)
-        ? await drivers.jobs.pendingBytes(domain.name, since).then(
-            () => null,
-            (error: unknown) => (error instanceof Error ? error.message : String(error)),
-          )
-        : null;
+    const { chains, usable, checkpoints, checkpointFault } = facts;
     const decided = planBackupChain({
       imageId: base.imageId,
       series,
