@@ -13,7 +13,7 @@ import {
 import { TransientHypervisorError } from '../drivers/hypervisor.port';
 import { ImageDataUnavailableError } from '../drivers/image-store.port';
 import { WrongExpectedRevisionError } from '../event-store/event-store.port';
-import { apiFamilyOf, errorBody } from './api-family';
+import { sendApiError } from './error-response';
 import { graphQLErrorFor } from './graphql/graphql-errors';
 import { GraphQLError } from './graphql/graphql-runtime';
 import type { SnapledgerRequest } from './request-context.middleware';
@@ -99,7 +99,7 @@ export class ApiErrorFilter implements ExceptionFilter {
     if (status >= 500)
       this.logger.error({ err: error, path: req.path, requestId: req.requestId }, 'request failed');
     if (res.headersSent) return;
-    res.status(status).json(errorBody(apiFamilyOf(req.path), status, message));
+    sendApiError(req, res, status, message);
   }
 
   /** The same classification as REST, as a GraphQL error; GraphQL's own errors pass through. */

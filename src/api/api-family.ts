@@ -40,8 +40,13 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** The reason phrase of an error status, as the error bodies give it. */
+export function errorTitle(status: number): string {
+  return TITLES[status] ?? 'Error';
+}
+
 export function errorBody(family: ApiFamily, status: number, message: string): unknown {
-  const title = TITLES[status] ?? 'Error';
+  const title = errorTitle(status);
   switch (family) {
     case 'nova':
       return { [NOVA_FAULT_NAMES[status] ?? 'computeFault']: { message, code: status } };

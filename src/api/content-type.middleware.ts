@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import { apiFamilyOf, errorBody } from './api-family';
+import { apiFamilyOf } from './api-family';
+import { sendApiError } from './error-response';
 
 /** Media types whose bodies are parsed as JSON (Nova's SUPPORTED_CONTENT_TYPES, plus +json). */
 function isJsonMediaType(mediaType: string): boolean {
@@ -48,5 +49,5 @@ export function contentTypeMiddleware(req: Request, res: Response, next: NextFun
   if (decision === 'treat-as-json') req.headers['content-type'] = 'application/json';
   if (decision !== 'unsupported') return next();
   // The body is never buffered: Node discards what is left of it once the answer is sent.
-  res.status(415).json(errorBody(apiFamilyOf(req.path), 415, 'Unsupported Content-Type'));
+  sendApiError(req, res, 415, 'Unsupported Content-Type');
 }

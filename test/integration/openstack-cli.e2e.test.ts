@@ -220,7 +220,7 @@ describe('the openstack CLI against snapledger', () => {
     expect(await domain.sha256OfGuestData(file, 'qcow2')).toBe(domain.expectedDataHash);
   });
 
-  it('the legacy glance CLI (python-glanceclient) lists, shows and downloads the image', async () => {
+  it('the legacy glance CLI (python-glanceclient) lists, shows and downloads the image, and shows why a call failed', async () => {
     // It reads /image/versions and the /v2/schemas documents first, and checks each image
     // it receives against the image schema.
     const glance = (args: string[]) =>
@@ -254,6 +254,13 @@ describe('the openstack CLI against snapledger', () => {
     expect(
       (await readFile(file)).equals(await readFile(join(service.dataDir, 'images', imageId))),
     ).toBe(true);
+    // A failed call shows Glance's message: it sends Accept: */* and reads the HTML error
+    // page Glance answers with (it cannot read a JSON one).
+    const unknown = '00000000-0000-4000-8000-00000000dead';
+    const missing = await glance(['image-show', unknown]);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toContain(`No image found with ID ${unknown}`);
+    expect(missing.stderr).not.toContain('has no attribute');
   });
 
   it('server backup create (no microversion: Location semantics) makes a daily backup', async () => {
