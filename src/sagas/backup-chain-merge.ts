@@ -9,8 +9,7 @@ import {
   type LayerMerged,
   type LayerMergeStarted,
 } from '../events';
-import { loadBackupChains, type BackupChainDrivers } from './backup-chain-drivers';
-import type { ChainFileLocks } from './chain-file-locks';
+import { loadBackupChains } from './backup-chain-drivers';
 import { timedSince } from './steps/step-appends';
 import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
 
@@ -22,30 +21,14 @@ import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
  * crash after it finds the image out of its chain and only removes the data.
  */
 export class BackupChainMerge {
-  constructor(
-    private readonly deps: SnapshotStepDependencies,
-    /** Held while the chain's files change: a backup being hashed reads them (ChecksumStep). */
-    private readonly chainFiles: ChainFileLocks,
-  ) {}
+  constructor(private readonly deps: SnapshotStepDependencies) {}
 
   async removeImage(imageId: string, origin: CausationContext): Promise<void> {
-    const { images, chains: drivers } = this.deps;
+    const { images, chains: drivers, appender, clock, faults } = this.deps;
     if (!drivers) return images.discard(imageId);
     const image = foldImage((await drivers.log.readStream(imageStream(imageId))) as never);
     const instanceId = image.instanceId;
     if (instanceId === null) return images.discard(imageId);
-    await this.chainFiles
-      .of(instanceId)
-      .runExclusive(() => this.removeFromChain(imageId, instanceId, origin));
-  }
-
-  private async removeFromChain(
-    imageId: string,
-    instanceId: string,
-    origin: CausationContext,
-  ): Promise<void> {
-    const { images, appender, clock, faults } = this.deps;
-    const drivers = this.deps.chains as BackupChainDrivers;
     const stream = backupChainStream(instanceId);
     let chains = await loadBackupChains(drivers.log, instanceId);
     const started = chains.state.merging.get(imageId);

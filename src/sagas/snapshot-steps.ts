@@ -9,7 +9,6 @@ import type {
   SnapshotProcessState,
 } from '../domain/snapshot-process.state';
 import type { SnapshotStepDependencies } from './snapshot-step.dependencies';
-import { ChainFileLocks } from './chain-file-locks';
 import { ChecksumStep } from './steps/checksum.step';
 import { CleanupStep } from './steps/cleanup.step';
 import { ExtractStep } from './steps/extract.step';
@@ -50,8 +49,7 @@ export class SnapshotSteps {
     const { appender } = deps;
     this.failStep = new FailStep(deps);
     this.downtime = new DowntimeRecorder(deps);
-    const chainFiles = new ChainFileLocks();
-    this.chainMerge = new BackupChainMerge(deps, chainFiles);
+    this.chainMerge = new BackupChainMerge(deps);
     this.steps = {
       begin: new TaskTransitionStep(appender, 'begin', taskMoves.begin),
       plan: new PlanStep(deps),
@@ -72,7 +70,7 @@ export class SnapshotSteps {
       ),
       upload: new UploadStep(deps, bootId),
       finish: new TaskTransitionStep(appender, 'finish', taskMoves.finish),
-      checksum: new ChecksumStep(deps, chainFiles),
+      checksum: new ChecksumStep(deps),
       fail: this.failStep,
       release: new ReleaseStep(deps),
     };

@@ -91,6 +91,8 @@ export class SnapshotSaga {
   private readonly workers = new Map<string, Promise<void>>();
   /** Stops the step a worker is performing, by image id (see onImageDeleted). */
   private readonly currentStep = new Map<string, AbortController>();
+  /** Snapshots whose current step hashes a chain's backup: stopping the service stops it. */
+  private readonly hashing = new Set<string>();
   private stopping = false;
   /**
    * False while the subscription catches up with the log. Workers are launched only once it
@@ -202,8 +204,12 @@ export class SnapshotSaga {
 
   /** Stops taking new work and waits (bounded) for running snapshots to finish. */
   async stop(timeoutMs = 60_000): Promise<void> {
-    // Queued snapshots have done nothing yet: their workers end now and resume at the next start.
+    // Queued snapshots have done nothing yet, and a hash is done again from the start: their
+    // workers end now and resume at the next start.
     this.draining.abort(new Error('the service is stopping'));
+    for (const imageId of this.hashing) {
+      this.currentStep.get(imageId)?.abort(new Error('the service is stopping'));
+    }
     const subscription = this.subscription;
     this.subscription = null;
     await subscription?.stop();
@@ -418,7 +424,18 @@ export class SnapshotSaga {
         this.gate.leave(imageId);
         return this.finished(instanceId, state);
       }
-      if (action.kind !== 'done' && state.phase === 'planned' && downtime.current === null) {
+      // The snapshot ended when its task state was released: hashing a chain's backup after
+      // that is no time of the domain's, so nothing more is watched or recorded.
+      if (action.kind === 'checksum' && downtime.current !== null) {
+        downtime.current.stop();
+        downtime.current = null;
+      }
+      if (
+        action.kind !== 'done' &&
+        action.kind !== 'checksum' &&
+        state.phase === 'planned' &&
+        downtime.current === null
+      ) {
         downtime.current = await this.steps.watchDowntime(state).catch((error: unknown) => {
           this.logger.warn(
             { imageId, err: error },
@@ -447,8 +464,11 @@ export class SnapshotSaga {
         continue; // re-read: it may have been deleted while it waited
       }
       if (action.kind === 'done') return this.finished(instanceId, state);
+      // A hash is done again at the next start: stopping does not wait for it.
+      if (action.kind === 'checksum' && this.draining.signal.aborted) return;
       const stop = new AbortController();
       this.currentStep.set(imageId, stop);
+      if (action.kind === 'checksum') this.hashing.add(imageId);
       try {
         await this.steps.perform(action, state, stop.signal);
         attempts = 0;
@@ -501,6 +521,7 @@ export class SnapshotSaga {
         attempts = 0;
       } finally {
         this.currentStep.delete(imageId);
+        this.hashing.delete(imageId);
       }
     }
   }

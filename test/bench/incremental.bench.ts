@@ -13,10 +13,14 @@
  * image is hashed after that (the history's `checksum` step). Each backup's hashing is
  * waited for before the next step of the round, so no two measurements overlap, and the
  * time to its checksums (requested_at → the checksum step's end) is reported as well.
- * Baseline: the bare `qemu-img convert` of the same disk (-U, as it runs), in the same round.
+ * Baselines, in the same round: the bare `qemu-img convert` of the same disk (-U, as it runs);
+ * and libvirt alone doing the same pair of backups: `qemu-img create` of the target, `virsh
+ * backup-begin` with a checkpoint (the second with `<incremental>` since the first), and
+ * `virsh domjobinfo` until the job has ended, after 16 MiB written the same way. Its
+ * checkpoints and files are removed after the round.
  * Every backup is deleted again after its round (newest first, so no merge runs).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +47,9 @@ export interface IncrementalRound {
   readonly fullMs: number;
   readonly incrementalMs: number;
   readonly bareConvertMs: number;
+  /** libvirt alone: a full push-mode backup job with a checkpoint, and an incremental one. */
+  readonly bareFullMs: number;
+  readonly bareIncrementalMs: number;
   readonly fullBytesStored: number;
   readonly bytesCopied: number;
   readonly bytesStored: number;
@@ -65,6 +72,10 @@ export interface IncrementalBenchResult {
   readonly medianFullChecksummedMs: number;
   readonly medianIncrementalChecksummedMs: number;
   readonly medianBareConvertMs: number;
+  readonly medianBareFullMs: number;
+  readonly medianBareIncrementalMs: number;
+  /** libvirt alone: median bare incremental ÷ median bare full. */
+  readonly bareWallRatio: number;
   /** Median incremental bytes stored ÷ bytes changed. */
   readonly storedPerChanged: number;
   /** Median incremental wall time ÷ median full backup wall time (to finished_at: active). */
@@ -139,12 +150,15 @@ export async function benchIncremental(
       ]);
       const bareConvertMs = performance.now() - started;
       await rm(bare, { force: true });
+      const bareJobs = await bareBackupPair(domain, scratch, round, offsetMiB);
       const r: IncrementalRound = {
         fullMs: wallMs(full),
         incrementalMs: wallMs(incremental),
         fullChecksummedMs: checksummedMs(full),
         incrementalChecksummedMs: checksummedMs(incremental),
         bareConvertMs,
+        bareFullMs: bareJobs.fullMs,
+        bareIncrementalMs: bareJobs.incrementalMs,
         fullBytesStored: full.backup.bytes_stored ?? Number.NaN,
         bytesCopied: incremental.backup.bytes_copied ?? Number.NaN,
         bytesStored: incremental.backup.bytes_stored ?? Number.NaN,
@@ -166,6 +180,8 @@ export async function benchIncremental(
     }
     const medianFullMs = median(results.map((r) => r.fullMs));
     const medianIncrementalMs = median(results.map((r) => r.incrementalMs));
+    const medianBareFullMs = median(results.map((r) => r.bareFullMs));
+    const medianBareIncrementalMs = median(results.map((r) => r.bareIncrementalMs));
     const medianFullChecksummedMs = median(results.map((r) => r.fullChecksummedMs));
     const medianIncrementalChecksummedMs = median(results.map((r) => r.incrementalChecksummedMs));
     return {
@@ -178,6 +194,9 @@ export async function benchIncremental(
       medianFullChecksummedMs,
       medianIncrementalChecksummedMs,
       medianBareConvertMs: median(results.map((r) => r.bareConvertMs)),
+      medianBareFullMs,
+      medianBareIncrementalMs,
+      bareWallRatio: medianBareIncrementalMs / medianBareFullMs,
       storedPerChanged: median(results.map((r) => r.bytesStored / (d.changedMiB * MiB))),
       wallRatio: medianIncrementalMs / medianFullMs,
       checksummedRatio: medianIncrementalChecksummedMs / medianFullChecksummedMs,
@@ -188,6 +207,71 @@ export async function benchIncremental(
     await domain?.destroy();
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * libvirt alone, on the same running domain: a full backup job with a checkpoint, 16 MiB
+ * written, then an incremental one since that checkpoint, each timed from `qemu-img create`
+ * of its target to the job seen ended and its completed report read. The checkpoints are
+ * deleted and the targets removed afterwards.
+ */
+async function bareBackupPair(
+  domain: TestDomain,
+  scratch: string,
+  round: number,
+  offsetMiB: number,
+): Promise<{ fullMs: number; incrementalMs: number }> {
+  const first = `bare-${round}-full`;
+  const second = `bare-${round}-incremental`;
+  const targets = [join(domain.workDir, `${first}.qcow2`), join(domain.workDir, `${second}.qcow2`)];
+  try {
+    const fullMs = await bareBackupJob(domain, scratch, targets[0]!, first, null);
+    await writeThroughQemu(domain, 0x80 + round, offsetMiB, INCREMENTAL_BENCH_DEFAULTS.changedMiB);
+    const incrementalMs = await bareBackupJob(domain, scratch, targets[1]!, second, first);
+    return { fullMs, incrementalMs };
+  } finally {
+    for (const checkpoint of [second, first]) {
+      await domain.virsh('checkpoint-delete', '--checkpointname', checkpoint).catch(() => '');
+    }
+    for (const target of targets) await rm(target, { force: true });
+  }
+}
+
+async function bareBackupJob(
+  domain: TestDomain,
+  scratch: string,
+  target: string,
+  checkpoint: string,
+  since: string | null,
+): Promise<number> {
+  const backupXml = join(scratch, 'bare-backup.xml');
+  const checkpointXml = join(scratch, 'bare-checkpoint.xml');
+  await writeFile(
+    backupXml,
+    `<domainbackup mode='push'>${since === null ? '' : `<incremental>${since}</incremental>`}` +
+      `<disks><disk name='vda' type='file'><target file='${target}'/><driver type='qcow2'/></disk></disks></domainbackup>`,
+  );
+  await writeFile(
+    checkpointXml,
+    `<domaincheckpoint><name>${checkpoint}</name><disks><disk name='vda' checkpoint='bitmap'/></disks></domaincheckpoint>`,
+  );
+  const started = performance.now();
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', target, `${domain.diskMiB}M`]);
+  await domain.virsh(
+    'backup-begin',
+    '--backupxml',
+    backupXml,
+    '--checkpointxml',
+    checkpointXml,
+    '--reuse-external',
+  );
+  while (!/job type:\s+none/i.test(await domain.virsh('domjobinfo'))) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const report = await domain.virsh('domjobinfo', '--completed');
+  const elapsed = performance.now() - started;
+  if (!/job type:\s+completed/i.test(report)) throw new Error(`bare backup job: ${report}`);
+  return elapsed;
 }
 
 async function backupOnce(
