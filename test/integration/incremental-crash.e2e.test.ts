@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useChainTestbed, waitForChecksums } from '../support/chain-images';
+import { useChainTestbed, waitForChecksums, waitForLoggedEvent } from '../support/chain-images';
 import type { ServiceProcess } from '../support/service-process';
 import { copyDiskAsItIs, writeThroughQemu } from '../support/guest-disk';
 import { imagesHaveSameContent, type TestDomain } from '../support/test-domain';
@@ -89,15 +89,23 @@ describe('incremental backups survive a kill at every step', () => {
     const data = Buffer.from(await res.arrayBuffer());
     const meta = await waitForChecksums(service, imageId);
     expect(createHash('md5').update(data).digest('hex')).toBe(meta.checksum);
+    await expectSameAsMoment(imageId, data);
+  }
+
+  /** A download's bytes hold the guest disk as it was when the image was taken. */
+  async function expectSameAsMoment(imageId: string, data: Buffer): Promise<void> {
     const file = join(scratch, `${imageId}.download`);
     await writeFile(file, data);
-    expect(
-      await imagesHaveSameContent(
-        { path: file, format: 'qcow2' },
-        { path: moments.get(imageId) ?? '', format: 'qcow2' },
-      ),
-    ).toBe(true);
-    await rm(file, { force: true });
+    try {
+      expect(
+        await imagesHaveSameContent(
+          { path: file, format: 'qcow2' },
+          { path: moments.get(imageId) ?? '', format: 'qcow2' },
+        ),
+      ).toBe(true);
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   /** Starts the service with a kill point armed, does `work`, and waits for it to die. */
@@ -145,13 +153,7 @@ describe('incremental backups survive a kill at every step', () => {
         const answer = await service.api('DELETE', `/v2/images/${removed}`).catch(() => null);
         if (answer) expect(answer.status).toBe(204);
       });
-      for (
-        let i = 0;
-        i < 100 && eventsOf('LayerMerged', 'removedImageId', removed).length === 0;
-        i += 1
-      ) {
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitForLoggedEvent(service, 'LayerMerged', (d) => d['removedImageId'] === removed);
       expect(eventsOf('LayerMergeStarted', 'removedImageId', removed)).toHaveLength(1);
       expect(eventsOf('LayerMerged', 'removedImageId', removed)).toHaveLength(1);
       const files = await readdir(join(service.dataDir, 'images'));
@@ -173,13 +175,7 @@ describe('incremental backups survive a kill at every step', () => {
     try {
       const imageId = await request();
       expect((await settle(imageId)).result).toBe('active');
-      for (
-        let i = 0;
-        i < 150 && eventsOf('ImageChecksumFailed', 'imageId', imageId).length === 0;
-        i += 1
-      ) {
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitForLoggedEvent(service, 'ImageChecksumFailed', (d) => d['imageId'] === imageId);
       expect(eventsOf('ImageChecksumFailed', 'imageId', imageId)).toHaveLength(1);
       expect(eventsOf('ImageChecksummed', 'imageId', imageId)).toHaveLength(0);
       const meta = await service.api<Record<string, unknown>>('GET', `/v2/images/${imageId}`);
@@ -206,15 +202,7 @@ describe('incremental backups survive a kill at every step', () => {
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-md5')).toBeNull();
-      const file = join(scratch, `${imageId}.download`);
-      await writeFile(file, Buffer.from(await res.arrayBuffer()));
-      expect(
-        await imagesHaveSameContent(
-          { path: file, format: 'qcow2' },
-          { path: moments.get(imageId) ?? '', format: 'qcow2' },
-        ),
-      ).toBe(true);
-      await rm(file, { force: true });
+      await expectSameAsMoment(imageId, Buffer.from(await res.arrayBuffer()));
     } finally {
       await service.stop();
       await service.start();

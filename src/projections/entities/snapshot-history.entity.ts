@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { DowntimeRecord } from '../downtime';
+import type { SnapshotStep } from '../../events';
 
 /**
  * How a snapshot ended, or `running` while it has not. `deleted`: its image was deleted
@@ -7,18 +8,8 @@ import type { DowntimeRecord } from '../downtime';
  */
 export type SnapshotResult = 'running' | 'active' | 'killed' | 'deleted';
 
-export type SnapshotHistoryStepName =
-  | 'queue'
-  | 'begin'
-  | 'plan'
-  | 'save'
-  | 'quiesce'
-  | 'mirror'
-  | 'extract'
-  | 'restore'
-  | 'cleanup'
-  | 'upload'
-  | 'checksum';
+/** The snapshot's steps as the history times them: its saga steps, a wait and a freeze. */
+export type SnapshotHistoryStepName = Exclude<SnapshotStep, 'reserve'> | 'queue' | 'quiesce';
 
 /** One step of a snapshot, in the order the steps happened. Times are ISO-8601. */
 export interface SnapshotStepRecord {
