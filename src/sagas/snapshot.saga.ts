@@ -46,6 +46,18 @@ function concernsTheSaga(event: RecordedEvent): boolean {
   return to === null || isRequestedTaskState(to);
 }
 
+/** A process's status changes only from `from`: a later status is never undone. */
+async function moveStatus(
+  manager: EntityManager,
+  imageId: string,
+  from: SnapshotProcessStatus,
+  to: SnapshotProcessStatus,
+): Promise<void> {
+  await manager
+    .getRepository(SnapshotProcessRecord)
+    .update({ imageId, status: from }, { status: to });
+}
+
 /** How often, at most, the checkpoint is moved past events the saga has nothing to do with. */
 const IDLE_CHECKPOINT_MS = 1000;
 
@@ -255,19 +267,11 @@ export class SnapshotSaga {
         });
       } else if (event.type === 'Uploaded') {
         // Stored with its checksums to follow: hashed after the task state is released.
-        await manager.getRepository(SnapshotProcessRecord).update(
-          { imageId: (event.data as Uploaded['data']).imageId, status: 'running' },
-          {
-            status: 'hashing',
-          },
-        );
+        const { imageId } = event.data as Uploaded['data'];
+        await moveStatus(manager, imageId, 'running', 'hashing');
       } else if (event.type === 'ImageChecksummed' || event.type === 'ImageChecksumFailed') {
-        await manager.getRepository(SnapshotProcessRecord).update(
-          { imageId: (event.data as { imageId: string }).imageId, status: 'hashing' },
-          {
-            status: 'finished',
-          },
-        );
+        const { imageId } = event.data as { imageId: string };
+        await moveStatus(manager, imageId, 'hashing', 'finished');
       } else if (event.type === 'ImageReserved') {
         const data = event.data as ImageReserved['data'];
         launch = await this.record(
@@ -337,9 +341,7 @@ export class SnapshotSaga {
       // Stored and being hashed: the hashing stops, and the data goes as a finished
       // snapshot's does (its worker, finding the image deleted, has nothing left to do).
       if (process.status !== 'hashing') return;
-      await manager
-        .getRepository(SnapshotProcessRecord)
-        .update({ imageId: data.imageId }, { status: 'finished' });
+      await moveStatus(manager, data.imageId, 'hashing', 'finished');
     }
     await this.steps.discardData(data.imageId, origin);
   }
