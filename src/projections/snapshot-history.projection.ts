@@ -20,7 +20,8 @@ import { perTransaction, rememberedRow } from './transaction-memo';
  *   begin (or its release, if it was stopped while waiting); `queued` is true meanwhile;
  * - begin: from the request (ImageReserved occurredAt) to the task state's
  *   image_snapshot_pending → image_snapshot change;
- * - plan: SnapshotPlanned, an instant (startedAt = finishedAt = occurredAt, 0 ms);
+ * - plan: from the end of the step before it (begin) to SnapshotPlanned, which records the
+ *   plan once libvirt and qemu-img have been read;
  * - save, extract, restore, upload: DomainSaved, ImageExtracted, DomainRestored, Uploaded,
  *   with startedAt and durationMs from the event data and finishedAt = occurredAt;
  * - checksum (a chain's backup): ImageChecksummed, timed the same way, after the snapshot
@@ -191,7 +192,14 @@ export class SnapshotHistoryProjection implements Projection {
         break;
       }
       case 'SnapshotPlanned': {
-        patch = { mode: event.data.mode, steps: step('plan', at, 0), ...chainPlanned(event.data) };
+        // The plan reads libvirt and qemu-img right after the begin step: its time is from
+        // there to the plan's record (tries included).
+        const planFrom = row.steps.at(-1)?.finishedAt ?? row.requestedAt;
+        patch = {
+          mode: event.data.mode,
+          steps: step('plan', planFrom, msBetween(planFrom, at)),
+          ...chainPlanned(event.data),
+        };
         // A domain that was already off cannot be taken down by the snapshot.
         const prior = event.data.priorPowerState;
         if (prior !== 'running' && prior !== 'paused') patch.downtimeMs = 0;

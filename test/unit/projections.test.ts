@@ -63,7 +63,8 @@ describe.each(DATABASE_ENGINES)('projections on %s', (engine) => {
           const { steps, downtimeMs } = await history();
           expect(steps).toEqual([
             { step: 'begin', startedAt: t('00.100'), finishedAt: t('00.300'), durationMs: 200 },
-            { step: 'plan', startedAt: t('00.400'), finishedAt: t('00.400'), durationMs: 0 },
+            // from begin's end (00.300) to SnapshotPlanned (00.400)
+            { step: 'plan', startedAt: t('00.300'), finishedAt: t('00.400'), durationMs: 100 },
             { step: 'save', startedAt: t('00.600'), finishedAt: t('02.000'), durationMs: 1400 },
             { step: 'extract', startedAt: t('02.050'), finishedAt: t('04.100'), durationMs: 2000 },
             { step: 'restore', startedAt: t('04.200'), finishedAt: t('04.500'), durationMs: 300 },
