@@ -96,13 +96,13 @@ function hashInWorker(
   signal?: AbortSignal,
 ): Promise<{ size: number; digests: string[] }> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortReason(signal));
+    if (signal?.aborted) return reject(signal.reason as Error);
     const worker = new Worker(HASH_WORKER, {
       eval: true,
       workerData: { path, algorithms, nice },
     });
     const onAbort = () => {
-      reject(abortReason(signal as AbortSignal));
+      reject((signal as AbortSignal).reason as Error);
       void worker.terminate();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -114,8 +114,4 @@ function hashInWorker(
         reject(new Error(`${algorithms.join('+')} of ${path}: hash worker exited with ${code}`));
     });
   });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
 }

@@ -258,7 +258,7 @@ export class LocalImageStore implements ImageStore {
   ): Promise<StoredImage> {
     const id = canonicalImageId(imageId);
     this.ensureDirs();
-    // A name of its own per reader: a verify may run beside a commit or another verify.
+    // A name of its own per reader: a verify may run beside the checksum step or a verify.
     const flat = join(this.stagingDir, `${id}.${randomUUID()}.flat`);
     await rm(flat, { force: true });
     try {

@@ -116,9 +116,7 @@ export class QemuImgLayers implements ImageLayers {
       env: { LC_ALL: 'C' },
       ...(signal ? { cancelSignal: signal } : {}),
     });
-    if (result.isCanceled && signal?.aborted) {
-      throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
-    }
+    if (result.isCanceled) signal?.throwIfAborted();
     if (result.failed) {
       const stderr = result.stderr.trim();
       const why = result.timedOut

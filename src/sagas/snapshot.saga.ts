@@ -103,8 +103,6 @@ export class SnapshotSaga {
   private readonly workers = new Map<string, Promise<void>>();
   /** Stops the step a worker is performing, by image id (see onImageDeleted). */
   private readonly currentStep = new Map<string, AbortController>();
-  /** Snapshots whose current step hashes a chain's backup: stopping the service stops it. */
-  private readonly hashing = new Set<string>();
   private stopping = false;
   /**
    * False while the subscription catches up with the log. Workers are launched only once it
@@ -217,11 +215,8 @@ export class SnapshotSaga {
   /** Stops taking new work and waits (bounded) for running snapshots to finish. */
   async stop(timeoutMs = 60_000): Promise<void> {
     // Queued snapshots have done nothing yet, and a hash is done again from the start: their
-    // workers end now and resume at the next start.
+    // workers end now (draining stops a hash) and resume at the next start.
     this.draining.abort(new Error('the service is stopping'));
-    for (const imageId of this.hashing) {
-      this.currentStep.get(imageId)?.abort(new Error('the service is stopping'));
-    }
     const subscription = this.subscription;
     this.subscription = null;
     await subscription?.stop();
@@ -470,13 +465,17 @@ export class SnapshotSaga {
       if (action.kind === 'checksum' && this.draining.signal.aborted) return;
       const stop = new AbortController();
       this.currentStep.set(imageId, stop);
-      if (action.kind === 'checksum') this.hashing.add(imageId);
+      // Stopping the service stops a hash too (it is done again at the next start).
+      const signal =
+        action.kind === 'checksum'
+          ? AbortSignal.any([stop.signal, this.draining.signal])
+          : stop.signal;
       try {
-        await this.steps.perform(action, state, stop.signal);
+        await this.steps.perform(action, state, signal);
         attempts = 0;
       } catch (error) {
         if (error instanceof WrongExpectedRevisionError) continue; // someone appended: re-read, re-decide
-        if (stop.signal.aborted) continue; // stopped on purpose (image deleted): re-read, compensate
+        if (signal.aborted) continue; // stopped on purpose (image deleted, service stopping): re-read
         attempts += 1;
         const reason = error instanceof Error ? error.message : String(error);
         const compensating = state.image.status === 'killed' || state.image.status === 'deleted';
@@ -523,7 +522,6 @@ export class SnapshotSaga {
         attempts = 0;
       } finally {
         this.currentStep.delete(imageId);
-        this.hashing.delete(imageId);
       }
     }
   }

@@ -98,32 +98,29 @@ export interface ImageChecksums {
 }
 
 /**
- * Waits (up to `timeoutMs`) until a chain's backup has its checksums: it is active before
- * they are known (size, checksum and os_hash_value null), and ImageChecksummed sets them.
+ * Waits (up to 60 s) until a chain's backup shows its checksums: it is active before they are
+ * known (size, checksum and os_hash_value null), and ImageChecksummed sets them.
  */
 export async function waitForChecksums(
   service: ServiceProcess,
   imageId: string,
-  timeoutMs = 60_000,
 ): Promise<ImageChecksums> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const meta = await service.api<{
-      status: string;
-      size: number | null;
-      checksum: string | null;
-      os_hash_value: string | null;
-    }>('GET', `/v2/images/${imageId}`);
+  const read = async () => {
+    const meta = await service.api<ImageChecksums | { checksum: null }>(
+      'GET',
+      `/v2/images/${imageId}`,
+    );
     expect(meta.status, JSON.stringify(meta.body)).toBe(200);
-    const { size, checksum, os_hash_value } = meta.body;
-    if (size !== null && checksum !== null && os_hash_value !== null) {
-      return { size, checksum, os_hash_value };
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`image ${imageId} had no checksums after ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return meta.body;
+  };
+  await expect
+    .poll(async () => (await read()).checksum, {
+      timeout: 60_000,
+      interval: 100,
+      message: `image ${imageId} has no checksums`,
+    })
+    .not.toBeNull();
+  return (await read()) as ImageChecksums;
 }
 
 /**

@@ -63,14 +63,6 @@ export class PlanStep implements RequestStep<'plan'> {
       throw new PermanentStepError(`domain ${domain.name} is ${domain.state}; cannot snapshot it`);
     }
     const running = powerState === 'running' || powerState === 'paused';
-    // A backup asked to be incremental reads its chain and libvirt's checkpoints while
-    // qemu-img reads the disk: each is a process or a read of its own.
-    const series = this.seriesOf(state);
-    const chainFacts = series
-      ? this.readChainFacts(instanceId, domain.name, running && sourceFormat === 'qcow2', series)
-      : null;
-    // Awaited once the disk is read; a rejection meanwhile is not left unhandled.
-    chainFacts?.catch(() => undefined);
     // Live, as Nova decides it: a running or paused QEMU domain on a local qcow2/raw file,
     // unless the operator forced the cold path.
     const live =
@@ -78,11 +70,16 @@ export class PlanStep implements RequestStep<'plan'> {
       this.deps.config.liveSnapshot &&
       LIVE_FORMATS.includes(sourceFormat) &&
       domain.snapshotDisk.target !== '';
-    // The format comes from libvirt, and qemu-img is told it: probing would trust the guest.
-    const info = await this.deps.disks.info(domain.snapshotDisk.path, {
-      shared: running,
-      format: sourceFormat,
-    });
+    // A backup asked to be incremental reads its chain and libvirt's checkpoints while
+    // qemu-img reads the disk: each is a process or a read of its own. The format comes from
+    // libvirt, and qemu-img is told it: probing would trust the guest.
+    const series = this.seriesOf(state);
+    const [info, chainFacts] = await Promise.all([
+      this.deps.disks.info(domain.snapshotDisk.path, { shared: running, format: sourceFormat }),
+      series
+        ? this.readChainFacts(instanceId, domain.name, running && sourceFormat === 'qcow2', series)
+        : null,
+    ]);
     const base: SnapshotPlan = {
       imageId: state.imageId,
       instanceId,
@@ -98,7 +95,7 @@ export class PlanStep implements RequestStep<'plan'> {
       ...(live ? { diskTarget: domain.snapshotDisk.target } : {}),
     };
     if (!series || !chainFacts) return base;
-    return this.planChain(base, domain, running, series, await chainFacts);
+    return this.planChain(base, domain, running, series, chainFacts);
   }
 
   /** The chain series a backup (or createImage) asked to be incremental belongs to. */
